@@ -1,0 +1,279 @@
+//! Per-customer features, computed natively over the stored ledger as of a date.
+//!
+//! Aggregates that do not depend on the as-of date (sums, counts, first and last dates)
+//! are cached per partition, stamped with the last import batch that wrote to it. A new
+//! import only makes the partitions it touched stale, so appending a small import
+//! recomputes only those. As-of-dependent values (recency, tenure, frequency) are derived
+//! from the aggregates at query time. An as-of date earlier than a partition's data is
+//! computed from the blocks directly.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use ledgerlens_model::{Customer, EntryKind};
+use ledgerlens_store::{BlockReader, Store};
+use rayon::prelude::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+const CACHE: &str = "aggregates.v1";
+
+/// The as-of-independent aggregates of one customer's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Aggregate {
+    /// Canonical customer id.
+    pub customer: String,
+    /// Sum of sales.
+    pub revenue: Decimal,
+    /// Sum of returns and refunds.
+    pub refunds: Decimal,
+    /// Sum of discounts, coupons and rebates.
+    pub discounts: Decimal,
+    /// Sum of invoices raised.
+    pub invoiced: Decimal,
+    /// Sum of payments received.
+    pub paid: Decimal,
+    /// Sum of write-offs.
+    pub written_off: Decimal,
+    /// Cost of goods sold.
+    pub cogs: Decimal,
+    /// Service and logistics costs.
+    pub cost_to_serve: Decimal,
+    /// Distinct orders (see [`Features::orders`]).
+    pub orders: u64,
+    /// Date of the first sale.
+    pub first_purchase: Option<NaiveDate>,
+    /// Date of the last sale.
+    pub last_purchase: Option<NaiveDate>,
+    /// Latest date of any entry.
+    pub last_entry: Option<NaiveDate>,
+}
+
+/// The features of one customer as of a date. Money is exact; ratios are decimals rounded
+/// to 4 places; `None` where a value does not exist (no purchase yet, no revenue).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    /// Canonical customer id.
+    pub customer: String,
+    /// Sum of `sale` entries (red-ink reversals are negative sales).
+    pub revenue: Decimal,
+    /// Sum of `return` entries.
+    pub refunds: Decimal,
+    /// Sum of `discount` entries.
+    pub discounts: Decimal,
+    /// revenue - refunds - discounts.
+    pub net_revenue: Decimal,
+    /// Distinct orders: distinct document references of positive sales; a sale without
+    /// a document counts one order per customer-day.
+    pub orders: u64,
+    /// Date of the first positive sale.
+    pub first_purchase: Option<NaiveDate>,
+    /// Date of the last positive sale.
+    pub last_purchase: Option<NaiveDate>,
+    /// Days from the last purchase to the as-of date.
+    pub recency_days: Option<i64>,
+    /// Days from the first purchase to the as-of date.
+    pub tenure_days: Option<i64>,
+    /// revenue / orders, rounded to the cent.
+    pub avg_order_value: Option<Decimal>,
+    /// Orders per 365 days of tenure, tenure counted as at least 365 days (so a young
+    /// customer's frequency is its order count so far).
+    pub purchase_frequency: Option<Decimal>,
+    /// refunds / revenue.
+    pub refund_rate: Option<Decimal>,
+    /// invoiced - payments received - written off.
+    pub receivables: Decimal,
+    /// Cost of goods sold.
+    pub cogs: Decimal,
+    /// Service and logistics costs booked to the customer.
+    pub cost_to_serve: Decimal,
+    /// net_revenue - cogs.
+    pub gross_margin: Decimal,
+}
+
+impl Aggregate {
+    /// The features as of `as_of`.
+    pub fn features(&self, as_of: NaiveDate) -> Features {
+        let days = |d: Option<NaiveDate>| d.map(|d| (as_of - d).num_days());
+        let tenure = days(self.first_purchase);
+        let orders = Decimal::from(self.orders);
+        let net_revenue = self.revenue - self.refunds - self.discounts;
+        Features {
+            customer: self.customer.clone(),
+            revenue: self.revenue,
+            refunds: self.refunds,
+            discounts: self.discounts,
+            net_revenue,
+            orders: self.orders,
+            first_purchase: self.first_purchase,
+            last_purchase: self.last_purchase,
+            recency_days: days(self.last_purchase),
+            tenure_days: tenure,
+            avg_order_value: (self.orders > 0).then(|| (self.revenue / orders).round_dp(2)),
+            purchase_frequency: tenure
+                .map(|t| (orders * Decimal::from(365) / Decimal::from(t.max(365))).round_dp(4)),
+            refund_rate: (self.revenue > Decimal::ZERO)
+                .then(|| (self.refunds / self.revenue).round_dp(4)),
+            receivables: self.invoiced - self.paid - self.written_off,
+            cogs: self.cogs,
+            cost_to_serve: self.cost_to_serve,
+            gross_margin: net_revenue - self.cogs,
+        }
+    }
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum OrderKey<'a> {
+    Document(&'a str),
+    Day(NaiveDate),
+}
+
+/// Aggregates one partition's committed entries dated on or before `as_of` (all when
+/// `None`), sorted by customer.
+pub fn aggregate_partition(
+    store: &Store,
+    partition: u32,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<Aggregate>, Error> {
+    let blocks = store.ledger_blocks(partition)?;
+    let mut accs: HashMap<&str, (Aggregate, HashSet<OrderKey<'_>>)> = HashMap::new();
+    for (_, bytes) in &blocks {
+        for item in BlockReader::new(bytes)? {
+            let (customer, e) = item.map_err(Error::Store)?;
+            if customer.is_empty() || as_of.is_some_and(|d| e.date > d) {
+                continue;
+            }
+            let (a, orders) = accs.entry(customer).or_default();
+            a.last_entry = a.last_entry.max(Some(e.date));
+            match e.kind {
+                EntryKind::Sale => {
+                    a.revenue += e.amount;
+                    if e.amount > Decimal::ZERO {
+                        orders.insert(match e.document {
+                            Some(doc) => OrderKey::Document(doc),
+                            None => OrderKey::Day(e.date),
+                        });
+                        a.first_purchase = Some(a.first_purchase.map_or(e.date, |d| d.min(e.date)));
+                        a.last_purchase = a.last_purchase.max(Some(e.date));
+                    }
+                }
+                EntryKind::Return => a.refunds += e.amount,
+                EntryKind::Discount => a.discounts += e.amount,
+                EntryKind::Invoice => a.invoiced += e.amount,
+                EntryKind::Payment => a.paid += e.amount,
+                EntryKind::WriteOff => a.written_off += e.amount,
+                EntryKind::Cogs => a.cogs += e.amount,
+                EntryKind::ServiceCost | EntryKind::LogisticsCost => a.cost_to_serve += e.amount,
+                EntryKind::MarketingSpend | EntryKind::Tax | EntryKind::Other => {}
+            }
+        }
+    }
+    let mut out: Vec<Aggregate> = accs
+        .into_iter()
+        .map(|(customer, (mut a, orders))| {
+            a.customer = customer.to_string();
+            a.orders = orders.len() as u64;
+            a
+        })
+        .collect();
+    out.sort_by(|a, b| a.customer.cmp(&b.customer));
+    Ok(out)
+}
+
+/// How features were computed, for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct FeatureRun {
+    /// Partitions whose cached aggregates were current.
+    pub cached: u32,
+    /// Partitions aggregated from their blocks.
+    pub computed: u32,
+}
+
+/// The aggregates of a partition: from the cache when it is current and covers `as_of`,
+/// else computed (and cached when `as_of` covers all the data).
+fn partition_aggregates(
+    store: &Store,
+    partition: u32,
+    stamp: Option<u64>,
+    as_of: NaiveDate,
+) -> Result<(Vec<Aggregate>, bool), Error> {
+    let Some(stamp) = stamp else {
+        return Ok((Vec::new(), true));
+    };
+    if let Some((cached_stamp, aggs)) = store.cached::<Vec<Aggregate>>(CACHE, partition)? {
+        let covers = aggs.iter().all(|a| a.last_entry.is_none_or(|d| d <= as_of));
+        if cached_stamp == stamp && covers {
+            return Ok((aggs, true));
+        }
+    }
+    let all = aggregate_partition(store, partition, None)?;
+    let covers = all.iter().all(|a| a.last_entry.is_none_or(|d| d <= as_of));
+    store.put_cached(CACHE, partition, stamp, &all)?;
+    if covers {
+        Ok((all, false))
+    } else {
+        Ok((aggregate_partition(store, partition, Some(as_of))?, false))
+    }
+}
+
+/// Every customer of the master with its features as of `as_of`, sorted by customer id.
+/// Customers without ledger entries get zero features.
+pub fn customer_features(
+    store: &Store,
+    as_of: NaiveDate,
+) -> Result<(Vec<(Customer, Features)>, FeatureRun), Error> {
+    let stamps = store.partition_stamps()?;
+    let parts: Vec<u32> = (0..store.partitions()).collect();
+    type PartitionRows = (Vec<(Customer, Features)>, bool);
+    let results: Vec<Result<PartitionRows, Error>> = parts
+        .par_iter()
+        .map(|&p| {
+            let (aggs, cached) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
+            let mut by_id: BTreeMap<String, Aggregate> =
+                aggs.into_iter().map(|a| (a.customer.clone(), a)).collect();
+            let master = store.customers_in(p)?;
+            let rows = master
+                .into_iter()
+                .map(|(id, c)| {
+                    let agg = by_id.remove(&id).unwrap_or_else(|| Aggregate {
+                        customer: id.clone(),
+                        ..Aggregate::default()
+                    });
+                    let f = agg.features(as_of);
+                    (c, f)
+                })
+                .collect();
+            Ok((rows, cached))
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut run = FeatureRun::default();
+    for r in results {
+        let (rows, cached) = r?;
+        if cached {
+            run.cached += 1;
+        } else {
+            run.computed += 1;
+        }
+        all.extend(rows);
+    }
+    all.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    store.flush()?;
+    Ok((all, run))
+}
+
+/// Features of one customer as of `as_of`.
+pub fn features_of(store: &Store, id: &str, as_of: NaiveDate) -> Result<Features, Error> {
+    let p = store.partition_of(id);
+    let aggs = aggregate_partition(store, p, Some(as_of))?;
+    let agg = aggs
+        .into_iter()
+        .find(|a| a.customer == id)
+        .unwrap_or_else(|| Aggregate {
+            customer: id.to_string(),
+            ..Aggregate::default()
+        });
+    Ok(agg.features(as_of))
+}

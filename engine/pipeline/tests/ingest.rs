@@ -1,0 +1,288 @@
+//! Ingest end to end through the CSV adapter: counts, vouchers, identity, idempotence,
+//! atomicity and incremental features.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use ledgerlens_adapter::{Adapter, SourceOptions};
+use ledgerlens_model::{Decimal, EntryKind};
+use ledgerlens_pipeline::{customer_features, ChartOfAccounts, Ingest, IngestReport, ProjectConfig};
+use ledgerlens_store::{OpenOptions, Store};
+
+struct Project {
+    dir: tempfile::TempDir,
+    config: ProjectConfig,
+}
+
+impl Project {
+    fn new(config: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ProjectConfig::parse(config, Path::new("ledgerlens.yaml")).unwrap();
+        Project { dir, config }
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn store(&self) -> Store {
+        let options = OpenOptions {
+            partitions: 16,
+            ..OpenOptions::create()
+        };
+        Store::open(self.dir.path().join("db"), &options).unwrap()
+    }
+
+    fn ingest(&self, store: &Store, file: &str, bytes: &[u8], source: &str) -> Result<IngestReport, ledgerlens_pipeline::Error> {
+        let path = self.write(file, bytes);
+        let adapters: Vec<&dyn Adapter> = vec![&ledgerlens_csv::CsvAdapter];
+        let chart = ChartOfAccounts::new(&self.config.accounts);
+        let ingest = Ingest {
+            adapters: &adapters,
+            chart: &chart,
+            progress: None,
+        };
+        let source: &SourceOptions = self.config.source(source).unwrap();
+        ingest.file(store, &path, file, source)
+    }
+}
+
+fn dec(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::from_str(s).unwrap()
+}
+
+const CONFIG: &str = r#"
+sources:
+  - name: orders
+    files: orders*.csv
+    record: transaction
+    system: shop
+    columns: { date: 日期, customer: 会员, customer_name: 姓名, kind: 类型, amount: 金额, document: 单号 }
+    kinds: { 销售: sale, 退货: return }
+  - name: crm
+    files: crm*.csv
+    record: customer
+    system: crm
+    columns: { code: 编号, name: 名称, phone: 手机, uscc: 信用代码, channel: 渠道 }
+  - name: k3
+    files: v*.csv
+    record: voucher-line
+    system: k3
+    encoding: gbk
+    columns: { date: 凭证日期, voucher: [凭证字, 凭证号], account: 科目代码, debit: 借方, credit: 贷方, memo: 摘要, customer: 核算项目 }
+accounts:
+  - { prefix: "6601.08", side: debit, kind: service-cost }
+"#;
+
+const ORDERS: &str = "日期,会员,姓名,类型,金额,单号
+2024-01-05,M1,张三,销售,\"1,000.00\",A1
+2024/2/1,M1,张三,销售,¥500,A2
+2024-02-01,M1,张三,销售,250.50,A2
+2024-03-01,M1,张三,退货,(100),R1
+2024-02-30,M2,李四,销售,10,A3
+2024-03-10,M2,李四,销售,12a,A4
+20240310,M2,李四,销售,80,A5
+";
+
+#[test]
+fn transactions_count_quarantine_and_features() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let r = p.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap();
+    assert_eq!((r.rows_read, r.rows_stored, r.rows_quarantined), (7, 5, 2));
+    assert_eq!(r.entries_stored, 5);
+    assert_eq!(r.customers_new, 2);
+    let rows: Vec<(Option<u64>, &str)> = r.quarantined.iter().map(|d| (d.row, d.code.as_str())).collect();
+    assert_eq!(rows, vec![(Some(6), "adapter.bad_date"), (Some(7), "adapter.bad_amount")]);
+    assert_eq!(r.quarantined[0].column.as_deref(), Some("日期"));
+    assert_eq!(r.quarantined[0].file.as_deref(), Some("orders.csv"));
+
+    let (rows, _) = customer_features(&store, date("2024-03-31")).unwrap();
+    let ids: Vec<&str> = rows.iter().map(|(c, _)| c.id.as_str()).collect();
+    assert_eq!(ids, vec!["shop:M1", "shop:M2"]);
+    let m1 = &rows[0].1;
+    assert_eq!(m1.revenue, dec("1750.50"));
+    // "(100)" is -100 of kind return: a refund written as a negative. Kinds carry the
+    // direction, so the refund sum is -100 here; sources write refunds positive.
+    assert_eq!(m1.refunds, dec("-100"));
+    assert_eq!(m1.orders, 2, "A2 spans two lines: one order");
+    assert_eq!(m1.first_purchase, Some(date("2024-01-05")));
+    assert_eq!(m1.last_purchase, Some(date("2024-02-01")));
+    assert_eq!(m1.recency_days, Some(59));
+    assert_eq!(m1.tenure_days, Some(86));
+    assert_eq!(m1.avg_order_value, Some(dec("875.25")));
+    assert_eq!(m1.purchase_frequency, Some(dec("2")));
+    let m2 = &rows[1].1;
+    assert_eq!((m2.revenue, m2.orders), (dec("80"), 1));
+    assert_eq!(rows[1].0.name.as_deref(), Some("李四"));
+}
+
+#[test]
+fn same_content_twice_changes_nothing() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let first = p.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap();
+    let before = store.stats().unwrap();
+    let again = p.ingest(&store, "orders-copy.csv", ORDERS.as_bytes(), "orders").unwrap();
+    assert!(again.already_imported);
+    assert_eq!(again.batch, first.batch);
+    assert_eq!(again.rows_read, 0);
+    assert!(again.warnings[0].message.contains("imported before as 'orders.csv'"));
+    assert_eq!(store.stats().unwrap(), before);
+}
+
+fn gbk(s: &str) -> Vec<u8> {
+    encoding_rs::GBK.encode(s).0.into_owned()
+}
+
+const VOUCHERS: &str = "凭证日期,凭证字,凭证号,科目代码,借方,贷方,摘要,核算项目
+2024-03-01,记,1,1122,113.00,,销售,客户---K01---杭州星河贸易有限责任公司
+2024-03-01,记,1,6001,,100.00,销售,客户---K01---杭州星河贸易有限责任公司
+2024-03-01,记,1,2221.01,,13.00,销项税,
+2024-03-05,记,2,1002,50.00,,收款,
+2024-03-05,记,2,1122,,50.00,收款,客户---K01---杭州星河贸易有限责任公司
+2024-03-06,记,3,1122,10.00,,销售,客户---K02---宁波海风商行
+2024-03-06,记,3,6001,,9.99,销售,客户---K02---宁波海风商行
+2024-03-07,记,4,6601.08,20.00,,售后,客户---K02---宁波海风商行
+2024-03-07,记,4,2241,,20.00,售后,
+2024-04-01,记,1,1122,5.00,,销售,客户---K03---温州
+2024-04-01,记,1,6001,,5.00,销售,客户---K03---温州
+";
+
+#[test]
+fn vouchers_balance_map_and_resolve_by_name() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let crm = "编号,名称,手机,信用代码,渠道\nCRM1,杭州星河贸易有限公司,138 0013 8000,,微信广告\nCRM2,温州,,,展会活动\n";
+    let r = p.ingest(&store, "crm.csv", crm.as_bytes(), "crm").unwrap();
+    assert_eq!((r.rows_read, r.customer_rows, r.customers_new), (2, 2, 2));
+
+    let r = p.ingest(&store, "v2024.csv", &gbk(VOUCHERS), "k3").unwrap();
+    assert_eq!(r.rows_read, 11);
+    assert_eq!(r.rows_quarantined, 2, "voucher 记-3 is off by 0.01");
+    assert!(r.quarantined.iter().all(|d| d.code == "validate.unbalanced_voucher"));
+    assert_eq!(r.quarantined.iter().map(|d| d.row).collect::<Vec<_>>(), vec![Some(7), Some(8)]);
+    assert!(r.quarantined[0].message.contains("debits 10.00, credits 9.99"), "{}", r.quarantined[0].message);
+    assert_eq!(r.entries_stored, 9);
+    // K01 matches CRM1 by name (suffix variant), K03 matches CRM2 by name; K02 is new.
+    assert_eq!((r.merges, r.customers_new), (2, 1));
+    let merges = store.merges().unwrap();
+    assert_eq!(merges[0].customer, "crm:CRM1");
+    assert_eq!(merges[0].rule, "name");
+    assert_eq!(merges[0].evidence, "杭州星河贸易有限公司");
+
+    let (rows, _) = customer_features(&store, date("2024-04-30")).unwrap();
+    let get = |id: &str| rows.iter().find(|(c, _)| c.id.as_str() == id).map(|(_, f)| f.clone()).unwrap();
+    let c1 = get("crm:CRM1");
+    assert_eq!((c1.revenue, c1.receivables), (dec("100.00"), dec("63.00")));
+    let k2 = get("k3:K02");
+    assert_eq!((k2.revenue, k2.cost_to_serve), (dec("0"), dec("20.00")));
+    assert_eq!(get("crm:CRM2").revenue, dec("5.00"));
+
+    // The company ledger holds the lines without a customer, e.g. the VAT line as tax.
+    let mut company = Vec::new();
+    store
+        .for_each_entry(ledgerlens_store::COMPANY_PARTITION, |_, e, _| company.push((e.account.map(str::to_string), e.kind, e.amount)))
+        .unwrap();
+    assert!(company.contains(&(Some("2221.01".into()), EntryKind::Tax, dec("13.00"))));
+    assert!(company.contains(&(Some("1002".into()), EntryKind::Other, dec("50.00"))));
+
+    // Re-importing new content for a merged code keeps the merge (exact xref now).
+    let more = "凭证日期,凭证字,凭证号,科目代码,借方,贷方,摘要,核算项目\n2024-05-01,记,1,1122,7,,销售,客户---K01---另一个名字\n2024-05-01,记,1,6001,,7,销售,客户---K01---另一个名字\n";
+    let r = p.ingest(&store, "v2024b.csv", &gbk(more), "k3").unwrap();
+    assert_eq!((r.customers_new, r.merges), (0, 0));
+    let (rows, _) = customer_features(&store, date("2024-05-31")).unwrap();
+    let c1 = rows.iter().find(|(c, _)| c.id.as_str() == "crm:CRM1").unwrap();
+    assert_eq!(c1.1.revenue, dec("107.00"));
+    assert!(c1.0.codes.contains("k3:K01"));
+}
+
+#[test]
+fn identity_by_uscc_and_phone_with_bad_uscc_reported() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let body = "91330100MA27XYBK1";
+    let check = ledgerlens_model::normalize::uscc_check_char(body).unwrap();
+    let crm = format!("编号,名称,手机,信用代码,渠道\nA,甲公司,,{body}{check},\nB,乙,+86 139-0000-1111,,\nC,丙,,{body}0,\n");
+    let r = p.ingest(&store, "crm.csv", crm.as_bytes(), "crm").unwrap();
+    assert_eq!(r.customers_new, 3);
+    assert!(
+        r.warnings.iter().any(|w| w.code == "identity.bad_uscc" && w.row == Some(4)),
+        "{:?}",
+        r.warnings
+    );
+    let crm2 = format!("编号,名称,手机,信用代码,渠道\nA,甲公司,,{body}{check},\n");
+    let _ = crm2; // same system: exact code, no merge
+    let orders = format!(
+        "日期,会员,姓名,类型,金额,单号\n2024-01-01,X9,别名,销售,1,D1\n"
+    );
+    let r = p.ingest(&store, "orders.csv", orders.as_bytes(), "orders").unwrap();
+    assert_eq!(r.customers_new, 1, "no attribute matches: a new customer");
+
+    // A second CRM-like system with the USCC and the phone.
+    let cfg = format!("{CONFIG}\n");
+    let p2 = Project { dir: p.dir, config: ProjectConfig::parse(&cfg.replace("system: crm", "system: crm2"), Path::new("x")).unwrap() };
+    let crm3 = format!("编号,名称,手机,信用代码,渠道\nZ1,完全不同的名字,,{body}{check},\nZ2,另一个,13900001111,,\n");
+    let r = p2.ingest(&store, "crm3.csv", crm3.as_bytes(), "crm").unwrap();
+    assert_eq!((r.customers_new, r.merges), (0, 2));
+    let merges = store.merges().unwrap();
+    let rules: Vec<(&str, &str)> = merges.iter().map(|m| (m.customer.as_str(), m.rule.as_str())).collect();
+    assert_eq!(rules, vec![("crm:A", "uscc"), ("crm:B", "phone")]);
+}
+
+#[test]
+fn a_file_that_cannot_be_read_stores_nothing() {
+    let p = Project::new(&CONFIG.replace("金额, document: 单号", "金额, document: 订单编号"));
+    let store = p.store();
+    let err = p.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap_err();
+    assert!(err.to_string().contains("订单编号"), "{err}");
+    assert_eq!(store.stats().unwrap(), ledgerlens_store::Stats { partitions: 16, ..Default::default() });
+    // The store is usable afterwards: the failed import left no batch under way.
+    let p2 = Project { config: ProjectConfig::parse(CONFIG, Path::new("x")).unwrap(), ..p };
+    let r = p2.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap();
+    assert_eq!(r.rows_read, 7);
+}
+
+#[test]
+fn features_recompute_only_touched_partitions() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let mut big = String::from("日期,会员,姓名,类型,金额,单号\n");
+    for i in 0..400 {
+        big.push_str(&format!("2024-01-{:02},C{i},,销售,{}.{:02},O{i}\n", i % 28 + 1, i, i % 100));
+    }
+    p.ingest(&store, "orders-big.csv", big.as_bytes(), "orders").unwrap();
+    let as_of = date("2024-12-31");
+    let (first, run) = customer_features(&store, as_of).unwrap();
+    assert_eq!(first.len(), 400);
+    assert_eq!(run.computed, 16, "every partition has customers");
+    let (_, run) = customer_features(&store, as_of).unwrap();
+    assert_eq!((run.cached, run.computed), (16, 0), "nothing changed: all cached");
+
+    let small = "日期,会员,姓名,类型,金额,单号\n2024-06-01,C7,,销售,1000,N1\n";
+    p.ingest(&store, "orders-small.csv", small.as_bytes(), "orders").unwrap();
+    let (after, run) = customer_features(&store, as_of).unwrap();
+    assert_eq!((run.cached, run.computed), (15, 1), "only C7's partition recomputed");
+    let c7 = after.iter().find(|(c, _)| c.id.as_str() == "shop:C7").unwrap();
+    assert_eq!((c7.1.revenue, c7.1.orders), (dec("1007.07"), 2));
+
+    // The same data in a fresh store, computed from scratch, gives the same features.
+    let fresh = Project::new(CONFIG);
+    let s2 = fresh.store();
+    fresh.ingest(&s2, "orders-big.csv", big.as_bytes(), "orders").unwrap();
+    fresh.ingest(&s2, "orders-small.csv", small.as_bytes(), "orders").unwrap();
+    let (scratch, _) = customer_features(&s2, as_of).unwrap();
+    assert_eq!(scratch, after);
+
+    // An as-of date before the data's end is computed from the blocks.
+    let (early, _) = customer_features(&store, date("2024-01-31")).unwrap();
+    let c7 = early.iter().find(|(c, _)| c.id.as_str() == "shop:C7").unwrap();
+    assert_eq!((c7.1.revenue, c7.1.orders), (dec("7.07"), 1));
+}

@@ -1,0 +1,487 @@
+//! The compact, versioned encoding of a ledger block.
+//!
+//! A block holds the entries of one import batch for one partition, grouped by customer
+//! and sorted by customer, then date, then source row:
+//!
+//! ```text
+//! u8 version (1) · str file · str default currency
+//! group*: str customer ("" = company ledger) · varint n · entry{n}
+//! entry:  zigzag date (days since 1970-01-01) · u8 kind · u8 flags
+//!         · zigzag mantissa · u8 scale · [str currency] · [zigzag + u8 quantity]
+//!         · [str document] · [str account] · [str memo] · [u8 mask · str dim*] · varint row
+//! ```
+//!
+//! `str` is a varint length and UTF-8 bytes. Optional parts are present when their flag
+//! bit is set. Entries are encoded once, independent of their customer, so a batch can
+//! encode while it reads and group by customer at the end ([`encode_entry`]).
+//! Reading is zero-copy: an [`EntryRef`] borrows its strings from the block.
+
+use chrono::NaiveDate;
+use ledgerlens_model::{CustomerId, Dimensions, Entry, EntryKind, Provenance};
+use rust_decimal::Decimal;
+
+use crate::varint::{put_i128, put_str, put_u64, Cursor};
+use crate::Error;
+
+/// The block format version this build writes and reads.
+pub const VERSION: u8 = 1;
+
+const F_CURRENCY: u8 = 1;
+const F_QUANTITY: u8 = 2;
+const F_DOCUMENT: u8 = 4;
+const F_ACCOUNT: u8 = 8;
+const F_MEMO: u8 = 16;
+const F_DIMS: u8 = 32;
+
+/// The epoch dates are counted from.
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// One ledger entry without its customer, borrowing its strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// Booking date.
+    pub date: NaiveDate,
+    /// Kind.
+    pub kind: EntryKind,
+    /// Signed amount.
+    pub amount: Decimal,
+    /// Currency code.
+    pub currency: &'a str,
+    /// Quantity.
+    pub quantity: Option<Decimal>,
+    /// Document reference.
+    pub document: Option<&'a str>,
+    /// Account code.
+    pub account: Option<&'a str>,
+    /// Memo.
+    pub memo: Option<&'a str>,
+    /// Dimensions: product, channel, campaign, region, department, project.
+    pub dims: [Option<&'a str>; 6],
+    /// 1-based source row.
+    pub row: u64,
+}
+
+impl EntryRef<'_> {
+    /// An owned [`Entry`] for `customer`, from the block's `file`.
+    pub fn to_entry(&self, customer: Option<&str>, file: &str) -> Entry {
+        let own = |s: Option<&str>| s.map(str::to_string);
+        Entry {
+            customer: customer.map(CustomerId::new),
+            date: self.date,
+            kind: self.kind,
+            amount: self.amount,
+            currency: self.currency.to_string(),
+            quantity: self.quantity,
+            document: own(self.document),
+            account: own(self.account),
+            memo: own(self.memo),
+            dims: Dimensions {
+                product: own(self.dims[0]),
+                channel: own(self.dims[1]),
+                campaign: own(self.dims[2]),
+                region: own(self.dims[3]),
+                department: own(self.dims[4]),
+                project: own(self.dims[5]),
+            },
+            source: Provenance {
+                file: file.to_string(),
+                row: self.row,
+            },
+        }
+    }
+
+    /// The borrowed view of an owned entry.
+    pub fn of(entry: &Entry) -> EntryRef<'_> {
+        let d = &entry.dims;
+        EntryRef {
+            date: entry.date,
+            kind: entry.kind,
+            amount: entry.amount,
+            currency: &entry.currency,
+            quantity: entry.quantity,
+            document: entry.document.as_deref(),
+            account: entry.account.as_deref(),
+            memo: entry.memo.as_deref(),
+            dims: [
+                d.product.as_deref(),
+                d.channel.as_deref(),
+                d.campaign.as_deref(),
+                d.region.as_deref(),
+                d.department.as_deref(),
+                d.project.as_deref(),
+            ],
+            row: entry.source.row,
+        }
+    }
+}
+
+fn put_decimal(out: &mut Vec<u8>, d: Decimal) {
+    put_i128(out, d.mantissa());
+    out.push(d.scale() as u8);
+}
+
+/// Appends the encoding of one entry (without its customer). `default_currency` is the
+/// block's default: the entry's currency is written only when it differs.
+pub fn encode_entry(out: &mut Vec<u8>, e: &EntryRef<'_>, default_currency: &str) {
+    let mut flags = 0u8;
+    if e.currency != default_currency {
+        flags |= F_CURRENCY;
+    }
+    if e.quantity.is_some() {
+        flags |= F_QUANTITY;
+    }
+    if e.document.is_some() {
+        flags |= F_DOCUMENT;
+    }
+    if e.account.is_some() {
+        flags |= F_ACCOUNT;
+    }
+    if e.memo.is_some() {
+        flags |= F_MEMO;
+    }
+    if e.dims.iter().any(Option::is_some) {
+        flags |= F_DIMS;
+    }
+    put_i128(out, i128::from((e.date - epoch()).num_days()));
+    out.push(e.kind.code());
+    out.push(flags);
+    put_decimal(out, e.amount);
+    if flags & F_CURRENCY != 0 {
+        put_str(out, e.currency);
+    }
+    if let Some(q) = e.quantity {
+        put_decimal(out, q);
+    }
+    for s in [e.document, e.account, e.memo].into_iter().flatten() {
+        put_str(out, s);
+    }
+    if flags & F_DIMS != 0 {
+        let mask = e
+            .dims
+            .iter()
+            .enumerate()
+            .fold(0u8, |m, (i, d)| if d.is_some() { m | 1 << i } else { m });
+        out.push(mask);
+        for d in e.dims.iter().flatten() {
+            put_str(out, d);
+        }
+    }
+    put_u64(out, e.row);
+}
+
+/// Builds one block: the header, then customer groups in the order they are added.
+///
+/// The caller adds customers in ascending id order, each with its pre-encoded entries
+/// sorted by date and row.
+#[derive(Debug)]
+pub struct BlockBuilder {
+    bytes: Vec<u8>,
+    entries: u64,
+}
+
+impl BlockBuilder {
+    /// Starts a block of entries read from `file` with `currency` as default currency.
+    pub fn new(file: &str, currency: &str) -> BlockBuilder {
+        let mut bytes = vec![VERSION];
+        put_str(&mut bytes, file);
+        put_str(&mut bytes, currency);
+        BlockBuilder { bytes, entries: 0 }
+    }
+
+    /// Adds a customer (`""` for company-ledger lines) and its encoded entries.
+    pub fn customer<'e>(&mut self, id: &str, entries: impl ExactSizeIterator<Item = &'e [u8]>) {
+        put_str(&mut self.bytes, id);
+        put_u64(&mut self.bytes, entries.len() as u64);
+        for e in entries {
+            self.entries += 1;
+            self.bytes.extend_from_slice(e);
+        }
+    }
+
+    /// Number of entries added so far.
+    pub fn len(&self) -> u64 {
+        self.entries
+    }
+
+    /// Whether no entry was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries == 0
+    }
+
+    /// The encoded block.
+    pub fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Encodes owned entries (any order) as one block: sorted by customer, date, row.
+    pub fn encode(file: &str, currency: &str, entries: &[Entry]) -> Vec<u8> {
+        let mut sorted: Vec<&Entry> = entries.iter().collect();
+        sorted.sort_by(|a, b| {
+            (a.customer.as_ref(), a.date, a.source.row).cmp(&(
+                b.customer.as_ref(),
+                b.date,
+                b.source.row,
+            ))
+        });
+        let mut builder = BlockBuilder::new(file, currency);
+        let mut i = 0;
+        while i < sorted.len() {
+            let customer = sorted[i].customer.as_ref();
+            let mut group = Vec::new();
+            while i < sorted.len() && sorted[i].customer.as_ref() == customer {
+                let mut buf = Vec::new();
+                encode_entry(&mut buf, &EntryRef::of(sorted[i]), currency);
+                group.push(buf);
+                i += 1;
+            }
+            let id = customer.map(CustomerId::as_str).unwrap_or("");
+            builder.customer(id, group.iter().map(Vec::as_slice));
+        }
+        builder.finish()
+    }
+}
+
+/// Reads a block: its header, then `(customer, entry)` pairs in stored order.
+///
+/// ```
+/// use ledgerlens_store::{BlockBuilder, BlockReader};
+/// let bytes = BlockBuilder::encode("a.csv", "CNY", &[]);
+/// let reader = BlockReader::new(&bytes).unwrap();
+/// assert_eq!(reader.file(), "a.csv");
+/// assert_eq!(reader.count(), 0);
+/// ```
+#[derive(Clone)]
+pub struct BlockReader<'a> {
+    file: &'a str,
+    currency: &'a str,
+    cursor: CursorState<'a>,
+}
+
+#[derive(Clone)]
+struct CursorState<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    customer: &'a str,
+    left: u64,
+    failed: bool,
+}
+
+impl<'a> BlockReader<'a> {
+    /// Reads the header; fails on an unknown version or truncated bytes.
+    pub fn new(bytes: &'a [u8]) -> Result<BlockReader<'a>, Error> {
+        let mut c = Cursor::new(bytes);
+        let version = c
+            .u8()
+            .ok_or_else(|| Error::corrupt("ledger block", "empty"))?;
+        if version != VERSION {
+            return Err(Error::corrupt(
+                "ledger block",
+                format!("unknown block version {version}"),
+            ));
+        }
+        let file = c
+            .str()
+            .ok_or_else(|| Error::corrupt("ledger block", "truncated header"))?;
+        let currency = c
+            .str()
+            .ok_or_else(|| Error::corrupt("ledger block", "truncated header"))?;
+        let pos = bytes.len() - c.remaining();
+        Ok(BlockReader {
+            file,
+            currency,
+            cursor: CursorState {
+                bytes,
+                pos,
+                customer: "",
+                left: 0,
+                failed: false,
+            },
+        })
+    }
+
+    /// The file the entries were read from.
+    pub fn file(&self) -> &'a str {
+        self.file
+    }
+
+    /// The block's default currency.
+    pub fn currency(&self) -> &'a str {
+        self.currency
+    }
+}
+
+impl<'a> Iterator for BlockReader<'a> {
+    type Item = Result<(&'a str, EntryRef<'a>), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let st = &mut self.cursor;
+        if st.failed {
+            return None;
+        }
+        let mut c = Cursor::new(&st.bytes[st.pos..]);
+        while st.left == 0 {
+            if c.at_end() {
+                return None;
+            }
+            let group = c.str().and_then(|id| Some((id, c.u64()?)));
+            match group {
+                Some((id, n)) => {
+                    st.customer = id;
+                    st.left = n;
+                }
+                None => {
+                    st.failed = true;
+                    return Some(Err(Error::corrupt("ledger block", "truncated group")));
+                }
+            }
+        }
+        let entry = decode_entry(&mut c, self.currency);
+        st.pos = st.bytes.len() - c.remaining();
+        match entry {
+            Some(e) => {
+                st.left -= 1;
+                Some(Ok((st.customer, e)))
+            }
+            None => {
+                st.failed = true;
+                Some(Err(Error::corrupt("ledger block", "truncated entry")))
+            }
+        }
+    }
+}
+
+fn decimal(c: &mut Cursor<'_>) -> Option<Decimal> {
+    let mantissa = c.i128()?;
+    let scale = u32::from(c.u8()?);
+    Decimal::try_from_i128_with_scale(mantissa, scale).ok()
+}
+
+fn decode_entry<'a>(c: &mut Cursor<'a>, default_currency: &'a str) -> Option<EntryRef<'a>> {
+    let days = i64::try_from(c.i128()?).ok()?;
+    let date = epoch().checked_add_signed(chrono::TimeDelta::try_days(days)?)?;
+    let kind = EntryKind::from_code(c.u8()?)?;
+    let flags = c.u8()?;
+    let amount = decimal(c)?;
+    let currency = if flags & F_CURRENCY != 0 {
+        c.str()?
+    } else {
+        default_currency
+    };
+    let quantity = if flags & F_QUANTITY != 0 {
+        Some(decimal(c)?)
+    } else {
+        None
+    };
+    let mut opt = |bit: u8| -> Option<Option<&'a str>> {
+        Some(if flags & bit != 0 {
+            Some(c.str()?)
+        } else {
+            None
+        })
+    };
+    let document = opt(F_DOCUMENT)?;
+    let account = opt(F_ACCOUNT)?;
+    let memo = opt(F_MEMO)?;
+    let mut dims = [None; 6];
+    if flags & F_DIMS != 0 {
+        let mask = c.u8()?;
+        for (i, d) in dims.iter_mut().enumerate() {
+            if mask & (1 << i) != 0 {
+                *d = Some(c.str()?);
+            }
+        }
+    }
+    let row = c.u64()?;
+    Some(EntryRef {
+        date,
+        kind,
+        amount,
+        currency,
+        quantity,
+        document,
+        account,
+        memo,
+        dims,
+        row,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn entry(customer: Option<&str>, day: u32, amount: &str, row: u64) -> Entry {
+        Entry {
+            customer: customer.map(CustomerId::new),
+            date: NaiveDate::from_ymd_opt(2024, 3, day).unwrap(),
+            kind: EntryKind::Sale,
+            amount: Decimal::from_str(amount).unwrap(),
+            currency: "CNY".into(),
+            quantity: None,
+            document: None,
+            account: None,
+            memo: None,
+            dims: Dimensions::default(),
+            source: Provenance {
+                file: "f.csv".into(),
+                row,
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_sorted_by_customer_date_row() {
+        let mut rich = entry(Some("C2"), 5, "-12.3450", 9);
+        rich.currency = "USD".into();
+        rich.quantity = Some(Decimal::from_str("1.5").unwrap());
+        rich.document = Some("记-12".into());
+        rich.account = Some("6001".into());
+        rich.memo = Some("销售 龙井".into());
+        rich.dims.channel = Some("微信广告".into());
+        rich.dims.project = Some("P1".into());
+        rich.kind = EntryKind::Return;
+        let entries = vec![
+            entry(Some("C2"), 9, "1", 3),
+            rich.clone(),
+            entry(None, 1, "7", 1),
+            entry(Some("C1"), 20, "79228162514264337593543950335", 2),
+        ];
+        let bytes = BlockBuilder::encode("f.csv", "CNY", &entries);
+        let read: Vec<Entry> = BlockReader::new(&bytes)
+            .unwrap()
+            .map(|r| {
+                let (c, e) = r.unwrap();
+                e.to_entry((!c.is_empty()).then_some(c), "f.csv")
+            })
+            .collect();
+        let want = vec![
+            entries[2].clone(),
+            entries[3].clone(),
+            rich,
+            entries[0].clone(),
+        ];
+        assert_eq!(read, want);
+    }
+
+    #[test]
+    fn truncated_blocks_fail_cleanly() {
+        let entries = vec![
+            entry(Some("C1"), 1, "10.5", 1),
+            entry(Some("C1"), 2, "3", 2),
+        ];
+        let bytes = BlockBuilder::encode("f.csv", "CNY", &entries);
+        for cut in 0..bytes.len() {
+            let result: Result<Vec<_>, _> = match BlockReader::new(&bytes[..cut]) {
+                Ok(r) => r.collect(),
+                Err(e) => Err(e),
+            };
+            if let Ok(v) = result {
+                assert!(v.len() < 2, "cut at {cut} still read everything");
+            }
+        }
+        assert!(BlockReader::new(&[9]).is_err());
+    }
+}

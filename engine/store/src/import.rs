@@ -1,0 +1,176 @@
+//! One import batch: everything it writes becomes visible at once, on commit.
+
+use ledgerlens_model::Customer;
+
+use crate::records::{Facts, ImportRecord, IndexRow, Merge, Quarantined, XrefRow};
+use crate::store::{be64, encode, part_key, IMPORT_HASH, IMPORT_RECORD};
+use crate::{Error, Store};
+
+/// An import batch under way. Write its blocks, then [`commit`](Import::commit); dropping
+/// it uncommitted removes what it wrote.
+#[derive(Debug)]
+pub struct Import<'a> {
+    store: &'a Store,
+    batch: u64,
+    done: bool,
+    /// Copy-on-write partitions written: (tree, partition), for pruning after commit.
+    rewritten: Vec<(Cow, u32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cow {
+    Customers,
+    Xref,
+    Index,
+}
+
+impl<'a> Import<'a> {
+    pub(crate) fn new(store: &'a Store, batch: u64) -> Import<'a> {
+        Import {
+            store,
+            batch,
+            done: false,
+            rewritten: Vec::new(),
+        }
+    }
+
+    /// The batch number.
+    pub fn batch(&self) -> u64 {
+        self.batch
+    }
+
+    /// The store this batch writes to (for reading state while importing).
+    pub fn store(&self) -> &'a Store {
+        self.store
+    }
+
+    /// Writes this batch's ledger block for a partition (see [`crate::block`]).
+    pub fn put_ledger_block(&mut self, partition: u32, block: &[u8]) -> Result<(), Error> {
+        self.store
+            .ledger
+            .insert(part_key(partition, self.batch), block)?;
+        Ok(())
+    }
+
+    /// Writes the new version of a partition's customer master (all its customers).
+    pub fn put_customers(&mut self, partition: u32, customers: &[Customer]) -> Result<(), Error> {
+        let bytes = encode("customer block", &customers)?;
+        self.store
+            .customers
+            .insert(part_key(partition, self.batch), bytes)?;
+        self.rewritten.push((Cow::Customers, partition));
+        Ok(())
+    }
+
+    /// Writes the new version of a partition's identity cross-reference (all its rows).
+    pub fn put_xref(&mut self, partition: u32, rows: &[XrefRow]) -> Result<(), Error> {
+        let bytes = encode("identity cross-reference", &rows)?;
+        self.store
+            .xref
+            .insert(part_key(partition, self.batch), bytes)?;
+        self.rewritten.push((Cow::Xref, partition));
+        Ok(())
+    }
+
+    /// Writes the new version of a partition's identity index (all its rows).
+    pub fn put_index(&mut self, partition: u32, rows: &[IndexRow]) -> Result<(), Error> {
+        let bytes = encode("identity index", &rows)?;
+        self.store
+            .index
+            .insert(part_key(partition, self.batch), bytes)?;
+        self.rewritten.push((Cow::Index, partition));
+        Ok(())
+    }
+
+    /// Writes this batch's facts.
+    pub fn put_facts(&mut self, facts: &Facts) -> Result<(), Error> {
+        if !facts.is_empty() {
+            self.store
+                .facts
+                .insert(be64(self.batch), encode("facts", facts)?)?;
+        }
+        Ok(())
+    }
+
+    /// Writes this batch's quarantined rows.
+    pub fn put_quarantine(&mut self, rows: &[Quarantined]) -> Result<(), Error> {
+        if !rows.is_empty() {
+            self.store
+                .quarantine
+                .insert(be64(self.batch), encode("quarantine", &rows)?)?;
+        }
+        Ok(())
+    }
+
+    /// Writes this batch's merges.
+    pub fn put_merges(&mut self, merges: &[Merge]) -> Result<(), Error> {
+        if !merges.is_empty() {
+            self.store
+                .merges
+                .insert(be64(self.batch), encode("merges", &merges)?)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the batch visible: flushes its blocks, then writes the commit record and the
+    /// content-hash index in one atomic sled batch, and flushes again.
+    pub fn commit(mut self, mut record: ImportRecord) -> Result<(), Error> {
+        record.batch = self.batch;
+        self.store.db.flush()?;
+        let mut rk = vec![IMPORT_RECORD];
+        rk.extend_from_slice(&be64(self.batch));
+        let mut hk = vec![IMPORT_HASH];
+        hk.extend_from_slice(record.hash.as_bytes());
+        let mut batch = sled::Batch::default();
+        batch.insert(rk, encode("import record", &record)?);
+        batch.insert(hk, &be64(self.batch));
+        self.store.imports.apply_batch(batch)?;
+        self.store.db.flush()?;
+        self.done = true;
+        self.store.finish_import(self.batch, true)?;
+        self.prune_old_versions()?;
+        Ok(())
+    }
+
+    /// Removes the versions of copy-on-write partitions that this batch superseded.
+    /// Best effort: a crash here leaves older versions that readers ignore.
+    fn prune_old_versions(&self) -> Result<(), Error> {
+        for &(cow, partition) in &self.rewritten {
+            let tree = match cow {
+                Cow::Customers => &self.store.customers,
+                Cow::Xref => &self.store.xref,
+                Cow::Index => &self.store.index,
+            };
+            for k in tree.scan_prefix(partition.to_be_bytes()).keys() {
+                let k = k?;
+                let older = k
+                    .get(4..12)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_be_bytes)
+                    .is_some_and(|b| b < self.batch);
+                if older {
+                    tree.remove(k)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Import<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            if let Err(e) = self.store.remove_batch(self.batch) {
+                tracing::warn!(batch = self.batch, error = %e, "could not remove an aborted import; it will be removed at the next open");
+                if let Ok(mut c) = self.store.committed.write() {
+                    c.remove(&self.batch);
+                }
+                self.store
+                    .importing
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+            let _ = self.store.finish_import(self.batch, false);
+        }
+    }
+}

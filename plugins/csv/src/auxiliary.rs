@@ -1,0 +1,107 @@
+//! Kingdee-style auxiliary items (核算项目): `客户---C0001---杭州星河贸易有限公司`, several
+//! of them in one cell separated by `;`, `；` or `/`.
+
+/// What an auxiliary-items cell says about the customer, department and project.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Auxiliary<'s> {
+    /// The customer item's code and name.
+    pub customer: Option<(&'s str, Option<&'s str>)>,
+    /// The department item's name (its code when it has no name).
+    pub department: Option<&'s str>,
+    /// The project item's name (its code when it has no name).
+    pub project: Option<&'s str>,
+}
+
+const ITEM: &str = "---";
+
+/// Reads a cell of auxiliary items, or `None` when it is a plain value (no `---`).
+pub(crate) fn parse(cell: &str) -> Option<Auxiliary<'_>> {
+    // Most cells are plain codes: look for a '-' before setting up a substring search.
+    if !cell.bytes().any(|b| b == b'-') || !cell.contains(ITEM) {
+        return None;
+    }
+    let mut found = Auxiliary::default();
+    for item in items(cell) {
+        let mut parts = item.splitn(3, ITEM).map(str::trim);
+        let category = parts.next().unwrap_or_default();
+        let code = parts.next().unwrap_or_default();
+        let name = parts.next().filter(|n| !n.is_empty());
+        let value = name.or(Some(code)).filter(|v| !v.is_empty());
+        if is(category, "客户", "customer") {
+            if found.customer.is_none() && (!code.is_empty() || name.is_some()) {
+                found.customer = Some((code, name));
+            }
+        } else if is(category, "部门", "department") {
+            found.department = found.department.or(value);
+        } else if is(category, "项目", "project") {
+            found.project = found.project.or(value);
+        }
+    }
+    Some(found)
+}
+
+fn is(category: &str, chinese: &str, english: &str) -> bool {
+    category == chinese || category.eq_ignore_ascii_case(english)
+}
+
+/// Splits at `;`, `；` and `/`, but only where the next piece starts a new item (holds
+/// `---`), so a `/` inside a name (`A/B 贸易`) stays in it.
+fn items(cell: &str) -> Vec<&str> {
+    let separators: Vec<(usize, usize)> = cell
+        .char_indices()
+        .filter(|&(_, c)| matches!(c, ';' | '；' | '/'))
+        .map(|(i, c)| (i, i + c.len_utf8()))
+        .collect();
+    let mut items = Vec::new();
+    let mut start = 0;
+    for (k, &(at, after)) in separators.iter().enumerate() {
+        let next = separators.get(k + 1).map_or(cell.len(), |&(at, _)| at);
+        if cell.get(after..next).is_some_and(|piece| piece.contains(ITEM)) {
+            items.push(&cell[start..at]);
+            start = after;
+        }
+    }
+    items.push(&cell[start..]);
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_customer_item() {
+        assert_eq!(
+            parse("客户---C0001---杭州星河贸易有限公司"),
+            Some(Auxiliary {
+                customer: Some(("C0001", Some("杭州星河贸易有限公司"))),
+                ..Auxiliary::default()
+            })
+        );
+        assert_eq!(parse("C0001"), None);
+        assert_eq!(
+            parse("Customer---C9").unwrap().customer,
+            Some(("C9", None))
+        );
+    }
+
+    #[test]
+    fn several_items_in_any_order() {
+        let aux = parse("部门---D01---销售一部;客户---C0001---杭州星河").unwrap();
+        assert_eq!(aux.customer, Some(("C0001", Some("杭州星河"))));
+        assert_eq!(aux.department, Some("销售一部"));
+        let aux = parse("项目---P7；客户---C2---A/B 贸易/部门---D02---华东").unwrap();
+        assert_eq!(aux.customer, Some(("C2", Some("A/B 贸易"))));
+        assert_eq!(aux.project, Some("P7"));
+        assert_eq!(aux.department, Some("华东"));
+    }
+
+    #[test]
+    fn items_without_a_customer() {
+        let aux = parse("供应商---S01---某供应商/部门---D01---销售一部").unwrap();
+        assert_eq!(aux.customer, None);
+        assert_eq!(aux.department, Some("销售一部"));
+        assert_eq!(aux.project, None);
+        assert_eq!(parse("客户------").unwrap().customer, None);
+    }
+}

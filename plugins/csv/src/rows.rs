@@ -1,0 +1,418 @@
+//! Splitting text into rows of cells: with the `csv` crate for comma, tab, semicolon and
+//! pipe, by hand for running whitespace. Rows with no content are skipped; every row
+//! carries the 1-based physical line it starts on.
+
+use std::borrow::Cow;
+use std::io::Cursor;
+
+use ledgerlens_adapter::Delimiter;
+
+/// The cells of one row.
+pub(crate) trait Cells {
+    /// How many cells the row has.
+    fn width(&self) -> usize;
+    /// Cell `i` (0-based), untrimmed; `""` beyond the row.
+    fn cell(&self, i: usize) -> &str;
+}
+
+impl Cells for csv::StringRecord {
+    fn width(&self) -> usize {
+        self.len()
+    }
+
+    fn cell(&self, i: usize) -> &str {
+        self.get(i).unwrap_or("")
+    }
+}
+
+/// Cells of a whitespace-separated line, as byte ranges of the text.
+pub(crate) struct Spans<'t> {
+    text: &'t str,
+    spans: &'t [(usize, usize)],
+}
+
+impl Cells for Spans<'_> {
+    fn width(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn cell(&self, i: usize) -> &str {
+        self.spans
+            .get(i)
+            .and_then(|&(start, end)| self.text.get(start..end))
+            .unwrap_or("")
+    }
+}
+
+/// What reading the next row gave.
+pub(crate) enum Next {
+    /// A row starting on this line; its cells are in the source.
+    Row(u64),
+    /// A row the csv reader could not read.
+    Malformed {
+        /// Line it starts on.
+        line: u64,
+        /// 0-based column where the problem is, when known.
+        column: Option<usize>,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A row source over the whole decoded text.
+pub(crate) enum Rows<'a> {
+    /// Runs of spaces and tabs.
+    Whitespace(Whitespace<'a>),
+    /// The `csv` crate.
+    Delimited(Delimited<'a>),
+}
+
+impl<'a> Rows<'a> {
+    /// Rows of `text` from byte `start` (the beginning of line `first_line`), split by
+    /// `delimiter` (not `Auto`).
+    pub(crate) fn new(text: Cow<'a, str>, start: usize, first_line: u64, delimiter: Delimiter) -> Rows<'a> {
+        let byte = match delimiter {
+            Delimiter::Comma | Delimiter::Auto => b',',
+            Delimiter::Tab => b'\t',
+            Delimiter::Semicolon => b';',
+            Delimiter::Pipe => b'|',
+            Delimiter::Whitespace => {
+                return Rows::Whitespace(Whitespace {
+                    text,
+                    pos: start,
+                    line: first_line - 1,
+                    row_start: start,
+                    spans: Vec::new(),
+                })
+            }
+        };
+        Rows::Delimited(Delimited::new(text, start, first_line, byte))
+    }
+
+    /// Moves to the next row with content.
+    pub(crate) fn advance(&mut self) -> Option<Next> {
+        match self {
+            Rows::Whitespace(w) => w.advance().map(Next::Row),
+            Rows::Delimited(d) => d.advance(),
+        }
+    }
+
+    /// The current row's cells, trimmed, as owned strings (for the header).
+    pub(crate) fn owned_cells(&self) -> Vec<String> {
+        fn collect(cells: &impl Cells) -> Vec<String> {
+            (0..cells.width())
+                .map(|i| cells.cell(i).trim_start_matches('\u{feff}').trim().to_string())
+                .collect()
+        }
+        match self {
+            Rows::Whitespace(w) => collect(&w.cells()),
+            Rows::Delimited(d) => collect(&d.record),
+        }
+    }
+
+    /// Makes the current row the next one again (after looking at it as a header).
+    pub(crate) fn unread(&mut self) {
+        match self {
+            Rows::Whitespace(w) => {
+                w.pos = w.row_start;
+                w.line -= 1;
+            }
+            Rows::Delimited(d) => d.pending = true,
+        }
+    }
+}
+
+/// A blank between cells: space, tab, CR (any control byte counts).
+#[inline]
+fn is_blank(b: u8) -> bool {
+    b <= b' ' && b != b'\n'
+}
+
+/// Lines split at runs of spaces and tabs; leading and trailing whitespace ignored.
+/// (Other ASCII control bytes separate cells too.)
+pub(crate) struct Whitespace<'a> {
+    text: Cow<'a, str>,
+    pos: usize,
+    line: u64,
+    row_start: usize,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Whitespace<'_> {
+    pub(crate) fn advance(&mut self) -> Option<u64> {
+        let bytes = self.text.as_bytes();
+        while self.pos < bytes.len() {
+            self.row_start = self.pos;
+            self.line += 1;
+            self.spans.clear();
+            let mut i = self.pos;
+            let mut start = None;
+            while let Some(&b) = bytes.get(i) {
+                if b > b' ' {
+                    if start.is_none() {
+                        start = Some(i);
+                    }
+                } else {
+                    if let Some(s) = start.take() {
+                        self.spans.push((s, i));
+                    }
+                    if b == b'\n' {
+                        break;
+                    }
+                }
+                i += 1;
+            }
+            if let Some(s) = start {
+                self.spans.push((s, i));
+            }
+            self.pos = i + 1;
+            if !self.spans.is_empty() {
+                return Some(self.line);
+            }
+        }
+        None
+    }
+
+    /// The current line's cells.
+    pub(crate) fn cells(&self) -> Spans<'_> {
+        Spans {
+            text: &self.text,
+            spans: &self.spans,
+        }
+    }
+}
+
+/// Quoted delimited text, read with the `csv` crate.
+pub(crate) struct Delimited<'a> {
+    reader: csv::Reader<Cursor<Cow<'a, [u8]>>>,
+    /// The current row.
+    pub(crate) record: csv::StringRecord,
+    delimiter: u8,
+    /// Where the reader started in the text.
+    start: usize,
+    /// Bytes counted for line numbers so far, and the line there.
+    counted: (usize, u64),
+    /// The current row's line.
+    line: u64,
+    pending: bool,
+    done: bool,
+}
+
+impl<'a> Delimited<'a> {
+    fn new(text: Cow<'a, str>, start: usize, first_line: u64, delimiter: u8) -> Delimited<'a> {
+        let bytes = match text {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
+        let mut cursor = Cursor::new(bytes);
+        cursor.set_position(start as u64);
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(cursor);
+        Delimited {
+            reader,
+            record: csv::StringRecord::new(),
+            delimiter,
+            start,
+            counted: (start, first_line),
+            line: first_line,
+            pending: false,
+            done: false,
+        }
+    }
+
+    /// The line a record starting at `position` (relative to where reading started) is
+    /// on. The `csv` crate's own positions include the line breaks it skipped before the
+    /// record (and a CRLF's LF), so count them here: lines only move forward, each byte
+    /// is counted once.
+    fn line_at(&mut self, position: Option<&csv::Position>) -> u64 {
+        let Some(relative) = position.and_then(|p| usize::try_from(p.byte()).ok()) else {
+            return self.counted.1;
+        };
+        let bytes: &[u8] = self.reader.get_ref().get_ref();
+        let mut at = (self.start + relative).min(bytes.len());
+        while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        let (from, line) = self.counted;
+        if at > from {
+            let breaks = bytes[from..at].iter().filter(|&&b| b == b'\n').count();
+            self.counted = (at, line + breaks as u64);
+        }
+        self.counted.1
+    }
+
+    pub(crate) fn advance(&mut self) -> Option<Next> {
+        if self.pending {
+            self.pending = false;
+            return Some(Next::Row(self.line));
+        }
+        while !self.done {
+            let before = self.reader.position().byte();
+            match self.reader.read_record(&mut self.record) {
+                Ok(false) => self.done = true,
+                Ok(true) => {
+                    if self.record.iter().all(|c| c.trim().is_empty()) {
+                        continue;
+                    }
+                    let position = self.record.position().cloned();
+                    let line = self.line_at(position.as_ref());
+                    self.line = line;
+                    if let Some(column) = self.unterminated_quote() {
+                        self.done = true;
+                        return Some(Next::Malformed {
+                            line,
+                            column: Some(column),
+                            message: format!(
+                                "a quoted cell opened on line {line} is never closed: the rest of the file was read into it (an unescaped '\"'?)"
+                            ),
+                        });
+                    }
+                    return Some(Next::Row(line));
+                }
+                Err(e) => {
+                    let line = self.line_at(e.position());
+                    if self.reader.position().byte() == before {
+                        self.done = true;
+                    }
+                    return Some(Next::Malformed {
+                        line,
+                        column: None,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// When the current row is the last one, the 0-based column of a quoted cell it leaves
+    /// open (the `csv` crate then reads the rest of the file into that cell, silently).
+    fn unterminated_quote(&self) -> Option<usize> {
+        let bytes: &[u8] = self.reader.get_ref().get_ref();
+        let next = self.start + usize::try_from(self.reader.position().byte()).ok()?;
+        if !bytes.get(next..)?.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let start = self.start + usize::try_from(self.record.position()?.byte()).ok()?;
+        open_quote(bytes.get(start..)?, self.delimiter)
+    }
+}
+
+/// Scans one record's raw bytes as the `csv` crate would and returns the 0-based column of
+/// a quoted cell still open at the end.
+fn open_quote(raw: &[u8], delimiter: u8) -> Option<usize> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut state = State::FieldStart;
+    let mut column = 0;
+    for &b in raw {
+        state = match (state, b) {
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (_, b'\n' | b'\r') => {
+                column = 0;
+                State::FieldStart
+            }
+            (_, b) if b == delimiter => {
+                column += 1;
+                State::FieldStart
+            }
+            (State::FieldStart, b'"') => State::Quoted,
+            _ => State::Unquoted,
+        };
+    }
+    (state == State::Quoted).then_some(column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(text: &str, delimiter: Delimiter) -> Vec<(u64, Vec<String>)> {
+        let mut rows = Rows::new(Cow::Borrowed(text), 0, 1, delimiter);
+        let mut out = Vec::new();
+        while let Some(next) = rows.advance() {
+            match next {
+                Next::Row(line) => out.push((line, rows.owned_cells())),
+                Next::Malformed { line, column, .. } => {
+                    out.push((line, vec![format!("malformed at {column:?}")]))
+                }
+            }
+        }
+        out
+    }
+
+    fn row(line: u64, cells: &[&str]) -> (u64, Vec<String>) {
+        (line, cells.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn whitespace_rows_and_their_lines() {
+        let text = " customer_id  date\r\n 00001 19970101  1   11.77\r\n\r\n   \n\t00002\t19970112 \n";
+        assert_eq!(
+            all(text, Delimiter::Whitespace),
+            vec![
+                row(1, &["customer_id", "date"]),
+                row(2, &["00001", "19970101", "1", "11.77"]),
+                row(5, &["00002", "19970112"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn delimited_rows_skip_blank_ones_and_keep_the_starting_line() {
+        let text = "a,b\n\n,,\n\"x\ny\",2\r\n3, 4 \n";
+        assert_eq!(
+            all(text, Delimiter::Comma),
+            vec![row(1, &["a", "b"]), row(4, &["x\ny", "2"]), row(6, &["3", "4"])]
+        );
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_malformed() {
+        assert_eq!(
+            all("a,b\n1,\"oops\n2,3\n", Delimiter::Comma),
+            vec![row(1, &["a", "b"]), row(2, &["malformed at Some(1)"])]
+        );
+        // Quotes inside an unquoted cell and escaped quotes are fine.
+        assert_eq!(
+            all("a,12\" pizza,\"say \"\"hi\"\"\"\n", Delimiter::Comma),
+            vec![row(1, &["a", "12\" pizza", "say \"hi\""])]
+        );
+        assert_eq!(open_quote(b"\"a;b\";\"c", b';'), Some(1));
+        assert_eq!(open_quote(b"\"a;b\";\"c\"", b';'), None);
+    }
+
+    #[test]
+    fn unread_gives_the_row_again() {
+        for delimiter in [Delimiter::Whitespace, Delimiter::Tab] {
+            let mut rows = Rows::new(Cow::Borrowed("\n\na\tb\nc\td\n"), 0, 1, delimiter);
+            assert!(matches!(rows.advance(), Some(Next::Row(3))));
+            rows.unread();
+            assert!(matches!(rows.advance(), Some(Next::Row(3))));
+            assert_eq!(rows.owned_cells(), ["a", "b"]);
+            assert!(matches!(rows.advance(), Some(Next::Row(4))));
+            assert!(rows.advance().is_none());
+            assert!(rows.advance().is_none());
+        }
+    }
+
+    #[test]
+    fn rows_start_where_asked_with_the_line_offset() {
+        let text = "title\n\nx y\n";
+        let mut rows = Rows::new(Cow::Borrowed(text), 7, 3, Delimiter::Whitespace);
+        assert!(matches!(rows.advance(), Some(Next::Row(3))));
+        let mut rows = Rows::new(Cow::Borrowed(text), 7, 3, Delimiter::Comma);
+        assert!(matches!(rows.advance(), Some(Next::Row(3))));
+        assert_eq!(rows.owned_cells(), ["x y"]);
+    }
+}

@@ -1,0 +1,534 @@
+//! The commands, on top of the library crates.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use chrono::NaiveDate;
+use ledgerlens_adapter::{Adapter, SourceOptions};
+use ledgerlens_pipeline::{ChartOfAccounts, Ingest, IngestReport, ProjectConfig, CONFIG_FILE};
+use ledgerlens_store::{OpenOptions, Store};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::{Cli, Command};
+use crate::output::{self, Format, Listing};
+
+/// The adapters compiled into this build (one Cargo feature each).
+pub fn adapters() -> Vec<&'static dyn Adapter> {
+    #[allow(unused_mut)]
+    let mut list: Vec<&'static dyn Adapter> = Vec::new();
+    #[cfg(feature = "csv")]
+    list.push(&ledgerlens_csv::CsvAdapter);
+    list
+}
+
+/// Where a command works: the project (if any) and the database.
+pub struct Context {
+    pub project: Option<(PathBuf, ProjectConfig)>,
+    pub db: PathBuf,
+}
+
+impl Context {
+    pub fn resolve(cli: &Cli) -> anyhow::Result<Context> {
+        Context::at(cli.project.as_deref(), cli.db.as_deref())
+    }
+
+    pub fn at(project: Option<&Path>, db: Option<&Path>) -> anyhow::Result<Context> {
+        let project = match project {
+            Some(dir) => {
+                if !dir.is_dir() {
+                    bail!("project folder {} does not exist", dir.display());
+                }
+                Some(dir.to_path_buf())
+            }
+            None if Path::new(CONFIG_FILE).exists() => Some(PathBuf::from(".")),
+            None => None,
+        };
+        let project = match project {
+            Some(dir) => {
+                let config = ProjectConfig::load(&dir)?;
+                Some((dir, config))
+            }
+            None => None,
+        };
+        let db = match (db, &project) {
+            (Some(db), _) => db.to_path_buf(),
+            (None, Some((dir, config))) => dir.join(&config.database),
+            (None, None) => bail!(
+                "no {CONFIG_FILE} in the current folder: pass --project DIR (or --db PATH), or create a project with `ledgerlens init DIR`"
+            ),
+        };
+        Ok(Context { project, db })
+    }
+
+    fn open(&self, create: bool) -> anyhow::Result<Store> {
+        let options = if create {
+            OpenOptions::create()
+        } else {
+            OpenOptions::existing()
+        };
+        Ok(Store::open(&self.db, &options)?)
+    }
+
+    fn project(&self) -> anyhow::Result<&(PathBuf, ProjectConfig)> {
+        self.project.as_ref().with_context(|| {
+            format!("this command needs a project ({CONFIG_FILE}): pass --project DIR")
+        })
+    }
+}
+
+/// Runs a command, writing its output to `out`.
+pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Init { dir } => {
+            crate::init::init(dir)?;
+            writeln!(out, "created project {}", dir.display())?;
+            writeln!(out, "next: put exports under {}/data, describe them in {}/{CONFIG_FILE}, then `ledgerlens --project {} ingest`", dir.display(), dir.display(), dir.display())?;
+            Ok(())
+        }
+        Command::Ingest { files, source } => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(true)?;
+            let reports = ingest(&ctx, &store, files, source.as_deref())?;
+            write_ingest(out, cli.format, &reports)
+        }
+        Command::Customers { as_of, limit } => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            customers(out, cli.format, &store, *as_of, *limit)
+        }
+        Command::Features { as_of } => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            let as_of = match as_of {
+                Some(d) => *d,
+                None => data_as_of(&store)?,
+            };
+            output::object(out, cli.format, &portfolio(&store, as_of)?)
+        }
+        Command::Customer { id, as_of } => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            customer(out, cli.format, &store, id, *as_of)
+        }
+        Command::Quarantine => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            quarantine(out, cli.format, &store)
+        }
+        Command::Imports => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            let imports = store.imports()?;
+            Listing::of(
+                &[
+                    "batch",
+                    "file",
+                    "source",
+                    "encoding",
+                    "rows_read",
+                    "rows_stored",
+                    "rows_quarantined",
+                    "entries_stored",
+                    "customers_new",
+                    "merges",
+                ],
+                &imports,
+            )?
+            .write(out, cli.format)
+        }
+        Command::Stats => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            output::object(out, cli.format, &store.stats()?)
+        }
+        Command::Adapters => {
+            let rows: Vec<_> = adapters()
+                .iter()
+                .map(|a| json!({"adapter": a.name(), "description": a.description()}))
+                .collect();
+            Listing {
+                columns: vec!["adapter", "description"],
+                rows,
+            }
+            .write(out, cli.format)
+        }
+        Command::Demo { out: dir } => crate::demo::run(out, cli.format, dir.as_deref()),
+    }
+}
+
+/// How a file is named in provenance: relative to the project when inside it.
+fn display_name(project: &Path, file: &Path) -> String {
+    let base = project.canonicalize().ok();
+    let full = file.canonicalize().ok();
+    match (base, full) {
+        (Some(b), Some(f)) => match f.strip_prefix(&b) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => file.to_string_lossy().into_owned(),
+        },
+        _ => file.to_string_lossy().into_owned(),
+    }
+}
+
+/// Imports files (or every configured source's files) and returns one report per file.
+pub fn ingest(
+    ctx: &Context,
+    store: &Store,
+    files: &[PathBuf],
+    source: Option<&str>,
+) -> anyhow::Result<Vec<IngestReport>> {
+    let (project, config) = ctx.project()?;
+    let mut work: Vec<(PathBuf, &SourceOptions)> = Vec::new();
+    if files.is_empty() {
+        let sources: Vec<&SourceOptions> = match source {
+            Some(name) => vec![config.source(name)?],
+            None => config.sources.iter().collect(),
+        };
+        for s in sources {
+            let found = config.files_of(project, s)?;
+            if found.is_empty() {
+                tracing::warn!(source = %s.name, "no files match the source's patterns");
+            }
+            work.extend(found.into_iter().map(|f| (f, s)));
+        }
+        if work.is_empty() {
+            bail!(
+                "no files to ingest: name files, or add sources with `files` patterns to {}",
+                project.join(CONFIG_FILE).display()
+            );
+        }
+    } else {
+        for f in files {
+            if !f.exists() {
+                bail!("{}: no such file", f.display());
+            }
+            let s = match source {
+                Some(name) => config.source(name)?,
+                None => config.source_for(project, f)?,
+            };
+            work.push((f.clone(), s));
+        }
+    }
+    let adapters = adapters();
+    let chart = ChartOfAccounts::new(&config.accounts);
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let mut reports = Vec::new();
+    for (file, source) in work {
+        let name = display_name(project, &file);
+        bar.set_message(format!("{name}: reading"));
+        let progress = |rows: u64| bar.set_message(format!("{name}: {rows} rows"));
+        let ingest = Ingest {
+            adapters: &adapters,
+            chart: &chart,
+            progress: Some(&progress),
+        };
+        tracing::info!(file = %name, source = %source.name, "ingest");
+        let report = ingest.file(store, &file, &name, source)?;
+        reports.push(report);
+    }
+    bar.finish_and_clear();
+    Ok(reports)
+}
+
+#[derive(Serialize)]
+pub struct IngestSummary<'a> {
+    rows_read: u64,
+    rows_stored: u64,
+    rows_quarantined: u64,
+    entries_stored: u64,
+    facts_stored: u64,
+    customer_rows: u64,
+    customers_new: u64,
+    merges: u64,
+    already_imported: bool,
+    files: &'a [IngestReport],
+}
+
+pub fn summarize(reports: &[IngestReport]) -> IngestSummary<'_> {
+    let sum = |f: fn(&IngestReport) -> u64| reports.iter().map(f).sum();
+    IngestSummary {
+        rows_read: sum(|r| r.rows_read),
+        rows_stored: sum(|r| r.rows_stored),
+        rows_quarantined: sum(|r| r.rows_quarantined),
+        entries_stored: sum(|r| r.entries_stored),
+        facts_stored: sum(|r| r.facts_stored),
+        customer_rows: sum(|r| r.customer_rows),
+        customers_new: sum(|r| r.customers_new),
+        merges: sum(|r| r.merges),
+        already_imported: !reports.is_empty() && reports.iter().all(|r| r.already_imported),
+        files: reports,
+    }
+}
+
+/// Prints ingest reports: per file counts, then warnings and quarantined rows.
+pub fn write_ingest(
+    out: &mut dyn Write,
+    format: Format,
+    reports: &[IngestReport],
+) -> anyhow::Result<()> {
+    let summary = summarize(reports);
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut *out, &summary)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let mut listing = Listing::of(
+        &[
+            "file",
+            "source",
+            "encoding",
+            "rows_read",
+            "rows_stored",
+            "rows_quarantined",
+            "entries_stored",
+            "customers_new",
+            "merges",
+            "already_imported",
+        ],
+        reports,
+    )?;
+    if format == Format::Csv {
+        return listing.write(out, format);
+    }
+    listing.rows.push(json!({
+        "file": "total",
+        "rows_read": summary.rows_read,
+        "rows_stored": summary.rows_stored,
+        "rows_quarantined": summary.rows_quarantined,
+        "entries_stored": summary.entries_stored,
+        "customers_new": summary.customers_new,
+        "merges": summary.merges,
+    }));
+    listing.write(out, format)?;
+    writeln!(
+        out,
+        "\nrows read {} = rows stored {} + rows quarantined {}",
+        summary.rows_read, summary.rows_stored, summary.rows_quarantined
+    )?;
+    for r in reports {
+        for d in r.warnings.iter() {
+            writeln!(out, "warning: {d}")?;
+        }
+    }
+    let quarantined: Vec<_> = reports.iter().flat_map(|r| r.quarantined.iter()).collect();
+    if !quarantined.is_empty() {
+        writeln!(out, "\nquarantined ({}):", quarantined.len())?;
+        for d in quarantined {
+            writeln!(out, "  {d}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The data's as-of date: the latest entry date in the store.
+pub fn data_as_of(store: &Store) -> anyhow::Result<NaiveDate> {
+    store
+        .stats()?
+        .max_date
+        .context("the database holds no ledger entries yet; pass --as-of DATE")
+}
+
+const CUSTOMER_COLUMNS: [&str; 18] = [
+    "customer",
+    "name",
+    "channel",
+    "region",
+    "revenue",
+    "refunds",
+    "net_revenue",
+    "orders",
+    "first_purchase",
+    "last_purchase",
+    "recency_days",
+    "tenure_days",
+    "avg_order_value",
+    "purchase_frequency",
+    "refund_rate",
+    "receivables",
+    "gross_margin",
+    "cost_to_serve",
+];
+
+/// Rows of the customer listing: master fields and features side by side.
+pub fn customer_rows(store: &Store, as_of: NaiveDate) -> anyhow::Result<Vec<serde_json::Value>> {
+    let (rows, run) = ledgerlens_pipeline::customer_features(store, as_of)?;
+    tracing::info!(
+        cached = run.cached,
+        computed = run.computed,
+        "feature partitions"
+    );
+    rows.into_iter()
+        .map(|(c, f)| {
+            let mut v = serde_json::to_value(&f)?;
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("name".into(), json!(c.name));
+                m.insert("channel".into(), json!(c.channel));
+                m.insert("region".into(), json!(c.region));
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+fn customers(
+    out: &mut dyn Write,
+    format: Format,
+    store: &Store,
+    as_of: Option<NaiveDate>,
+    limit: Option<usize>,
+) -> anyhow::Result<()> {
+    let as_of = match as_of {
+        Some(d) => d,
+        None => data_as_of(store)?,
+    };
+    let mut rows = customer_rows(store, as_of)?;
+    if let Some(n) = limit {
+        rows.truncate(n);
+    }
+    Listing {
+        columns: CUSTOMER_COLUMNS.to_vec(),
+        rows,
+    }
+    .write(out, format)
+}
+
+fn customer(
+    out: &mut dyn Write,
+    format: Format,
+    store: &Store,
+    id: &str,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<()> {
+    let Some(c) = store.customer(id)? else {
+        bail!("no customer '{id}' (ids are listed by `ledgerlens customers`; they look like system:code)");
+    };
+    let as_of = match as_of {
+        Some(d) => d,
+        None => data_as_of(store).unwrap_or(NaiveDate::MIN),
+    };
+    let features = ledgerlens_pipeline::features_of(store, id, as_of)?;
+    let mut entries = Vec::new();
+    store.for_each_entry(store.partition_of(id), |customer, e, file| {
+        if customer == id {
+            entries.push(e.to_entry(Some(customer), file));
+        }
+    })?;
+    entries.sort_by(|a, b| (a.date, &a.source).cmp(&(b.date, &b.source)));
+    let merges: Vec<_> = store
+        .merges()?
+        .into_iter()
+        .filter(|m| m.customer == id)
+        .collect();
+    if format == Format::Json {
+        let v = json!({
+            "customer": c,
+            "as_of": as_of,
+            "features": features,
+            "merges": merges,
+            "entries": entries,
+        });
+        serde_json::to_writer_pretty(&mut *out, &v)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if format == Format::Table {
+        writeln!(out, "customer {id}")?;
+        output::object(out, format, &c)?;
+        writeln!(
+            out,
+            "codes: {}",
+            c.codes.iter().cloned().collect::<Vec<_>>().join(", ")
+        )?;
+        for m in &merges {
+            writeln!(
+                out,
+                "merged: {}:{} by {} ({}) in batch {}",
+                m.system, m.code, m.rule, m.evidence, m.batch
+            )?;
+        }
+        writeln!(out, "\nfeatures as of {as_of}")?;
+        output::object(out, format, &features)?;
+        writeln!(
+            out,
+            "\nledger ({} entries, by date then source row)",
+            entries.len()
+        )?;
+    }
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            json!({
+                "date": e.date, "kind": e.kind, "amount": e.amount, "currency": e.currency,
+                "quantity": e.quantity, "document": e.document, "account": e.account,
+                "memo": e.memo, "channel": e.dims.channel, "file": e.source.file, "row": e.source.row,
+            })
+        })
+        .collect();
+    Listing {
+        columns: vec![
+            "date", "kind", "amount", "currency", "quantity", "document", "account", "memo",
+            "channel", "file", "row",
+        ],
+        rows,
+    }
+    .write(out, format)
+}
+
+fn quarantine(out: &mut dyn Write, format: Format, store: &Store) -> anyhow::Result<()> {
+    let rows: Vec<serde_json::Value> = store
+        .quarantine()?
+        .into_iter()
+        .map(|q| {
+            let d = q.diagnostic;
+            json!({"batch": q.batch, "file": d.file, "row": d.row, "column": d.column, "code": d.code, "reason": d.message})
+        })
+        .collect();
+    Listing {
+        columns: vec!["batch", "file", "row", "column", "code", "reason"],
+        rows,
+    }
+    .write(out, format)
+}
+
+/// Portfolio totals over every customer's features.
+#[derive(Debug, Default, Serialize)]
+pub struct Portfolio {
+    pub as_of: Option<NaiveDate>,
+    pub customers: u64,
+    pub buyers: u64,
+    pub orders: u64,
+    pub revenue: rust_decimal::Decimal,
+    pub refunds: rust_decimal::Decimal,
+    pub net_revenue: rust_decimal::Decimal,
+    pub receivables: rust_decimal::Decimal,
+    pub gross_margin: rust_decimal::Decimal,
+    pub partitions_computed: u32,
+    pub partitions_cached: u32,
+}
+
+pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
+    let (rows, run) = ledgerlens_pipeline::customer_features(store, as_of)?;
+    let mut p = Portfolio {
+        as_of: Some(as_of),
+        partitions_computed: run.computed,
+        partitions_cached: run.cached,
+        ..Portfolio::default()
+    };
+    for (_, f) in &rows {
+        p.customers += 1;
+        p.buyers += u64::from(f.orders > 0);
+        p.orders += f.orders;
+        p.revenue += f.revenue;
+        p.refunds += f.refunds;
+        p.net_revenue += f.net_revenue;
+        p.receivables += f.receivables;
+        p.gross_margin += f.gross_margin;
+    }
+    Ok(p)
+}

@@ -1,0 +1,94 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+
+use crate::output::Format;
+
+/// ledgerlens: customer ledgers from financial and CRM exports, and the analytics on them.
+///
+/// Exit codes: 0 success; 2 error (a message on stderr says what and where).
+#[derive(Debug, Parser)]
+#[command(name = "ledgerlens", version, propagate_version = true)]
+pub struct Cli {
+    /// Database folder (default: the project's `database`, `.ledgerlens/db`).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// Project folder holding ledgerlens.yaml (default: the current folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+
+    /// Output format of listings.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Log what happens on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a project folder: a commented ledgerlens.yaml and an empty client pack.
+    Init {
+        /// The folder to create (may exist, but must not hold a ledgerlens.yaml).
+        dir: PathBuf,
+    },
+    /// Import files. Each file is one atomic import; the same content twice changes nothing.
+    ///
+    /// Without FILEs, imports every file of every configured source, in configuration order.
+    Ingest {
+        /// Files to import.
+        files: Vec<PathBuf>,
+        /// Read the files as this configured source (default: the source whose `files`
+        /// pattern matches each file).
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+    },
+    /// List customers with their features, sorted by customer id.
+    Customers {
+        /// Compute features as of this date (default: the latest entry date in the data).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<NaiveDate>,
+        /// Show at most N customers.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Compute every customer's features and print portfolio totals (and how many
+    /// partitions were recomputed or taken from the cache).
+    Features {
+        /// Compute features as of this date (default: the latest entry date in the data).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<NaiveDate>,
+    },
+    /// Show one customer: master record, codes, merges, features and ledger.
+    Customer {
+        /// Canonical customer id (as listed by `customers`), or a source code `system:code`.
+        id: String,
+        /// Compute features as of this date (default: the latest entry date in the data).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<NaiveDate>,
+    },
+    /// List quarantined rows with file, row, column and reason (by batch, then row).
+    Quarantine,
+    /// List imports (by batch).
+    Imports,
+    /// Store-wide counts.
+    Stats,
+    /// List the source adapters compiled into this build.
+    Adapters,
+    /// Run the main job on the bundled demo company: init, ingest, features, findings.
+    Demo {
+        /// Keep the demo project in this folder (default: a temporary folder, removed after).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,187 @@
+//! Rendering listings as a table, JSON or CSV.
+
+use std::io::Write;
+
+use serde::Serialize;
+use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
+
+/// Output format of listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// JSON: an array of objects (or one object), keys sorted.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// A listing: column names and rows of JSON values (objects keyed by column).
+pub struct Listing {
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Value>,
+}
+
+impl Listing {
+    /// Rows from serializable items, showing `columns`.
+    pub fn of<T: Serialize>(columns: &[&'static str], items: &[T]) -> anyhow::Result<Listing> {
+        let rows = items
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Listing {
+            columns: columns.to_vec(),
+            rows,
+        })
+    }
+
+    /// Writes the listing in `format`.
+    pub fn write(&self, out: &mut dyn Write, format: Format) -> anyhow::Result<()> {
+        match format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, &self.rows)?;
+                writeln!(out)?;
+            }
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(&self.columns)?;
+                for row in &self.rows {
+                    w.write_record(self.columns.iter().map(|c| cell(row.get(*c))))?;
+                }
+                w.flush()?;
+            }
+            Format::Table => {
+                let cells: Vec<Vec<String>> = self
+                    .rows
+                    .iter()
+                    .map(|row| self.columns.iter().map(|c| cell(row.get(*c))).collect())
+                    .collect();
+                table(out, &self.columns, &cells)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A JSON value as a cell: strings bare, null empty, arrays joined with `;`.
+pub fn cell(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| cell(Some(x)))
+            .collect::<Vec<_>>()
+            .join(";"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Writes aligned columns; numbers (and numeric strings) are right-aligned. Widths count
+/// CJK characters as two columns.
+pub fn table(out: &mut dyn Write, columns: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.width()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.width());
+        }
+    }
+    let numeric: Vec<bool> = (0..columns.len())
+        .map(|i| {
+            rows.iter().any(|r| !r[i].is_empty())
+                && rows
+                    .iter()
+                    .all(|r| r[i].is_empty() || r[i].parse::<f64>().is_ok())
+        })
+        .collect();
+    let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(c.width());
+            if i > 0 {
+                s.push_str("  ");
+            }
+            if numeric[i] {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                if i + 1 < cells.len() {
+                    s.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        writeln!(out, "{}", s.trim_end())
+    };
+    let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+    line(out, &header)?;
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    line(out, &rule)?;
+    for row in rows {
+        line(out, row)?;
+    }
+    Ok(())
+}
+
+/// Writes one object: JSON as is, a table as `key  value` lines, CSV as one row.
+pub fn object<T: Serialize>(out: &mut dyn Write, format: Format, value: &T) -> anyhow::Result<()> {
+    let v = serde_json::to_value(value)?;
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &v)?;
+            writeln!(out)?;
+        }
+        Format::Csv => {
+            let Value::Object(map) = &v else {
+                anyhow::bail!("not an object")
+            };
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(map.keys())?;
+            w.write_record(map.values().map(|x| cell(Some(x))))?;
+            w.flush()?;
+        }
+        Format::Table => {
+            let Value::Object(map) = &v else {
+                anyhow::bail!("not an object")
+            };
+            let rows: Vec<Vec<String>> = map
+                .iter()
+                .filter(|(_, x)| !x.is_array() && !x.is_object())
+                .map(|(k, x)| vec![k.clone(), cell(Some(x))])
+                .collect();
+            let width = rows.iter().map(|r| r[0].width()).max().unwrap_or(0);
+            for r in rows {
+                writeln!(
+                    out,
+                    "{}{}  {}",
+                    r[0],
+                    " ".repeat(width - r[0].width()),
+                    r[1]
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_cjk_and_numbers() {
+        let mut out = Vec::new();
+        let rows = vec![
+            vec!["星河".to_string(), "1.50".to_string()],
+            vec!["abc".to_string(), "-20".to_string()],
+        ];
+        table(&mut out, &["name", "amount"], &rows).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "name  amount\n----  ------\n星河    1.50\nabc      -20\n"
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! End-to-end tests of the `ledgerlens` binary: snapshots of its output, errors, exit
+//! codes, the lock, and imports interrupted by a crash.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(get_cargo_bin("ledgerlens"));
+    cmd.env_remove("LEDGERLENS_CRASH_AT").env("NO_COLOR", "1");
+    cmd
+}
+
+/// A copy of a fixture project in a temporary folder.
+fn project(fixture: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture), dir.path());
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != ".ledgerlens" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .arg("--project")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+macro_rules! settings {
+    ($dir:expr) => {{
+        let mut s = insta::Settings::clone_current();
+        s.add_filter(&regex_escape(&$dir.display().to_string()), "[PROJECT]");
+        s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]");
+        s
+    }};
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn help_lists_every_command() {
+    assert_cmd_snapshot!(bin().arg("--help"));
+    assert_cmd_snapshot!("ingest_help", bin().args(["ingest", "--help"]));
+}
+
+#[test]
+fn ingest_then_list() {
+    let dir = project("tests/fixtures/mini");
+    let p = dir.path();
+    let settings = settings!(p);
+    settings.bind(|| {
+        assert_cmd_snapshot!("mini_ingest", bin().arg("--project").arg(p).arg("ingest"));
+        assert_cmd_snapshot!("mini_customers", bin().arg("--project").arg(p).arg("customers"));
+        assert_cmd_snapshot!("mini_quarantine", bin().arg("--project").arg(p).args(["quarantine", "--format", "csv"]));
+        assert_cmd_snapshot!("mini_customer", bin().arg("--project").arg(p).args(["customer", "crm:C001"]));
+        assert_cmd_snapshot!("mini_stats", bin().arg("--project").arg(p).args(["stats", "--format", "json"]));
+    });
+}
+
+#[test]
+fn ingest_json_counts_add_up_and_reimport_changes_nothing() {
+    let dir = project("tests/fixtures/mini");
+    let p = dir.path();
+    let first = json(&run(p, &["ingest", "--format", "json"]));
+    assert_eq!(first["rows_read"], 10);
+    assert_eq!(first["rows_quarantined"], 3);
+    assert_eq!(first["entries_stored"], 5);
+    assert_eq!(first["customers_new"], 3, "C001, C002 and M2; M1 and M3 matched by name");
+    assert_eq!(first["already_imported"], false);
+    let stats = json(&run(p, &["stats", "--format", "json"]));
+    let again = json(&run(p, &["ingest", "data/orders.csv", "--format", "json"]));
+    assert_eq!(again["already_imported"], true);
+    assert_eq!(again["rows_read"], 0);
+    assert_eq!(json(&run(p, &["stats", "--format", "json"])), stats);
+    assert_eq!(stats["entries"], 5);
+    assert_eq!(stats["customers"], 3);
+    assert_eq!(stats["imports"], 2);
+    assert_eq!(stats["quarantined"], 3);
+}
+
+#[test]
+fn errors_are_clear_and_exit_2() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = bin().current_dir(empty.path()).arg("stats").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no ledgerlens.yaml in the current folder"));
+
+    let o = bin().args(["--project", "/no/such/dir", "stats"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/dir does not exist"));
+
+    let dir = project("tests/fixtures/mini");
+    let p = dir.path();
+    let o = run(p, &["stats"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no database at"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let o = run(p, &["ingest", "data/missing.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("data/missing.csv: no such file"));
+
+    std::fs::write(p.join("data/other.csv"), "a,b\n1,2\n").unwrap();
+    let o = run(p, &["ingest", "data/other.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no source in the configuration matches this file"));
+
+    let o = run(p, &["ingest", "data/other.csv", "--source", "crm"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("data/other.csv:1: column '") && err.contains("is not in the header; the header has: a, b"), "{err}");
+
+    std::fs::write(p.join("data/empty.csv"), "").unwrap();
+    let o = run(p, &["ingest", "data/empty.csv", "--source", "crm"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("empty"));
+
+    std::fs::write(p.join("ledgerlens.yaml"), "sources:\n  - name: x\n    recrod: customer\n").unwrap();
+    let o = run(p, &["stats"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("ledgerlens.yaml: line 3, column 5: sources[0]: unknown field `recrod`"), "{err}");
+}
+
+#[test]
+fn a_database_in_use_is_reported_not_waited_for() {
+    let dir = project("tests/fixtures/mini");
+    let p = dir.path();
+    assert!(run(p, &["ingest"]).status.success());
+    let held = ledgerlens_store::Store::open(p.join(".ledgerlens/db"), &ledgerlens_store::OpenOptions::existing()).unwrap();
+    let o = run(p, &["stats"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("in use by another process"));
+    drop(held);
+    assert!(run(p, &["stats"]).status.success());
+}
+
+/// A project with one large transactions file, for crash tests.
+fn big_project(lines: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = project("tests/fixtures/mini");
+    let mut text = String::from("日期,会员,姓名,类型,金额,单号\n");
+    for i in 0..lines {
+        text.push_str(&format!("2024-{:02}-{:02},B{},,销售,{}.{:02},O{i}\n", i % 12 + 1, i % 28 + 1, i % 5000, i % 997, i % 100));
+    }
+    let file = dir.path().join("data/orders-big.csv");
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+#[test]
+fn a_crash_before_commit_leaves_the_database_as_it_was() {
+    let (dir, _) = big_project(20_000);
+    let p = dir.path();
+    assert!(run(p, &["ingest", "data/crm.csv"]).status.success());
+    let before = json(&run(p, &["stats", "--format", "json"]));
+    let o = bin()
+        .current_dir(p)
+        .arg("--project")
+        .arg(p)
+        .args(["ingest", "data/orders-big.csv"])
+        .env("LEDGERLENS_CRASH_AT", "before-commit")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the crash hook must abort the process");
+    assert_eq!(json(&run(p, &["stats", "--format", "json"])), before);
+    assert_eq!(json(&run(p, &["quarantine", "--format", "json"])).as_array().unwrap().len(), 1);
+    let done = json(&run(p, &["ingest", "data/orders-big.csv", "--format", "json"]));
+    assert_eq!(done["rows_read"], 20_000);
+    assert_eq!(done["already_imported"], false);
+    let after = json(&run(p, &["stats", "--format", "json"]));
+    assert_eq!(after["entries"], 20_000);
+    assert_eq!(after["customers"], before["customers"].as_u64().unwrap() + 5000);
+}
+
+#[test]
+fn kill_9_during_import_is_all_or_nothing() {
+    let (dir, _) = big_project(60_000);
+    let p = dir.path();
+    // Kill at a few points in time; each time the import is either complete or absent.
+    for delay_ms in [50u64, 150, 400] {
+        let mut child = bin()
+            .current_dir(p)
+            .arg("--project")
+            .arg(p)
+            .args(["ingest", "data/orders-big.csv"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL on Unix
+        let _ = child.wait();
+        let stats = run(p, &["stats", "--format", "json"]);
+        if !stats.status.success() {
+            // Killed before the database was even created.
+            assert!(String::from_utf8_lossy(&stats.stderr).contains("no database"));
+            continue;
+        }
+        let stats = json(&stats);
+        let entries = stats["entries"].as_u64().unwrap();
+        assert!(entries == 0 || entries == 60_000, "half an import is visible: {entries}");
+        if entries == 60_000 {
+            break;
+        }
+    }
+    let done = json(&run(p, &["ingest", "data/orders-big.csv", "--format", "json"]));
+    assert!(done["already_imported"] == true || done["rows_read"] == 60_000);
+    let stats = json(&run(p, &["stats", "--format", "json"]));
+    assert_eq!(stats["entries"], 60_000);
+    assert_eq!(stats["imports"], 1);
+    let customers = json(&run(p, &["customers", "--format", "json"]));
+    assert_eq!(customers.as_array().unwrap().len(), 5000);
+}
+
+#[test]
+fn init_creates_a_project_that_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("acme");
+    let o = bin().arg("init").arg(&p).output().unwrap();
+    assert!(o.status.success());
+    assert!(p.join("rules/pack.yaml").exists());
+    let text = std::fs::read_to_string(p.join("ledgerlens.yaml")).unwrap();
+    assert!(text.contains("database: .ledgerlens/db"));
+    // The commented configuration parses, and a second init refuses to overwrite it.
+    let o = run(&p, &["ingest"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no files to ingest"));
+    let o = bin().arg("init").arg(&p).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    let dir = project("tests/fixtures/mini");
+    let p = dir.path();
+    assert!(run(p, &["ingest"]).status.success());
+    let mut child = bin()
+        .arg("--project")
+        .arg(p)
+        .arg("customers")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = stdout;
+}
