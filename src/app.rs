@@ -513,22 +513,35 @@ pub struct Portfolio {
 }
 
 pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
-    let (rows, run) = ledgerlens_pipeline::customer_features(store, as_of)?;
-    let mut p = Portfolio {
+    let (parts, run) = ledgerlens_pipeline::map_partitions(store, as_of, |rows| {
+        let mut p = Portfolio::default();
+        for (_, f) in &rows {
+            p.customers += 1;
+            p.buyers += u64::from(f.orders > 0);
+            p.orders += f.orders;
+            p.revenue += f.revenue;
+            p.refunds += f.refunds;
+            p.net_revenue += f.net_revenue;
+            p.receivables += f.receivables;
+            p.gross_margin += f.gross_margin;
+        }
+        p
+    })?;
+    let mut total = Portfolio {
         as_of: Some(as_of),
         partitions_computed: run.computed,
         partitions_cached: run.cached,
         ..Portfolio::default()
     };
-    for (_, f) in &rows {
-        p.customers += 1;
-        p.buyers += u64::from(f.orders > 0);
-        p.orders += f.orders;
-        p.revenue += f.revenue;
-        p.refunds += f.refunds;
-        p.net_revenue += f.net_revenue;
-        p.receivables += f.receivables;
-        p.gross_margin += f.gross_margin;
+    for p in parts {
+        total.customers += p.customers;
+        total.buyers += p.buyers;
+        total.orders += p.orders;
+        total.revenue += p.revenue;
+        total.refunds += p.refunds;
+        total.net_revenue += p.net_revenue;
+        total.receivables += p.receivables;
+        total.gross_margin += p.gross_margin;
     }
-    Ok(p)
+    Ok(total)
 }

@@ -69,15 +69,23 @@ pub fn init(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::write(&config, CONFIG_TEMPLATE)
         .with_context(|| format!("cannot write {}", config.display()))?;
-    let pack = dir.join("rules/pack.yaml");
-    if !pack.exists() {
-        std::fs::write(&pack, PACK_TEMPLATE)
-            .with_context(|| format!("cannot write {}", pack.display()))?;
-    }
+    write_pack(dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
         std::fs::write(&ignore, ".ledgerlens/\n")
             .with_context(|| format!("cannot write {}", ignore.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes an empty client pack (`rules/pack.yaml`) unless one exists.
+pub fn write_pack(dir: &Path) -> anyhow::Result<()> {
+    let pack = dir.join("rules/pack.yaml");
+    if !pack.exists() {
+        std::fs::create_dir_all(dir.join("rules"))
+            .with_context(|| format!("cannot create {}", dir.join("rules").display()))?;
+        std::fs::write(&pack, PACK_TEMPLATE)
+            .with_context(|| format!("cannot write {}", pack.display()))?;
     }
     Ok(())
 }

@@ -32,9 +32,17 @@ fn main() -> ExitCode {
     match app::run(&cli, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
             if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                c.downcast_ref::<std::io::Error>().is_some_and(broken)
+                    || c.downcast_ref::<csv::Error>()
+                        .is_some_and(|c| match c.kind() {
+                            csv::ErrorKind::Io(io) => broken(io),
+                            _ => false,
+                        })
+                    || c.downcast_ref::<serde_json::Error>()
+                        .and_then(|j| j.io_error_kind())
+                        .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }

@@ -8,14 +8,17 @@ use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 
 fn bin() -> Command {
     let mut cmd = Command::new(get_cargo_bin("ledgerlens"));
-    cmd.env_remove("LEDGERLENS_CRASH_AT").env("NO_COLOR", "1");
+    cmd.env_remove("LEDGERLENS_CRASH_AT");
     cmd
 }
 
 /// A copy of a fixture project in a temporary folder.
 fn project(fixture: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture), dir.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(fixture),
+        dir.path(),
+    );
     dir
 }
 
@@ -86,11 +89,19 @@ fn ingest_then_list() {
     let p = dir.path();
     let settings = settings!(p);
     settings.bind(|| {
-        assert_cmd_snapshot!("mini_ingest", bin().arg("--project").arg(p).arg("ingest"));
-        assert_cmd_snapshot!("mini_customers", bin().arg("--project").arg(p).arg("customers"));
-        assert_cmd_snapshot!("mini_quarantine", bin().arg("--project").arg(p).args(["quarantine", "--format", "csv"]));
-        assert_cmd_snapshot!("mini_customer", bin().arg("--project").arg(p).args(["customer", "crm:C001"]));
-        assert_cmd_snapshot!("mini_stats", bin().arg("--project").arg(p).args(["stats", "--format", "json"]));
+        let at = || {
+            let mut cmd = bin();
+            cmd.current_dir(p);
+            cmd
+        };
+        assert_cmd_snapshot!("mini_ingest", at().arg("ingest"));
+        assert_cmd_snapshot!("mini_customers", at().arg("customers"));
+        assert_cmd_snapshot!(
+            "mini_quarantine",
+            at().args(["quarantine", "--format", "csv"])
+        );
+        assert_cmd_snapshot!("mini_customer", at().args(["customer", "crm:C001"]));
+        assert_cmd_snapshot!("mini_stats", at().args(["stats", "--format", "json"]));
     });
 }
 
@@ -102,7 +113,10 @@ fn ingest_json_counts_add_up_and_reimport_changes_nothing() {
     assert_eq!(first["rows_read"], 10);
     assert_eq!(first["rows_quarantined"], 3);
     assert_eq!(first["entries_stored"], 5);
-    assert_eq!(first["customers_new"], 3, "C001, C002 and M2; M1 and M3 matched by name");
+    assert_eq!(
+        first["customers_new"], 3,
+        "C001, C002 and M2; M1 and M3 matched by name"
+    );
     assert_eq!(first["already_imported"], false);
     let stats = json(&run(p, &["stats", "--format", "json"]));
     let again = json(&run(p, &["ingest", "data/orders.csv", "--format", "json"]));
@@ -118,11 +132,18 @@ fn ingest_json_counts_add_up_and_reimport_changes_nothing() {
 #[test]
 fn errors_are_clear_and_exit_2() {
     let empty = tempfile::tempdir().unwrap();
-    let o = bin().current_dir(empty.path()).arg("stats").output().unwrap();
+    let o = bin()
+        .current_dir(empty.path())
+        .arg("stats")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no ledgerlens.yaml in the current folder"));
 
-    let o = bin().args(["--project", "/no/such/dir", "stats"]).output().unwrap();
+    let o = bin()
+        .args(["--project", "/no/such/dir", "stats"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/dir does not exist"));
 
@@ -130,7 +151,11 @@ fn errors_are_clear_and_exit_2() {
     let p = dir.path();
     let o = run(p, &["stats"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no database at"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no database at"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     let o = run(p, &["ingest", "data/missing.csv"]);
     assert_eq!(o.status.code(), Some(2));
@@ -139,23 +164,35 @@ fn errors_are_clear_and_exit_2() {
     std::fs::write(p.join("data/other.csv"), "a,b\n1,2\n").unwrap();
     let o = run(p, &["ingest", "data/other.csv"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no source in the configuration matches this file"));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("no source in the configuration matches this file"));
 
     let o = run(p, &["ingest", "data/other.csv", "--source", "crm"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("data/other.csv:1: column '") && err.contains("is not in the header; the header has: a, b"), "{err}");
+    assert!(
+        err.contains("data/other.csv:1: column '")
+            && err.contains("is not in the header; the header has: a, b"),
+        "{err}"
+    );
 
     std::fs::write(p.join("data/empty.csv"), "").unwrap();
     let o = run(p, &["ingest", "data/empty.csv", "--source", "crm"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("empty"));
 
-    std::fs::write(p.join("ledgerlens.yaml"), "sources:\n  - name: x\n    recrod: customer\n").unwrap();
+    std::fs::write(
+        p.join("ledgerlens.yaml"),
+        "sources:\n  - name: x\n    recrod: customer\n",
+    )
+    .unwrap();
     let o = run(p, &["stats"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("ledgerlens.yaml: line 3, column 5: sources[0]: unknown field `recrod`"), "{err}");
+    assert!(
+        err.contains("ledgerlens.yaml: line 3, column 5: sources[0]: unknown field `recrod`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -163,7 +200,11 @@ fn a_database_in_use_is_reported_not_waited_for() {
     let dir = project("tests/fixtures/mini");
     let p = dir.path();
     assert!(run(p, &["ingest"]).status.success());
-    let held = ledgerlens_store::Store::open(p.join(".ledgerlens/db"), &ledgerlens_store::OpenOptions::existing()).unwrap();
+    let held = ledgerlens_store::Store::open(
+        p.join(".ledgerlens/db"),
+        &ledgerlens_store::OpenOptions::existing(),
+    )
+    .unwrap();
     let o = run(p, &["stats"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("in use by another process"));
@@ -176,7 +217,14 @@ fn big_project(lines: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = project("tests/fixtures/mini");
     let mut text = String::from("日期,会员,姓名,类型,金额,单号\n");
     for i in 0..lines {
-        text.push_str(&format!("2024-{:02}-{:02},B{},,销售,{}.{:02},O{i}\n", i % 12 + 1, i % 28 + 1, i % 5000, i % 997, i % 100));
+        text.push_str(&format!(
+            "2024-{:02}-{:02},B{},,销售,{}.{:02},O{i}\n",
+            i % 12 + 1,
+            i % 28 + 1,
+            i % 5000,
+            i % 997,
+            i % 100
+        ));
     }
     let file = dir.path().join("data/orders-big.csv");
     std::fs::write(&file, text).unwrap();
@@ -199,13 +247,25 @@ fn a_crash_before_commit_leaves_the_database_as_it_was() {
         .unwrap();
     assert!(!o.status.success(), "the crash hook must abort the process");
     assert_eq!(json(&run(p, &["stats", "--format", "json"])), before);
-    assert_eq!(json(&run(p, &["quarantine", "--format", "json"])).as_array().unwrap().len(), 1);
-    let done = json(&run(p, &["ingest", "data/orders-big.csv", "--format", "json"]));
+    assert_eq!(
+        json(&run(p, &["quarantine", "--format", "json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let done = json(&run(
+        p,
+        &["ingest", "data/orders-big.csv", "--format", "json"],
+    ));
     assert_eq!(done["rows_read"], 20_000);
     assert_eq!(done["already_imported"], false);
     let after = json(&run(p, &["stats", "--format", "json"]));
     assert_eq!(after["entries"], 20_000);
-    assert_eq!(after["customers"], before["customers"].as_u64().unwrap() + 5000);
+    assert_eq!(
+        after["customers"],
+        before["customers"].as_u64().unwrap() + 5000
+    );
 }
 
 #[test]
@@ -234,12 +294,18 @@ fn kill_9_during_import_is_all_or_nothing() {
         }
         let stats = json(&stats);
         let entries = stats["entries"].as_u64().unwrap();
-        assert!(entries == 0 || entries == 60_000, "half an import is visible: {entries}");
+        assert!(
+            entries == 0 || entries == 60_000,
+            "half an import is visible: {entries}"
+        );
         if entries == 60_000 {
             break;
         }
     }
-    let done = json(&run(p, &["ingest", "data/orders-big.csv", "--format", "json"]));
+    let done = json(&run(
+        p,
+        &["ingest", "data/orders-big.csv", "--format", "json"],
+    ));
     assert!(done["already_imported"] == true || done["rows_read"] == 60_000);
     let stats = json(&run(p, &["stats", "--format", "json"]));
     assert_eq!(stats["entries"], 60_000);
@@ -280,6 +346,97 @@ fn broken_pipe_exits_quietly() {
         .unwrap();
     drop(child.stdout.take());
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let _ = stdout;
+}
+
+#[test]
+fn demo_runs_on_bundled_data() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("demo");
+    let settings = settings!(dir);
+    settings.bind(|| {
+        assert_cmd_snapshot!(
+            "demo",
+            bin()
+                .current_dir(out.path())
+                .args(["demo", "--out", "demo"])
+        );
+    });
+    // The kept project works with the other commands.
+    let stats = json(&run(&dir, &["stats", "--format", "json"]));
+    assert_eq!(stats["customers"], 1993);
+    assert_eq!(stats["quarantined"], 9);
+    let q = json(&run(&dir, &["quarantine", "--format", "json"]));
+    let rows: Vec<(String, u64)> = q
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_string(),
+                r["row"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(rows.contains(&("data/凭证_2024.csv".to_string(), 6581)));
+    // A second demo into the same folder refuses to overwrite it.
+    let o = bin().arg("demo").arg("--out").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    // Without --out the demo leaves nothing behind and says so.
+    let o = bin()
+        .arg("demo")
+        .arg("--format")
+        .arg("json")
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["portfolio"]["net_revenue"], "55977794.64");
+    assert_eq!(v["ingest"]["rows_read"], 38023);
+}
+
+#[test]
+fn cdnow_example_ingests_through_its_mapping() {
+    let dir = project("examples/cdnow");
+    let p = dir.path();
+    let r = json(&run(p, &["ingest", "--format", "json"]));
+    assert_eq!(r["rows_read"], 69659);
+    assert_eq!(r["rows_quarantined"], 0);
+    assert_eq!(r["customers_new"], 23570);
+    let c = json(&run(p, &["customer", "cdnow:00004", "--format", "json"]));
+    // Customer 4 of the CDNOW sample: four purchases on four days in 1997.
+    assert_eq!(c["features"]["orders"], 4);
+    assert_eq!(c["features"]["revenue"], "100.50");
+    assert_eq!(c["entries"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn demo_data_is_what_its_generator_makes() {
+    let exe = std::env::current_exe().unwrap();
+    let examples = exe.parent().unwrap().parent().unwrap().join("examples");
+    let generator = examples.join("demo-company-generate");
+    if !generator.exists() {
+        panic!(
+            "{} is missing: cargo test builds examples",
+            generator.display()
+        );
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = Command::new(&generator).arg(out.path()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-company/data");
+    for entry in std::fs::read_dir(&committed).unwrap() {
+        let entry = entry.unwrap();
+        let made = std::fs::read(out.path().join(entry.file_name())).unwrap();
+        assert!(
+            made == std::fs::read(entry.path()).unwrap(),
+            "{:?} differs from its generator's output",
+            entry.file_name()
+        );
+    }
 }

@@ -2015,10 +2015,6 @@ const CRM_FILE: &str = "crm_customers.csv";
 const SPEND_FILE: &str = "marketing_spend.csv";
 const BUDGET_FILE: &str = "budgets.csv";
 
-fn voucher_file(year: i32) -> String {
-    format!("凭证_{year}.csv")
-}
-
 fn render(
     customers: &[Customer],
     vouchers: &[Voucher],
@@ -2031,8 +2027,17 @@ fn render(
         voucher_counts: Vec::new(),
         problems: Vec::new(),
     };
+    crm_file(&mut out, customers);
+    for year in [2024, 2025] {
+        voucher_file(&mut out, year, customers, vouchers);
+    }
+    spend_file(&mut out, spend);
+    budget_file(&mut out, budgets);
+    out
+}
 
-    // CRM: Excel's "CSV UTF-8": a byte-order mark and CRLF line ends.
+/// The CRM's list, as Excel saves "CSV UTF-8": a byte-order mark and CRLF line ends.
+fn crm_file(out: &mut Rendered, customers: &[Customer]) {
     let mut crm = String::from("\u{feff}");
     csv_record(
         &mut crm,
@@ -2091,105 +2096,107 @@ fn render(
         });
     }
     out.files.push((CRM_FILE.to_string(), crm.into_bytes()));
+}
 
-    // Kingdee K/3 "标准凭证引出": GBK, CRLF, one file per fiscal year.
-    for year in [2024, 2025] {
-        let mut text = String::new();
-        let header = [
-            "凭证日期",
-            "会计年度",
-            "会计期间",
-            "凭证字",
-            "凭证号",
-            "分录序号",
-            "科目代码",
-            "科目名称",
-            "币别代码",
-            "借方",
-            "贷方",
-            "凭证摘要",
-            "数量",
-            "核算项目",
-        ];
-        csv_record(&mut text, &header, "\r\n");
-        let mut line_no = 1;
-        let (mut n_vouchers, mut n_lines) = (0, 0);
-        let file = voucher_file(year);
-        for v in vouchers.iter().filter(|v| ymd(v.date).0 == year) {
-            n_vouchers += 1;
-            let (y, m, _) = ymd(v.date);
-            let doc = format!("记-{} of {y}-{m:02}", v.number);
-            match v.flaw {
-                Some(VoucherFlaw::Transposed) => out.flawed.push(Flawed {
-                    file: file.clone(),
-                    line: line_no + 1,
-                    what: format!(
-                        "voucher {doc} (lines {}-{}) does not balance: debit {} vs credit {}",
-                        line_no + 1,
-                        line_no + v.lines.len(),
-                        money(v.debits()),
-                        money(v.credits())
-                    ),
-                }),
-                Some(VoucherFlaw::BadDate) => out.flawed.push(Flawed {
-                    file: file.clone(),
-                    line: line_no + 1,
-                    what: format!("凭证日期 '2024-02-30' is not a date (voucher {doc}, its other line {} is dated 2024-02-29)", line_no + 2),
-                }),
-                Some(VoucherFlaw::BadAmount) => out.flawed.push(Flawed {
-                    file: file.clone(),
-                    line: line_no + 1,
-                    what: format!("借方 '12,3a0.00' is not a number (voucher {doc}, its other line {} credits 12300.00)", line_no + 2),
-                }),
-                None => {}
-            }
-            for (k, l) in v.lines.iter().enumerate() {
-                line_no += 1;
-                n_lines += 1;
-                let date = if k == 0 && v.flaw == Some(VoucherFlaw::BadDate) {
-                    "2024-02-30".to_string()
-                } else {
-                    iso(v.date)
-                };
-                let debit = if k == 0 && v.flaw == Some(VoucherFlaw::BadAmount) {
-                    "12,3a0.00".to_string()
-                } else {
-                    side(l.debit)
-                };
-                let customer = l
-                    .customer
-                    .map(|i| format!("客户---{}---{}", customers[i].k3_code, customers[i].k3_name))
-                    .unwrap_or_default();
-                let fields = [
-                    date.as_str(),
-                    &y.to_string(),
-                    &m.to_string(),
-                    "记",
-                    &v.number.to_string(),
-                    &(k + 1).to_string(),
-                    l.account,
-                    account_name(l.account),
-                    "RMB",
-                    &debit,
-                    &side(l.credit),
-                    &v.memo,
-                    &l.qty.map(|q| q.to_string()).unwrap_or_default(),
-                    &customer,
-                ];
-                csv_record(&mut text, &fields, "\r\n");
-            }
+/// Kingdee K/3's "标准凭证引出" of one fiscal year: GBK, CRLF.
+fn voucher_file(out: &mut Rendered, year: i32, customers: &[Customer], vouchers: &[Voucher]) {
+    let mut text = String::new();
+    let header = [
+        "凭证日期",
+        "会计年度",
+        "会计期间",
+        "凭证字",
+        "凭证号",
+        "分录序号",
+        "科目代码",
+        "科目名称",
+        "币别代码",
+        "借方",
+        "贷方",
+        "凭证摘要",
+        "数量",
+        "核算项目",
+    ];
+    csv_record(&mut text, &header, "\r\n");
+    let mut line_no = 1;
+    let (mut n_vouchers, mut n_lines) = (0, 0);
+    let file = format!("凭证_{year}.csv");
+    for v in vouchers.iter().filter(|v| ymd(v.date).0 == year) {
+        n_vouchers += 1;
+        let (y, m, _) = ymd(v.date);
+        let doc = format!("记-{} of {y}-{m:02}", v.number);
+        match v.flaw {
+            Some(VoucherFlaw::Transposed) => out.flawed.push(Flawed {
+                file: file.clone(),
+                line: line_no + 1,
+                what: format!(
+                    "voucher {doc} (lines {}-{}) does not balance: debit {} vs credit {}",
+                    line_no + 1,
+                    line_no + v.lines.len(),
+                    money(v.debits()),
+                    money(v.credits())
+                ),
+            }),
+            Some(VoucherFlaw::BadDate) => out.flawed.push(Flawed {
+                file: file.clone(),
+                line: line_no + 1,
+                what: format!("凭证日期 '2024-02-30' is not a date (voucher {doc}, its other line {} is dated 2024-02-29)", line_no + 2),
+            }),
+            Some(VoucherFlaw::BadAmount) => out.flawed.push(Flawed {
+                file: file.clone(),
+                line: line_no + 1,
+                what: format!("借方 '12,3a0.00' is not a number (voucher {doc}, its other line {} credits 12300.00)", line_no + 2),
+            }),
+            None => {}
         }
-        let bytes = gbk(&text);
-        let (back, malformed) = encoding_rs::GBK.decode_without_bom_handling(&bytes);
-        if malformed || back != text {
-            out.problems
-                .push(format!("{file} does not round-trip through GBK"));
+        for (k, l) in v.lines.iter().enumerate() {
+            line_no += 1;
+            n_lines += 1;
+            let date = if k == 0 && v.flaw == Some(VoucherFlaw::BadDate) {
+                "2024-02-30".to_string()
+            } else {
+                iso(v.date)
+            };
+            let debit = if k == 0 && v.flaw == Some(VoucherFlaw::BadAmount) {
+                "12,3a0.00".to_string()
+            } else {
+                side(l.debit)
+            };
+            let customer = l
+                .customer
+                .map(|i| format!("客户---{}---{}", customers[i].k3_code, customers[i].k3_name))
+                .unwrap_or_default();
+            let fields = [
+                date.as_str(),
+                &y.to_string(),
+                &m.to_string(),
+                "记",
+                &v.number.to_string(),
+                &(k + 1).to_string(),
+                l.account,
+                account_name(l.account),
+                "RMB",
+                &debit,
+                &side(l.credit),
+                &v.memo,
+                &l.qty.map(|q| q.to_string()).unwrap_or_default(),
+                &customer,
+            ];
+            csv_record(&mut text, &fields, "\r\n");
         }
-        out.files.push((file.clone(), bytes));
-        out.voucher_counts.push((file, n_vouchers, n_lines));
     }
+    let bytes = gbk(&text);
+    let (back, malformed) = encoding_rs::GBK.decode_without_bom_handling(&bytes);
+    if malformed || back != text {
+        out.problems
+            .push(format!("{file} does not round-trip through GBK"));
+    }
+    out.files.push((file.clone(), bytes));
+    out.voucher_counts.push((file, n_vouchers, n_lines));
+}
 
-    // Marketing's own sheet: UTF-8, LF, amounts with thousands separators.
+/// The marketing team's sheet: UTF-8, LF, amounts with thousands separators.
+fn spend_file(out: &mut Rendered, spend: &[SpendRow]) {
     let mut text = String::new();
     csv_record(&mut text, &["日期", "渠道", "活动", "金额"], "\n");
     let mut line_no = 1;
@@ -2236,7 +2243,10 @@ fn render(
         }
     }
     out.files.push((SPEND_FILE.to_string(), text.into_bytes()));
+}
 
+/// The budget sheet: UTF-8, LF, plain amounts.
+fn budget_file(out: &mut Rendered, budgets: &[BudgetRow]) {
     let mut text = String::new();
     csv_record(&mut text, &["维度", "键", "期间", "预算金额"], "\n");
     for b in budgets {
@@ -2247,7 +2257,6 @@ fn render(
         );
     }
     out.files.push((BUDGET_FILE.to_string(), text.into_bytes()));
-    out
 }
 
 // ------------------------------------------------------------------------------------------

@@ -29,10 +29,7 @@ pub fn parse_date_with(raw: &str, format: Option<&str>) -> Result<NaiveDate, Str
     let bad = || {
         format!("cannot read '{raw}' as a date (expected e.g. 2024-03-01, 2024/3/1, 20240301 or 2024年3月1日)")
     };
-    let day_part = half
-        .split([' ', 'T'])
-        .next()
-        .unwrap_or_default();
+    let day_part = half.split([' ', 'T']).next().unwrap_or_default();
     let cleaned: String = day_part.replace(['年', '月'], "-").replace('日', "");
     let cleaned = cleaned.trim_end_matches('-');
     if cleaned.len() == 8 && cleaned.bytes().all(|b| b.is_ascii_digit()) {

@@ -49,8 +49,10 @@ pub struct Customer {
     /// Acquisition channel (获客渠道).
     pub channel: Option<String>,
     /// First time the customer was seen: the master record's date, else its first entry.
+    #[serde(with = "crate::compact::opt_date")]
     pub first_seen: Option<NaiveDate>,
     /// Credit limit, in the ledger currency.
+    #[serde(with = "crate::compact::opt_decimal")]
     pub credit_limit: Option<Decimal>,
     /// Free tags.
     pub tags: BTreeSet<String>,

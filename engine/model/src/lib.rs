@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod compact;
 mod customer;
 mod diagnostic;
 mod entry;

@@ -6,6 +6,19 @@
 //! assert_eq!(normalize::phone("+86 138-0013-8000").as_deref(), Some("+8613800138000"));
 //! ```
 
+/// An ISO 4217 code for the ways exports write common currencies (`RMB`, `人民币`, `¥`,
+/// `美元`, `港币`, lower case); other values unchanged.
+pub fn currency(raw: &str) -> &str {
+    match raw.trim() {
+        "RMB" | "rmb" | "Rmb" | "CNY" | "cny" | "人民币" | "¥" | "￥" | "本位币" => "CNY",
+        "USD" | "usd" | "US$" | "美元" | "$" => "USD",
+        "HKD" | "hkd" | "HK$" | "港币" | "港元" => "HKD",
+        "EUR" | "eur" | "欧元" | "€" => "EUR",
+        "JPY" | "jpy" | "日元" => "JPY",
+        other => other,
+    }
+}
+
 /// Full-width ASCII forms (U+FF01..U+FF5E) and the ideographic space to their half-width
 /// equivalents; everything else unchanged.
 pub fn to_halfwidth(s: &str) -> String {
@@ -149,6 +162,14 @@ pub fn uscc(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn currencies() {
+        assert_eq!(currency("RMB"), "CNY");
+        assert_eq!(currency(" 人民币 "), "CNY");
+        assert_eq!(currency("美元"), "USD");
+        assert_eq!(currency("GBP"), "GBP");
+    }
 
     #[test]
     fn halfwidth() {

@@ -7,7 +7,7 @@
 //! from the aggregates at query time. An as-of date earlier than a partition's data is
 //! computed from the blocks directly.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use ledgerlens_model::{Customer, EntryKind};
@@ -26,28 +26,39 @@ pub struct Aggregate {
     /// Canonical customer id.
     pub customer: String,
     /// Sum of sales.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub revenue: Decimal,
     /// Sum of returns and refunds.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub refunds: Decimal,
     /// Sum of discounts, coupons and rebates.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub discounts: Decimal,
     /// Sum of invoices raised.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub invoiced: Decimal,
     /// Sum of payments received.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub paid: Decimal,
     /// Sum of write-offs.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub written_off: Decimal,
     /// Cost of goods sold.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub cogs: Decimal,
     /// Service and logistics costs.
+    #[serde(with = "ledgerlens_model::compact::decimal")]
     pub cost_to_serve: Decimal,
     /// Distinct orders (see [`Features::orders`]).
     pub orders: u64,
     /// Date of the first sale.
+    #[serde(with = "ledgerlens_model::compact::opt_date")]
     pub first_purchase: Option<NaiveDate>,
     /// Date of the last sale.
+    #[serde(with = "ledgerlens_model::compact::opt_date")]
     pub last_purchase: Option<NaiveDate>,
     /// Latest date of any entry.
+    #[serde(with = "ledgerlens_model::compact::opt_date")]
     pub last_entry: Option<NaiveDate>,
 }
 
@@ -218,50 +229,79 @@ fn partition_aggregates(
     }
 }
 
-/// Every customer of the master with its features as of `as_of`, sorted by customer id.
-/// Customers without ledger entries get zero features.
-pub fn customer_features(
+/// Runs `f` on every partition's customers with their features as of `as_of` (customers
+/// sorted by id within a partition; customers without ledger entries get zero features),
+/// in parallel, and returns the results in partition order.
+pub fn map_partitions<R: Send>(
     store: &Store,
     as_of: NaiveDate,
-) -> Result<(Vec<(Customer, Features)>, FeatureRun), Error> {
+    f: impl Fn(Vec<(Customer, Features)>) -> R + Sync,
+) -> Result<(Vec<R>, FeatureRun), Error> {
     let stamps = store.partition_stamps()?;
     let parts: Vec<u32> = (0..store.partitions()).collect();
-    type PartitionRows = (Vec<(Customer, Features)>, bool);
-    let results: Vec<Result<PartitionRows, Error>> = parts
+    let results: Vec<Result<(R, bool), Error>> = parts
         .par_iter()
         .map(|&p| {
             let (aggs, cached) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
-            let mut by_id: BTreeMap<String, Aggregate> =
-                aggs.into_iter().map(|a| (a.customer.clone(), a)).collect();
             let master = store.customers_in(p)?;
-            let rows = master
-                .into_iter()
-                .map(|(id, c)| {
-                    let agg = by_id.remove(&id).unwrap_or_else(|| Aggregate {
-                        customer: id.clone(),
+            let mut aggs = aggs.into_iter().peekable();
+            let mut rows = Vec::with_capacity(master.len());
+            // Both sides are sorted by id: a merge join.
+            for c in master {
+                while aggs
+                    .next_if(|a| a.customer.as_str() < c.id.as_str())
+                    .is_some()
+                {}
+                let f = match aggs.next_if(|a| a.customer == c.id.as_str()) {
+                    Some(a) => a.features(as_of),
+                    None => Aggregate {
+                        customer: c.id.0.clone(),
                         ..Aggregate::default()
-                    });
-                    let f = agg.features(as_of);
-                    (c, f)
-                })
-                .collect();
-            Ok((rows, cached))
+                    }
+                    .features(as_of),
+                };
+                rows.push((c, f));
+            }
+            Ok((f(rows), cached))
         })
         .collect();
-    let mut all = Vec::new();
+    let mut out = Vec::with_capacity(results.len());
     let mut run = FeatureRun::default();
     for r in results {
-        let (rows, cached) = r?;
+        let (value, cached) = r?;
         if cached {
             run.cached += 1;
         } else {
             run.computed += 1;
         }
-        all.extend(rows);
+        out.push(value);
     }
-    all.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     store.flush()?;
-    Ok((all, run))
+    Ok((out, run))
+}
+
+/// Every customer of the master with its features as of `as_of`, sorted by customer id.
+pub fn customer_features(
+    store: &Store,
+    as_of: NaiveDate,
+) -> Result<(Vec<(Customer, Features)>, FeatureRun), Error> {
+    let (parts, run) = map_partitions(store, as_of, |rows| rows)?;
+    let mut all: Vec<Option<(Customer, Features)>> =
+        parts.into_iter().flatten().map(Some).collect();
+    // Sort a permutation, not the (large) rows themselves.
+    let mut order: Vec<u32> = (0..all.len() as u32).collect();
+    let id = |i: u32| {
+        all[i as usize]
+            .as_ref()
+            .map(|r| r.0.id.as_str())
+            .unwrap_or_default()
+    };
+    order.sort_unstable_by(|&a, &b| id(a).cmp(id(b)));
+    let sorted = order
+        .into_iter()
+        .filter_map(|i| all[i as usize].take())
+        .collect();
+    Ok((sorted, run))
 }
 
 /// Features of one customer as of `as_of`.

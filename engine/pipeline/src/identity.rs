@@ -10,7 +10,10 @@
 //! the partitions it needs lazily and writes back only what changed, so an import's memory
 //! grows with the customers it touches, not with the whole master.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use chrono::NaiveDate;
 use ledgerlens_model::{normalize, Customer, CustomerId, CustomerRecord, Diagnostic, Party};
@@ -44,14 +47,14 @@ enum Change {
 pub struct Directory<'s> {
     store: &'s Store,
     system: String,
-    codes: HashMap<String, Slot>,
+    codes: FxHashMap<String, Slot>,
     ids: Vec<String>,
     /// Lookups of this system's codes, per cross-reference partition loaded.
-    xref: HashMap<u32, HashMap<String, String>>,
-    /// New cross-reference rows per partition.
-    xref_new: BTreeMap<u32, Vec<XrefRow>>,
+    xref: FxHashMap<u32, FxHashMap<String, String>>,
+    /// Slots whose code is newly linked, per cross-reference partition.
+    xref_new: BTreeMap<u32, Vec<Slot>>,
     /// Attribute index per partition loaded: (kind, value) -> id.
-    index: HashMap<u32, HashMap<(u8, String), String>>,
+    index: FxHashMap<u32, FxHashMap<(u8, String), String>>,
     /// New index rows per partition.
     index_new: BTreeMap<u32, Vec<IndexRow>>,
     /// Master changes per partition, in arrival order.
@@ -68,11 +71,11 @@ impl<'s> Directory<'s> {
         Directory {
             store,
             system: system.to_string(),
-            codes: HashMap::new(),
+            codes: FxHashMap::default(),
             ids: Vec::new(),
-            xref: HashMap::new(),
+            xref: FxHashMap::default(),
             xref_new: BTreeMap::new(),
-            index: HashMap::new(),
+            index: FxHashMap::default(),
             index_new: BTreeMap::new(),
             changes: BTreeMap::new(),
             merges: Vec::new(),
@@ -135,7 +138,8 @@ impl<'s> Directory<'s> {
             self.xref.insert(xp, map);
         }
         if let Some(id) = self.xref.get(&xp).and_then(|m| m.get(&code)).cloned() {
-            return Ok(self.slot(code, id));
+            let slot = self.slot(code, id);
+            return Ok(slot);
         }
         // 2-4. Attributes, in order of trust.
         let keys = self.attribute_keys(party, file, row);
@@ -154,24 +158,30 @@ impl<'s> Directory<'s> {
                     rule: rule.to_string(),
                     evidence: value.clone(),
                 });
-                self.link(&code, &id);
                 let mp = self.store.partition_of(&id);
                 self.changes.entry(mp).or_default().push(Change::AddCode {
                     id: id.clone(),
                     code: format!("{}:{}", self.system, code),
                 });
                 self.add_index(&keys, &id)?;
-                return Ok(self.slot(code, id));
+                let slot = self.slot(code, id);
+                self.link(xp, slot);
+                return Ok(slot);
             }
         }
         // New customer.
-        let id = format!("{}:{}", self.system, code);
-        self.link(&code, &id);
-        self.add_index(&keys, &id)?;
+        let mut id = String::with_capacity(self.system.len() + 1 + code.len());
+        id.push_str(&self.system);
+        id.push(':');
+        id.push_str(&code);
+        if !keys.is_empty() {
+            self.add_index(&keys, &id)?;
+        }
         self.customers_new += 1;
-        let slot = self.slot(code, id.clone());
-        let has_attributes = party.name.is_some() || party.phone.is_some() || party.uscc.is_some();
         let mp = self.store.partition_of(&id);
+        let slot = self.slot(code, id);
+        self.link(xp, slot);
+        let has_attributes = party.name.is_some() || party.phone.is_some() || party.uscc.is_some();
         self.changes.entry(mp).or_default().push(Change::New {
             slot,
             first_seen: date,
@@ -185,7 +195,10 @@ impl<'s> Directory<'s> {
     pub fn upsert(&mut self, record: CustomerRecord, file: &str, row: u64) -> Result<Slot, Error> {
         let slot = self.resolve(&record.party, record.first_seen, file, row)?;
         let id = self.id(slot).to_string();
+        // `resolve` already reported a bad USCC on this row.
+        let warnings = self.warnings.len();
         let keys = self.attribute_keys(&record.party, file, row);
+        self.warnings.truncate(warnings);
         self.add_index(&keys, &id)?;
         let mp = self.store.partition_of(&id);
         self.changes.entry(mp).or_default().push(Change::Upsert {
@@ -202,21 +215,17 @@ impl<'s> Directory<'s> {
         slot
     }
 
-    fn link(&mut self, code: &str, id: &str) {
-        let xp = self.xref_key(code);
-        self.xref_new.entry(xp).or_default().push(XrefRow {
-            system: self.system.clone(),
-            code: code.to_string(),
-            customer: id.to_string(),
-        });
-        if let Some(map) = self.xref.get_mut(&xp) {
-            map.insert(code.to_string(), id.to_string());
-        }
+    /// Records that a slot's code now resolves to its id (written at the end).
+    fn link(&mut self, xref_partition: u32, slot: Slot) {
+        self.xref_new.entry(xref_partition).or_default().push(slot);
     }
 
     /// The normalized identifying attributes of a party, most trusted first.
     fn attribute_keys(&mut self, party: &Party, file: &str, row: u64) -> Vec<(u8, String)> {
         let mut keys = Vec::new();
+        if party.uscc.is_none() && party.phone.is_none() && party.name.is_none() {
+            return keys;
+        }
         if let Some(raw) = party.uscc.as_deref().filter(|s| !s.trim().is_empty()) {
             match normalize::uscc(raw) {
                 Some(code) => keys.push((IDENTITY_USCC, code)),
@@ -284,15 +293,30 @@ impl<'s> Directory<'s> {
     }
 
     /// Writes the changed partitions (cross-reference, index, master) into the batch and
-    /// returns the merges to record.
+    /// returns the merges to record. Partitions are prepared in parallel.
     pub fn write(self, import: &mut Import<'_>) -> Result<Vec<Merge>, Error> {
         let store = self.store;
-        for (p, rows) in &self.xref_new {
-            let mut all = store.xref_in(*p)?;
-            all.extend(rows.iter().cloned());
-            all.sort();
-            all.dedup();
-            import.put_xref(*p, &all)?;
+        let mut code_of: Vec<&str> = vec![""; self.ids.len()];
+        for (code, &slot) in &self.codes {
+            code_of[slot as usize] = code;
+        }
+        let xref: Vec<(u32, Vec<XrefRow>)> = self
+            .xref_new
+            .par_iter()
+            .map(|(p, slots)| {
+                let mut all = store.xref_in(*p)?;
+                all.extend(slots.iter().map(|&slot| XrefRow {
+                    system: self.system.clone(),
+                    code: code_of[slot as usize].to_string(),
+                    customer: self.ids[slot as usize].clone(),
+                }));
+                all.sort_unstable();
+                all.dedup();
+                Ok((*p, all))
+            })
+            .collect::<Result<_, Error>>()?;
+        for (p, rows) in xref {
+            import.put_xref(p, &rows)?;
         }
         for (p, rows) in &self.index_new {
             let mut all = store.index_in(*p)?;
@@ -301,40 +325,13 @@ impl<'s> Directory<'s> {
             all.dedup_by(|a, b| a.kind == b.kind && a.value == b.value);
             import.put_index(*p, &all)?;
         }
-        for (p, changes) in self.changes {
-            let mut master = store.customers_in(p)?;
-            for change in changes {
-                match change {
-                    Change::New {
-                        slot,
-                        first_seen,
-                        party,
-                    } => {
-                        let id = self.ids[slot as usize].clone();
-                        let mut customer = Customer {
-                            id: CustomerId::new(id.clone()),
-                            first_seen,
-                            ..Customer::default()
-                        };
-                        customer.codes.insert(id.clone());
-                        if let Some(party) = party {
-                            apply_party(&mut customer, &party);
-                        }
-                        master.insert(id, customer);
-                    }
-                    Change::AddCode { id, code } => {
-                        if let Some(c) = master.get_mut(&id) {
-                            c.codes.insert(code);
-                        }
-                    }
-                    Change::Upsert { id, record } => {
-                        if let Some(c) = master.get_mut(&id) {
-                            apply_record(c, *record);
-                        }
-                    }
-                }
-            }
-            let list: Vec<Customer> = master.into_values().collect();
+        let ids = &self.ids;
+        let masters: Vec<(u32, Vec<Customer>)> = self
+            .changes
+            .into_par_iter()
+            .map(|(p, changes)| Ok((p, apply_changes(store.customers_in(p)?, changes, ids))))
+            .collect::<Result<_, Error>>()?;
+        for (p, list) in masters {
             import.put_customers(p, &list)?;
         }
         let batch = import.batch();
@@ -344,6 +341,56 @@ impl<'s> Directory<'s> {
             .map(|m| Merge { batch, ..m })
             .collect())
     }
+}
+
+/// A partition's master after this import's changes, sorted by id.
+fn apply_changes(existing: Vec<Customer>, changes: Vec<Change>, ids: &[String]) -> Vec<Customer> {
+    let mut list = existing;
+    let mut by_id: FxHashMap<String, usize> = FxHashMap::default();
+    let needs_lookup = changes.iter().any(|c| !matches!(c, Change::New { .. }));
+    if needs_lookup {
+        by_id = list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.0.clone(), i))
+            .collect();
+    }
+    for change in changes {
+        match change {
+            Change::New {
+                slot,
+                first_seen,
+                party,
+            } => {
+                let id = ids[slot as usize].clone();
+                let mut customer = Customer {
+                    id: CustomerId::new(id.clone()),
+                    first_seen,
+                    ..Customer::default()
+                };
+                if let Some(party) = party {
+                    apply_party(&mut customer, &party);
+                }
+                if needs_lookup {
+                    by_id.insert(id.clone(), list.len());
+                }
+                customer.codes.insert(id);
+                list.push(customer);
+            }
+            Change::AddCode { id, code } => {
+                if let Some(&i) = by_id.get(&id) {
+                    list[i].codes.insert(code);
+                }
+            }
+            Change::Upsert { id, record } => {
+                if let Some(&i) = by_id.get(&id) {
+                    apply_record(&mut list[i], *record);
+                }
+            }
+        }
+    }
+    list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    list
 }
 
 /// Fills identifying attributes the customer does not have yet.

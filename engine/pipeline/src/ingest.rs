@@ -6,7 +6,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 use ledgerlens_adapter::{Adapter, Input, SourceOptions};
 use ledgerlens_model::{
-    Activity, Diagnostic, EntryKind, Provenance, Record, Row, Severity, Transaction, VoucherLine,
+    normalize, Activity, Diagnostic, EntryKind, Provenance, Record, Row, Severity, Transaction,
+    VoucherLine,
 };
 use ledgerlens_store::block::{encode_entry, BlockBuilder, EntryRef};
 use ledgerlens_store::{Facts, Import, ImportRecord, Quarantined, Store, COMPANY_PARTITION};
@@ -85,7 +86,8 @@ struct Run<'a, 's> {
     file: &'a str,
     source: &'a SourceOptions,
     dir: Directory<'s>,
-    parts: HashMap<u32, PartBuf>,
+    /// Entry buffers by partition; the company ledger is the last one.
+    parts: Vec<PartBuf>,
     facts: Facts,
     quarantined: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
@@ -181,7 +183,9 @@ impl Ingest<'_> {
             file: name,
             source,
             dir: Directory::new(store, source.system()),
-            parts: HashMap::new(),
+            parts: (0..=store.partitions())
+                .map(|_| PartBuf::default())
+                .collect(),
             facts: Facts::default(),
             quarantined: Vec::new(),
             warnings: Vec::new(),
@@ -346,17 +350,18 @@ impl<'a, 's> Run<'a, 's> {
                 );
             }
         }
+        let source: &SourceOptions = self.source;
         let currency = t
             .currency
             .as_deref()
-            .unwrap_or(&self.source.currency)
-            .to_string();
+            .map(normalize::currency)
+            .unwrap_or(&source.currency);
         let d = &t.dims;
         let entry = EntryRef {
             date: t.date,
             kind: t.kind,
             amount: t.amount,
-            currency: &currency,
+            currency,
             quantity: t.quantity,
             document: t.document.as_deref(),
             account: None,
@@ -376,13 +381,13 @@ impl<'a, 's> Run<'a, 's> {
     }
 
     fn push(&mut self, slot: Option<Slot>, entry: &EntryRef<'_>) {
-        let partition = match slot {
-            Some(s) => self.dir_partition(s),
-            None => COMPANY_PARTITION,
+        let index = match slot {
+            Some(s) => self.dir_partition(s) as usize,
+            None => self.parts.len() - 1,
         };
         self.scratch.clear();
         encode_entry(&mut self.scratch, entry, &self.source.currency);
-        let buf = self.parts.entry(partition).or_default();
+        let buf = &mut self.parts[index];
         buf.index.push(Ix {
             slot: slot.unwrap_or(Slot::MAX),
             date: entry.date,
@@ -426,7 +431,7 @@ impl<'a, 's> Run<'a, 's> {
                 Some((
                     "validate.unbalanced_voucher",
                     format!(
-                        "voucher {label} does not balance: debits {debits}, credits {credits} (difference {}); all {} lines quarantined",
+                        "voucher {label} does not balance: debits {debits}, credits {credits} (difference {}); its {} line(s) here are quarantined",
                         debits - credits,
                         idx.len()
                     ),
@@ -436,7 +441,7 @@ impl<'a, 's> Run<'a, 's> {
                     (
                         "validate.two_sided_line",
                         format!(
-                            "voucher {label} has a line (row {}) with both a debit and a credit; all {} lines quarantined",
+                            "voucher {label} has a line (row {}) with both a debit and a credit; its {} line(s) are quarantined",
                             lines[i].0,
                             idx.len()
                         ),
@@ -492,18 +497,19 @@ impl<'a, 's> Run<'a, 's> {
         } else {
             amount
         };
+        let source: &SourceOptions = self.source;
         let currency = line
             .currency
             .as_deref()
-            .unwrap_or(&self.source.currency)
-            .to_string();
+            .map(normalize::currency)
+            .unwrap_or(&source.currency);
         let document = format!("{} {}", line.voucher_key().0, line.document());
         let d = &line.dims;
         let entry = EntryRef {
             date: line.date,
             kind,
             amount,
-            currency: &currency,
+            currency,
             quantity: line.quantity,
             document: Some(&document),
             account: Some(&line.account),
@@ -546,8 +552,22 @@ impl<'a, 's> Run<'a, 's> {
         let dir = &self.dir;
         let file = self.file;
         let currency = self.source.currency.as_str();
-        let mut parts: Vec<(u32, PartBuf)> = std::mem::take(&mut self.parts).into_iter().collect();
-        parts.sort_by_key(|(p, _)| *p);
+        let company = self.parts.len() - 1;
+        let parts: Vec<(u32, PartBuf)> = std::mem::take(&mut self.parts)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, buf)| !buf.index.is_empty())
+            .map(|(i, buf)| {
+                (
+                    if i == company {
+                        COMPANY_PARTITION
+                    } else {
+                        i as u32
+                    },
+                    buf,
+                )
+            })
+            .collect();
         let blocks: Vec<(u32, Vec<u8>)> = parts
             .into_par_iter()
             .map(|(p, buf)| (p, build_block(file, currency, dir, buf)))

@@ -37,7 +37,9 @@ mod ingest;
 pub use accounts::{AccountRule, ChartOfAccounts, Side};
 pub use config::{ProjectConfig, CONFIG_FILE};
 pub use error::Error;
-pub use features::{customer_features, features_of, Aggregate, FeatureRun, Features};
+pub use features::{
+    customer_features, features_of, map_partitions, Aggregate, FeatureRun, Features,
+};
 pub use ingest::{Ingest, IngestReport};
 
 /// Test hook: when the environment variable `LEDGERLENS_CRASH_AT` names this point, the

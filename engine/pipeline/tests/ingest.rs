@@ -7,7 +7,9 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use ledgerlens_adapter::{Adapter, SourceOptions};
 use ledgerlens_model::{Decimal, EntryKind};
-use ledgerlens_pipeline::{customer_features, ChartOfAccounts, Ingest, IngestReport, ProjectConfig};
+use ledgerlens_pipeline::{
+    customer_features, ChartOfAccounts, Ingest, IngestReport, ProjectConfig,
+};
 use ledgerlens_store::{OpenOptions, Store};
 
 struct Project {
@@ -36,7 +38,13 @@ impl Project {
         Store::open(self.dir.path().join("db"), &options).unwrap()
     }
 
-    fn ingest(&self, store: &Store, file: &str, bytes: &[u8], source: &str) -> Result<IngestReport, ledgerlens_pipeline::Error> {
+    fn ingest(
+        &self,
+        store: &Store,
+        file: &str,
+        bytes: &[u8],
+        source: &str,
+    ) -> Result<IngestReport, ledgerlens_pipeline::Error> {
         let path = self.write(file, bytes);
         let adapters: Vec<&dyn Adapter> = vec![&ledgerlens_csv::CsvAdapter];
         let chart = ChartOfAccounts::new(&self.config.accounts);
@@ -95,12 +103,24 @@ const ORDERS: &str = "日期,会员,姓名,类型,金额,单号
 fn transactions_count_quarantine_and_features() {
     let p = Project::new(CONFIG);
     let store = p.store();
-    let r = p.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap();
+    let r = p
+        .ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders")
+        .unwrap();
     assert_eq!((r.rows_read, r.rows_stored, r.rows_quarantined), (7, 5, 2));
     assert_eq!(r.entries_stored, 5);
     assert_eq!(r.customers_new, 2);
-    let rows: Vec<(Option<u64>, &str)> = r.quarantined.iter().map(|d| (d.row, d.code.as_str())).collect();
-    assert_eq!(rows, vec![(Some(6), "adapter.bad_date"), (Some(7), "adapter.bad_amount")]);
+    let rows: Vec<(Option<u64>, &str)> = r
+        .quarantined
+        .iter()
+        .map(|d| (d.row, d.code.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (Some(6), "adapter.bad_date"),
+            (Some(7), "adapter.bad_amount")
+        ]
+    );
     assert_eq!(r.quarantined[0].column.as_deref(), Some("日期"));
     assert_eq!(r.quarantined[0].file.as_deref(), Some("orders.csv"));
 
@@ -128,13 +148,19 @@ fn transactions_count_quarantine_and_features() {
 fn same_content_twice_changes_nothing() {
     let p = Project::new(CONFIG);
     let store = p.store();
-    let first = p.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap();
+    let first = p
+        .ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders")
+        .unwrap();
     let before = store.stats().unwrap();
-    let again = p.ingest(&store, "orders-copy.csv", ORDERS.as_bytes(), "orders").unwrap();
+    let again = p
+        .ingest(&store, "orders-copy.csv", ORDERS.as_bytes(), "orders")
+        .unwrap();
     assert!(again.already_imported);
     assert_eq!(again.batch, first.batch);
     assert_eq!(again.rows_read, 0);
-    assert!(again.warnings[0].message.contains("imported before as 'orders.csv'"));
+    assert!(again.warnings[0]
+        .message
+        .contains("imported before as 'orders.csv'"));
     assert_eq!(store.stats().unwrap(), before);
 }
 
@@ -167,9 +193,21 @@ fn vouchers_balance_map_and_resolve_by_name() {
     let r = p.ingest(&store, "v2024.csv", &gbk(VOUCHERS), "k3").unwrap();
     assert_eq!(r.rows_read, 11);
     assert_eq!(r.rows_quarantined, 2, "voucher 记-3 is off by 0.01");
-    assert!(r.quarantined.iter().all(|d| d.code == "validate.unbalanced_voucher"));
-    assert_eq!(r.quarantined.iter().map(|d| d.row).collect::<Vec<_>>(), vec![Some(7), Some(8)]);
-    assert!(r.quarantined[0].message.contains("debits 10.00, credits 9.99"), "{}", r.quarantined[0].message);
+    assert!(r
+        .quarantined
+        .iter()
+        .all(|d| d.code == "validate.unbalanced_voucher"));
+    assert_eq!(
+        r.quarantined.iter().map(|d| d.row).collect::<Vec<_>>(),
+        vec![Some(7), Some(8)]
+    );
+    assert!(
+        r.quarantined[0]
+            .message
+            .contains("debits 10.00, credits 9.99"),
+        "{}",
+        r.quarantined[0].message
+    );
     assert_eq!(r.entries_stored, 9);
     // K01 matches CRM1 by name (suffix variant), K03 matches CRM2 by name; K02 is new.
     assert_eq!((r.merges, r.customers_new), (2, 1));
@@ -179,7 +217,12 @@ fn vouchers_balance_map_and_resolve_by_name() {
     assert_eq!(merges[0].evidence, "杭州星河贸易有限公司");
 
     let (rows, _) = customer_features(&store, date("2024-04-30")).unwrap();
-    let get = |id: &str| rows.iter().find(|(c, _)| c.id.as_str() == id).map(|(_, f)| f.clone()).unwrap();
+    let get = |id: &str| {
+        rows.iter()
+            .find(|(c, _)| c.id.as_str() == id)
+            .map(|(_, f)| f.clone())
+            .unwrap()
+    };
     let c1 = get("crm:CRM1");
     assert_eq!((c1.revenue, c1.receivables), (dec("100.00"), dec("63.00")));
     let k2 = get("k3:K02");
@@ -189,7 +232,9 @@ fn vouchers_balance_map_and_resolve_by_name() {
     // The company ledger holds the lines without a customer, e.g. the VAT line as tax.
     let mut company = Vec::new();
     store
-        .for_each_entry(ledgerlens_store::COMPANY_PARTITION, |_, e, _| company.push((e.account.map(str::to_string), e.kind, e.amount)))
+        .for_each_entry(ledgerlens_store::COMPANY_PARTITION, |_, e, _| {
+            company.push((e.account.map(str::to_string), e.kind, e.amount))
+        })
         .unwrap();
     assert!(company.contains(&(Some("2221.01".into()), EntryKind::Tax, dec("13.00"))));
     assert!(company.contains(&(Some("1002".into()), EntryKind::Other, dec("50.00"))));
@@ -199,7 +244,10 @@ fn vouchers_balance_map_and_resolve_by_name() {
     let r = p.ingest(&store, "v2024b.csv", &gbk(more), "k3").unwrap();
     assert_eq!((r.customers_new, r.merges), (0, 0));
     let (rows, _) = customer_features(&store, date("2024-05-31")).unwrap();
-    let c1 = rows.iter().find(|(c, _)| c.id.as_str() == "crm:CRM1").unwrap();
+    let c1 = rows
+        .iter()
+        .find(|(c, _)| c.id.as_str() == "crm:CRM1")
+        .unwrap();
     assert_eq!(c1.1.revenue, dec("107.00"));
     assert!(c1.0.codes.contains("k3:K01"));
 }
@@ -214,26 +262,37 @@ fn identity_by_uscc_and_phone_with_bad_uscc_reported() {
     let r = p.ingest(&store, "crm.csv", crm.as_bytes(), "crm").unwrap();
     assert_eq!(r.customers_new, 3);
     assert!(
-        r.warnings.iter().any(|w| w.code == "identity.bad_uscc" && w.row == Some(4)),
+        r.warnings
+            .iter()
+            .any(|w| w.code == "identity.bad_uscc" && w.row == Some(4)),
         "{:?}",
         r.warnings
     );
     let crm2 = format!("编号,名称,手机,信用代码,渠道\nA,甲公司,,{body}{check},\n");
     let _ = crm2; // same system: exact code, no merge
-    let orders = format!(
-        "日期,会员,姓名,类型,金额,单号\n2024-01-01,X9,别名,销售,1,D1\n"
-    );
-    let r = p.ingest(&store, "orders.csv", orders.as_bytes(), "orders").unwrap();
+    let orders = format!("日期,会员,姓名,类型,金额,单号\n2024-01-01,X9,别名,销售,1,D1\n");
+    let r = p
+        .ingest(&store, "orders.csv", orders.as_bytes(), "orders")
+        .unwrap();
     assert_eq!(r.customers_new, 1, "no attribute matches: a new customer");
 
     // A second CRM-like system with the USCC and the phone.
     let cfg = format!("{CONFIG}\n");
-    let p2 = Project { dir: p.dir, config: ProjectConfig::parse(&cfg.replace("system: crm", "system: crm2"), Path::new("x")).unwrap() };
+    let p2 = Project {
+        dir: p.dir,
+        config: ProjectConfig::parse(&cfg.replace("system: crm", "system: crm2"), Path::new("x"))
+            .unwrap(),
+    };
     let crm3 = format!("编号,名称,手机,信用代码,渠道\nZ1,完全不同的名字,,{body}{check},\nZ2,另一个,13900001111,,\n");
-    let r = p2.ingest(&store, "crm3.csv", crm3.as_bytes(), "crm").unwrap();
+    let r = p2
+        .ingest(&store, "crm3.csv", crm3.as_bytes(), "crm")
+        .unwrap();
     assert_eq!((r.customers_new, r.merges), (0, 2));
     let merges = store.merges().unwrap();
-    let rules: Vec<(&str, &str)> = merges.iter().map(|m| (m.customer.as_str(), m.rule.as_str())).collect();
+    let rules: Vec<(&str, &str)> = merges
+        .iter()
+        .map(|m| (m.customer.as_str(), m.rule.as_str()))
+        .collect();
     assert_eq!(rules, vec![("crm:A", "uscc"), ("crm:B", "phone")]);
 }
 
@@ -241,12 +300,25 @@ fn identity_by_uscc_and_phone_with_bad_uscc_reported() {
 fn a_file_that_cannot_be_read_stores_nothing() {
     let p = Project::new(&CONFIG.replace("金额, document: 单号", "金额, document: 订单编号"));
     let store = p.store();
-    let err = p.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap_err();
+    let err = p
+        .ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders")
+        .unwrap_err();
     assert!(err.to_string().contains("订单编号"), "{err}");
-    assert_eq!(store.stats().unwrap(), ledgerlens_store::Stats { partitions: 16, ..Default::default() });
+    assert_eq!(
+        store.stats().unwrap(),
+        ledgerlens_store::Stats {
+            partitions: 16,
+            ..Default::default()
+        }
+    );
     // The store is usable afterwards: the failed import left no batch under way.
-    let p2 = Project { config: ProjectConfig::parse(CONFIG, Path::new("x")).unwrap(), ..p };
-    let r = p2.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders").unwrap();
+    let p2 = Project {
+        config: ProjectConfig::parse(CONFIG, Path::new("x")).unwrap(),
+        ..p
+    };
+    let r = p2
+        .ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders")
+        .unwrap();
     assert_eq!(r.rows_read, 7);
 }
 
@@ -256,33 +328,58 @@ fn features_recompute_only_touched_partitions() {
     let store = p.store();
     let mut big = String::from("日期,会员,姓名,类型,金额,单号\n");
     for i in 0..400 {
-        big.push_str(&format!("2024-01-{:02},C{i},,销售,{}.{:02},O{i}\n", i % 28 + 1, i, i % 100));
+        big.push_str(&format!(
+            "2024-01-{:02},C{i},,销售,{}.{:02},O{i}\n",
+            i % 28 + 1,
+            i,
+            i % 100
+        ));
     }
-    p.ingest(&store, "orders-big.csv", big.as_bytes(), "orders").unwrap();
+    p.ingest(&store, "orders-big.csv", big.as_bytes(), "orders")
+        .unwrap();
     let as_of = date("2024-12-31");
     let (first, run) = customer_features(&store, as_of).unwrap();
     assert_eq!(first.len(), 400);
     assert_eq!(run.computed, 16, "every partition has customers");
     let (_, run) = customer_features(&store, as_of).unwrap();
-    assert_eq!((run.cached, run.computed), (16, 0), "nothing changed: all cached");
+    assert_eq!(
+        (run.cached, run.computed),
+        (16, 0),
+        "nothing changed: all cached"
+    );
 
     let small = "日期,会员,姓名,类型,金额,单号\n2024-06-01,C7,,销售,1000,N1\n";
-    p.ingest(&store, "orders-small.csv", small.as_bytes(), "orders").unwrap();
+    p.ingest(&store, "orders-small.csv", small.as_bytes(), "orders")
+        .unwrap();
     let (after, run) = customer_features(&store, as_of).unwrap();
-    assert_eq!((run.cached, run.computed), (15, 1), "only C7's partition recomputed");
-    let c7 = after.iter().find(|(c, _)| c.id.as_str() == "shop:C7").unwrap();
+    assert_eq!(
+        (run.cached, run.computed),
+        (15, 1),
+        "only C7's partition recomputed"
+    );
+    let c7 = after
+        .iter()
+        .find(|(c, _)| c.id.as_str() == "shop:C7")
+        .unwrap();
     assert_eq!((c7.1.revenue, c7.1.orders), (dec("1007.07"), 2));
 
     // The same data in a fresh store, computed from scratch, gives the same features.
     let fresh = Project::new(CONFIG);
     let s2 = fresh.store();
-    fresh.ingest(&s2, "orders-big.csv", big.as_bytes(), "orders").unwrap();
-    fresh.ingest(&s2, "orders-small.csv", small.as_bytes(), "orders").unwrap();
+    fresh
+        .ingest(&s2, "orders-big.csv", big.as_bytes(), "orders")
+        .unwrap();
+    fresh
+        .ingest(&s2, "orders-small.csv", small.as_bytes(), "orders")
+        .unwrap();
     let (scratch, _) = customer_features(&s2, as_of).unwrap();
     assert_eq!(scratch, after);
 
     // An as-of date before the data's end is computed from the blocks.
     let (early, _) = customer_features(&store, date("2024-01-31")).unwrap();
-    let c7 = early.iter().find(|(c, _)| c.id.as_str() == "shop:C7").unwrap();
+    let c7 = early
+        .iter()
+        .find(|(c, _)| c.id.as_str() == "shop:C7")
+        .unwrap();
     assert_eq!((c7.1.revenue, c7.1.orders), (dec("7.07"), 1));
 }

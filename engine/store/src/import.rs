@@ -52,7 +52,8 @@ impl<'a> Import<'a> {
         Ok(())
     }
 
-    /// Writes the new version of a partition's customer master (all its customers).
+    /// Writes the new version of a partition's customer master (all its customers,
+    /// sorted by id).
     pub fn put_customers(&mut self, partition: u32, customers: &[Customer]) -> Result<(), Error> {
         let bytes = encode("customer block", &customers)?;
         self.store
@@ -125,8 +126,10 @@ impl<'a> Import<'a> {
         batch.insert(rk, encode("import record", &record)?);
         batch.insert(hk, &be64(self.batch));
         self.store.imports.apply_batch(batch)?;
-        self.store.db.flush()?;
+        // The commit record is written: from here on, a failure must not remove the
+        // batch's blocks (the record may reach the disk and would then point at nothing).
         self.done = true;
+        self.store.db.flush()?;
         self.store.finish_import(self.batch, true)?;
         self.prune_old_versions()?;
         Ok(())

@@ -38,4 +38,6 @@ pub use records::{
     Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow, IDENTITY_NAME,
     IDENTITY_PHONE, IDENTITY_USCC,
 };
-pub use store::{partition_of, OpenOptions, Store, COMPANY_PARTITION, SCHEMA_VERSION};
+pub use store::{
+    partition_of, partition_of_parts, OpenOptions, Store, COMPANY_PARTITION, SCHEMA_VERSION,
+};

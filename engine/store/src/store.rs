@@ -67,10 +67,21 @@ impl OpenOptions {
 /// assert!(ledgerlens_store::partition_of("C0001", 16) < 16);
 /// ```
 pub fn partition_of(key: &str, partitions: u32) -> u32 {
+    partition_of_parts(&[key], partitions)
+}
+
+/// [`partition_of`] for a key made of parts joined by `\0` (`system\0code`), without
+/// building the joined string.
+pub fn partition_of_parts(parts: &[&str], partitions: u32) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for b in part.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
     (h % u64::from(partitions.max(1))) as u32
 }
@@ -297,6 +308,11 @@ impl Store {
         self.partitions
     }
 
+    /// The partition of a key made of parts (see [`partition_of_parts`]).
+    pub fn partition_of_parts(&self, parts: &[&str]) -> u32 {
+        partition_of_parts(parts, self.partitions)
+    }
+
     /// The partition a customer id (or any partitioned key) falls in.
     pub fn partition_of(&self, key: &str) -> u32 {
         partition_of(key, self.partitions)
@@ -376,20 +392,18 @@ impl Store {
         Ok(None)
     }
 
-    /// The customers of a partition, by id.
-    pub fn customers_in(&self, partition: u32) -> Result<BTreeMap<String, Customer>, Error> {
+    /// The customers of a partition, sorted by id.
+    pub fn customers_in(&self, partition: u32) -> Result<Vec<Customer>, Error> {
         match self.latest(&self.customers, partition)? {
-            None => Ok(BTreeMap::new()),
-            Some(v) => {
-                let list: Vec<Customer> = decode("customer block", &v)?;
-                Ok(list.into_iter().map(|c| (c.id.0.clone(), c)).collect())
-            }
+            None => Ok(Vec::new()),
+            Some(v) => decode("customer block", &v),
         }
     }
 
     /// One customer's master record.
     pub fn customer(&self, id: &str) -> Result<Option<Customer>, Error> {
-        Ok(self.customers_in(self.partition_of(id))?.remove(id))
+        let list = self.customers_in(self.partition_of(id))?;
+        Ok(list.into_iter().find(|c| c.id.as_str() == id))
     }
 
     /// The identity cross-reference rows of a partition (partitioned by `system\0code`).

@@ -57,7 +57,8 @@ fn raw(path: &Path) -> sled::Db {
         match sled::Config::new().path(path).open() {
             Ok(db) => return db,
             Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock") && Instant::now() < deadline =>
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -200,7 +201,7 @@ impl Model {
         })
     }
 
-    /// The newest committed version of a partition's customers.
+    /// The newest committed version of a partition's customers, by id.
     fn customers_in(&self, partition: u32) -> BTreeMap<String, Customer> {
         self.customers
             .get(&partition)
@@ -248,6 +249,7 @@ struct EntrySpec {
 enum CustomerChange {
     Upsert {
         name: Option<usize>,
+        first_seen: Option<i32>,
         credit: Option<i64>,
     },
     Remove,
@@ -313,9 +315,14 @@ fn customer_change() -> impl Strategy<Value = CustomerChange> {
     prop_oneof![
         3 => (
             prop::option::of(0..NAMES.len()),
+            prop::option::of(-40_000i32..40_000),
             prop::option::of(0i64..10_000_000)
         )
-            .prop_map(|(name, credit)| CustomerChange::Upsert { name, credit }),
+            .prop_map(|(name, first_seen, credit)| CustomerChange::Upsert {
+                name,
+                first_seen,
+                credit,
+            }),
         1 => Just(CustomerChange::Remove),
     ]
 }
@@ -419,19 +426,22 @@ fn write(import: &mut Import<'_>, spec: &ImportSpec, model: &Model) -> Written {
     for (i, change) in &spec.customers {
         let id = CUSTOMERS[*i];
         let p = partition_of(id, model.partitions);
-        let version = customers
-            .entry(p)
-            .or_insert_with(|| model.customers_in(p));
+        let version = customers.entry(p).or_insert_with(|| model.customers_in(p));
         match change {
             CustomerChange::Remove => {
                 version.remove(id);
             }
-            CustomerChange::Upsert { name, credit } => {
+            CustomerChange::Upsert {
+                name,
+                first_seen,
+                credit,
+            } => {
                 let c = version.entry(id.to_string()).or_insert_with(|| {
                     customers_new += 1;
                     customer(id, "")
                 });
                 c.name = name.map(|n| NAMES[n].to_string());
+                c.first_seen = first_seen.map(day);
                 c.credit_limit = credit.map(|v| Decimal::new(v, 2));
             }
         }
@@ -554,10 +564,11 @@ fn check(store: &Store, model: &Model) -> Result<(), TestCaseError> {
             "entries of partition {}",
             p
         );
+        let customers: Vec<Customer> = model.customers_in(p).into_values().collect();
         prop_assert_eq!(
             store.customers_in(p).unwrap(),
-            model.customers_in(p),
-            "customers of partition {}",
+            customers,
+            "customers of partition {} (sorted by id)",
             p
         );
     }
@@ -598,11 +609,7 @@ fn check(store: &Store, model: &Model) -> Result<(), TestCaseError> {
 /// or crashed import is left, and copy-on-write partitions hold only their newest version.
 fn check_disk(path: &Path, model: &Model) -> Result<(), TestCaseError> {
     let db = raw(path);
-    let blocks: Vec<Vec<u8>> = model
-        .blocks
-        .iter()
-        .map(|&(p, b)| part_key(p, b))
-        .collect();
+    let blocks: Vec<Vec<u8>> = model.blocks.iter().map(|&(p, b)| part_key(p, b)).collect();
     prop_assert_eq!(keys(&db, "ledger"), blocks);
     let versions: Vec<Vec<u8>> = model
         .customers
@@ -696,7 +703,13 @@ fn content_hash_index_is_written_by_the_commit() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("db");
     let store = open(&path, &options(4));
-    let entries = [sale(Some("C1"), date(2024, 3, 1), Decimal::new(100, 0), "a.csv", 2)];
+    let entries = [sale(
+        Some("C1"),
+        date(2024, 3, 1),
+        Decimal::new(100, 0),
+        "a.csv",
+        2,
+    )];
     let p = store.partition_of("C1");
 
     let mut import = store.begin_import().unwrap();
@@ -707,7 +720,10 @@ fn content_hash_index_is_written_by_the_commit() {
     assert_eq!(store.import_by_hash("aa11").unwrap(), None);
     import.commit(record("a.csv", "aa11")).unwrap();
 
-    let found = store.import_by_hash("aa11").unwrap().expect("indexed on commit");
+    let found = store
+        .import_by_hash("aa11")
+        .unwrap()
+        .expect("indexed on commit");
     assert_eq!(found.batch, first);
     assert_eq!(found.file, "a.csv");
     assert_eq!(store.import_by_hash("aa12").unwrap(), None);
@@ -722,7 +738,10 @@ fn content_hash_index_is_written_by_the_commit() {
 
     let store = open(&path, &OpenOptions::existing());
     let found = store.import_by_hash("aa11").unwrap().unwrap();
-    assert_eq!((found.batch, found.file.as_str()), (second, "copy of a.csv"));
+    assert_eq!(
+        (found.batch, found.file.as_str()),
+        (second, "copy of a.csv")
+    );
     assert_eq!(store.imports().unwrap().len(), 2);
 }
 
@@ -766,7 +785,11 @@ fn opening_a_missing_database_without_create_fails() {
         Err(Error::Missing { path: missing }) => assert_eq!(missing, path),
         other => panic!("expected Error::Missing, got {other:?}"),
     }
-    assert!(!path.exists(), "opening without create made {}", path.display());
+    assert!(
+        !path.exists(),
+        "opening without create made {}",
+        path.display()
+    );
 
     // An empty folder is not a database either, and stays empty.
     std::fs::create_dir(&path).unwrap();
@@ -787,7 +810,10 @@ fn a_regular_file_is_not_a_database() {
     for options in [OpenOptions::create(), OpenOptions::existing()] {
         let err = Store::open(&file, &options).unwrap_err();
         assert!(matches!(err, Error::Io { .. }), "{err:?}");
-        assert!(err.to_string().contains(&file.display().to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&file.display().to_string()),
+            "{err}"
+        );
     }
     // A path below a file cannot be created.
     let below = file.join("db");
@@ -843,14 +869,29 @@ fn copy_on_write_keeps_the_newest_committed_version_and_prunes_older() {
     import.put_customers(p, &v1).unwrap();
     import.put_xref(p, &xref("C1")).unwrap();
     import.put_index(p, &index("+8613800138000")).unwrap();
+    let first = import.batch();
     import.commit(record("master-1.csv", "m1")).unwrap();
+    // Keep the first version's bytes, to put them back later as a crash before pruning would.
+    drop(store);
+    let db = raw(&path);
+    let old_versions: Vec<(&str, sled::IVec)> = ["customers", "xref", "index"]
+        .into_iter()
+        .map(|tree| {
+            let value = db.open_tree(tree).unwrap().get(part_key(p, first)).unwrap();
+            (tree, value.expect("the first version is stored"))
+        })
+        .collect();
+    drop(db);
+    let store = open(&path, &OpenOptions::existing());
 
     let v2 = vec![
         customer("C1", "杭州星河贸易有限公司"),
         customer(&neighbour, "邻居"),
     ];
-    let by_id = |list: &[Customer]| -> BTreeMap<String, Customer> {
-        list.iter().map(|c| (c.id.0.clone(), c.clone())).collect()
+    let by_id = |list: &[Customer]| -> Vec<Customer> {
+        let mut sorted = list.to_vec();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        sorted
     };
     let mut import = store.begin_import().unwrap();
     let second = import.batch();
@@ -887,6 +928,157 @@ fn copy_on_write_keeps_the_newest_committed_version_and_prunes_older() {
     assert_eq!(store.customers_in(p).unwrap(), by_id(&v2));
     assert_eq!(store.xref_in(p).unwrap(), xref(&neighbour));
     assert_eq!(store.index_in(p).unwrap(), index("+8613900139000"));
+    drop(store);
+
+    // A crash between the commit and the pruning leaves the older version: the newest
+    // committed one still wins.
+    let db = raw(&path);
+    for (tree, value) in old_versions {
+        db.open_tree(tree)
+            .unwrap()
+            .insert(part_key(p, first), value)
+            .unwrap();
+    }
+    db.flush().unwrap();
+    drop(db);
+    let store = open(&path, &OpenOptions::existing());
+    assert_eq!(store.customers_in(p).unwrap(), by_id(&v2));
+    assert_eq!(store.xref_in(p).unwrap(), xref(&neighbour));
+    assert_eq!(store.index_in(p).unwrap(), index("+8613900139000"));
+}
+
+#[test]
+fn cached_values_are_stamped_per_name_and_partition() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path, &options(4));
+    assert_eq!(store.cached::<Vec<u64>>("features", 3).unwrap(), None);
+    store
+        .put_cached("features", 3, 7, &vec![1u64, 2, 3])
+        .unwrap();
+    store.put_cached("features", 3, 9, &vec![4u64]).unwrap();
+    store.put_cached("features", 2, 1, &vec![5u64]).unwrap();
+    assert_eq!(
+        store.cached::<Vec<u64>>("features", 3).unwrap(),
+        Some((9, vec![4]))
+    );
+    assert_eq!(
+        store.cached::<Vec<u64>>("features", 2).unwrap(),
+        Some((1, vec![5]))
+    );
+    assert_eq!(store.cached::<Vec<u64>>("feature", 3).unwrap(), None);
+    assert_eq!(store.cached::<Vec<u64>>("features", 1).unwrap(), None);
+    // A value that no longer decodes as what is asked for is stale, not an error.
+    store
+        .put_cached("names", 0, 4, &vec![0xFFu8, 0xFE])
+        .unwrap();
+    assert_eq!(store.cached::<String>("names", 0).unwrap(), None);
+    drop(store);
+    let store = open(&path, &OpenOptions::existing());
+    assert_eq!(
+        store.cached::<Vec<u64>>("features", 3).unwrap(),
+        Some((9, vec![4]))
+    );
+}
+
+/// Set in the child process of [`a_killed_import_leaves_the_store_as_it_was`]: the
+/// database path it works on.
+const CRASH_CHILD: &str = "LEDGERLENS_STORE_TEST_CRASH_DB";
+/// The exit code of a child that reached its crash point.
+const CRASHED: i32 = 86;
+
+#[test]
+fn a_killed_import_leaves_the_store_as_it_was() {
+    let kept = [sale(
+        Some("C1"),
+        date(2024, 1, 2),
+        Decimal::new(500, 2),
+        "kept.csv",
+        2,
+    )];
+    if let Some(path) = std::env::var_os(CRASH_CHILD) {
+        // The child: one committed import, then one that dies after its blocks and its
+        // customers reached the disk, before its commit record.
+        let store = open(Path::new(&path), &options(4));
+        let p = store.partition_of("C1");
+        let mut import = store.begin_import().unwrap();
+        import
+            .put_ledger_block(p, &BlockBuilder::encode("kept.csv", "CNY", &kept))
+            .unwrap();
+        import.put_customers(p, &[customer("C1", "kept")]).unwrap();
+        import.commit(record("kept.csv", "k1")).unwrap();
+        let lost = [sale(
+            Some("C1"),
+            date(2024, 1, 3),
+            Decimal::new(7, 0),
+            "lost.csv",
+            2,
+        )];
+        let mut import = store.begin_import().unwrap();
+        import
+            .put_ledger_block(p, &BlockBuilder::encode("lost.csv", "CNY", &lost))
+            .unwrap();
+        import.put_customers(p, &[customer("C1", "lost")]).unwrap();
+        let quarantined = Quarantined {
+            batch: import.batch(),
+            diagnostic: Diagnostic::error("adapter.bad_date", "no date"),
+        };
+        import.put_quarantine(&[quarantined]).unwrap();
+        store.flush().unwrap();
+        // No destructor runs: nothing more reaches the disk, as with `kill -9`.
+        std::process::exit(CRASHED);
+    }
+
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db");
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_killed_import_leaves_the_store_as_it_was",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CRASH_CHILD, &path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        child.status.code(),
+        Some(CRASHED),
+        "the child did not reach its crash point:\n{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    let db = raw(&path);
+    assert_eq!(
+        keys(&db, "ledger").len(),
+        2,
+        "the dead import's block is on disk"
+    );
+    drop(db);
+
+    let store = open(&path, &OpenOptions::existing());
+    let p = store.partition_of("C1");
+    let mut read = Vec::new();
+    store
+        .for_each_entry(p, |c, e, file| {
+            read.push(e.to_entry((!c.is_empty()).then_some(c), file));
+        })
+        .unwrap();
+    assert_eq!(read, kept);
+    assert_eq!(store.customers_in(p).unwrap(), [customer("C1", "kept")]);
+    assert_eq!(store.quarantine().unwrap(), vec![]);
+    assert_eq!(store.imports().unwrap().len(), 1);
+    let next = store
+        .begin_import()
+        .expect("recovery frees the store for imports");
+    drop(next);
+    drop(store);
+
+    // Recovery removed what the dead import wrote.
+    let db = raw(&path);
+    assert_eq!(keys(&db, "ledger").len(), 1);
+    assert_eq!(keys(&db, "customers").len(), 1);
+    assert!(keys(&db, "quarantine").is_empty());
 }
 
 #[test]
@@ -946,10 +1138,7 @@ fn stats_follow_the_commit_records() {
     };
     assert_eq!(store.stats().unwrap(), want);
     drop(store);
-    assert_eq!(
-        open(&path, &OpenOptions::existing()).stats().unwrap(),
-        want
-    );
+    assert_eq!(open(&path, &OpenOptions::existing()).stats().unwrap(), want);
 }
 
 #[test]
@@ -957,25 +1146,47 @@ fn a_crashed_import_is_removed_on_reopen_and_committed_data_stays() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("db");
     let store = open(&path, &options(4));
-    let kept = [sale(None, date(2024, 1, 2), Decimal::new(5, 0), "bank.csv", 1)];
+    let kept = [sale(
+        None,
+        date(2024, 1, 2),
+        Decimal::new(5, 0),
+        "bank.csv",
+        1,
+    )];
     let mut import = store.begin_import().unwrap();
     import
-        .put_ledger_block(COMPANY_PARTITION, &BlockBuilder::encode("bank.csv", "CNY", &kept))
+        .put_ledger_block(
+            COMPANY_PARTITION,
+            &BlockBuilder::encode("bank.csv", "CNY", &kept),
+        )
         .unwrap();
     import.commit(record("bank.csv", "b1")).unwrap();
 
-    let lost = [sale(None, date(2024, 1, 3), Decimal::new(7, 0), "crash.csv", 1)];
+    let lost = [sale(
+        None,
+        date(2024, 1, 3),
+        Decimal::new(7, 0),
+        "crash.csv",
+        1,
+    )];
     let mut import = store.begin_import().unwrap();
     let crashed = import.batch();
     import
-        .put_ledger_block(COMPANY_PARTITION, &BlockBuilder::encode("crash.csv", "CNY", &lost))
+        .put_ledger_block(
+            COMPANY_PARTITION,
+            &BlockBuilder::encode("crash.csv", "CNY", &lost),
+        )
         .unwrap();
     import.put_customers(0, &[customer("C1", "lost")]).unwrap();
     std::mem::forget(import);
     // Dropping the store flushes what the crashed import wrote, as a crash might have.
     drop(store);
     let db = raw(&path);
-    assert_eq!(keys(&db, "ledger").len(), 2, "the crashed block reached the disk");
+    assert_eq!(
+        keys(&db, "ledger").len(),
+        2,
+        "the crashed block reached the disk"
+    );
     drop(db);
 
     let store = open(&path, &OpenOptions::existing());
@@ -1059,7 +1270,13 @@ fn blocks_round_trip_extreme_values() {
     let mut entries = vec![
         Entry {
             quantity: Some(Decimal::MIN),
-            ..sale(Some("C1"), NaiveDate::MAX, Decimal::MAX, "edge.csv", u64::MAX)
+            ..sale(
+                Some("C1"),
+                NaiveDate::MAX,
+                Decimal::MAX,
+                "edge.csv",
+                u64::MAX,
+            )
         },
         Entry {
             quantity: Some(Decimal::MAX),
@@ -1086,7 +1303,13 @@ fn blocks_round_trip_extreme_values() {
             currency: "USD".into(),
             memo: Some("长".repeat(100)),
             document: Some("x".repeat(200)),
-            ..sale(Some("客户-星河"), date(2024, 2, 29), Decimal::new(1999, 2), "edge.csv", 130)
+            ..sale(
+                Some("客户-星河"),
+                date(2024, 2, 29),
+                Decimal::new(1999, 2),
+                "edge.csv",
+                130,
+            )
         },
     ];
     // A group of more than 127 entries (a two-byte count).
@@ -1111,7 +1334,13 @@ fn blocks_round_trip_extreme_values() {
 #[test]
 fn empty_strings_are_kept_apart_from_missing_ones() {
     let full = bare(Some("C1"), date(2024, 5, 1), Decimal::new(1, 0), 1);
-    let none = sale(Some("C1"), date(2024, 5, 2), Decimal::new(1, 0), "edge.csv", 2);
+    let none = sale(
+        Some("C1"),
+        date(2024, 5, 2),
+        Decimal::new(1, 0),
+        "edge.csv",
+        2,
+    );
     let bytes = BlockBuilder::encode("edge.csv", "CNY", &[full, none]);
     let reader = BlockReader::new(&bytes).unwrap();
     assert_eq!((reader.file(), reader.currency()), ("edge.csv", "CNY"));
@@ -1127,7 +1356,10 @@ fn empty_strings_are_kept_apart_from_missing_ones() {
     assert_eq!(first.currency, "");
     assert_eq!(first.quantity, Some(Decimal::ZERO));
     assert_eq!(second.dims, [None; 6]);
-    assert_eq!((second.document, second.memo, second.quantity), (None, None, None));
+    assert_eq!(
+        (second.document, second.memo, second.quantity),
+        (None, None, None)
+    );
     assert_eq!(second.currency, "CNY");
 }
 
@@ -1154,7 +1386,10 @@ fn any_entry() -> impl Strategy<Value = Entry> {
         (text(), text(), text(), vec(text(), 6)),
     )
         .prop_map(
-            move |((customer, days, kind, amount, currency, quantity, row), (document, account, memo, dims))| {
+            move |(
+                (customer, days, kind, amount, currency, quantity, row),
+                (document, account, memo, dims),
+            )| {
                 let dim = |i: usize| dims[i].clone();
                 Entry {
                     customer: customer.map(CustomerId::new),

@@ -4,8 +4,9 @@
 use ledgerlens_adapter::{decode, Adapter, Delimiter, Error, Input, Item, SourceOptions};
 use ledgerlens_model::Diagnostic;
 
+use crate::build::{self, Builder};
 use crate::plan::{self, Plan};
-use crate::rows::{Next, Rows};
+use crate::rows::{Next, Rows, Whitespace};
 use crate::sniff_delimiter;
 
 /// The delimited-text adapter (`adapter: csv`): comma, tab, semicolon, pipe or running
@@ -40,7 +41,11 @@ impl Adapter for CsvAdapter {
                 file: file.to_string(),
             });
         }
-        let bom = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+        let bom = if text.starts_with('\u{feff}') {
+            '\u{feff}'.len_utf8()
+        } else {
+            0
+        };
         let start = skip_lines(&text, bom, options.skip_rows);
         let delimiter = match options.delimiter {
             Delimiter::Auto => sniff_delimiter(text.get(start..).unwrap_or_default()),
@@ -66,7 +71,12 @@ impl Adapter for CsvAdapter {
             None
         };
         let plan = plan::resolve(file, options, header)?;
-        Ok(Box::new(Records { rows, plan }))
+        Ok(Box::new(Records {
+            rows,
+            plan,
+            by_words: build::builder(options.record),
+            by_fields: build::builder(options.record),
+        }))
     }
 }
 
@@ -86,6 +96,8 @@ fn skip_lines(text: &str, from: usize, n: usize) -> usize {
 struct Records<'a> {
     rows: Rows<'a>,
     plan: Plan<'a>,
+    by_words: Builder<Whitespace<'a>>,
+    by_fields: Builder<csv::StringRecord>,
 }
 
 impl Iterator for Records<'_> {
@@ -95,10 +107,10 @@ impl Iterator for Records<'_> {
         match &mut self.rows {
             Rows::Whitespace(w) => {
                 let line = w.advance()?;
-                Some(self.plan.build(line, &w.cells()))
+                self.plan.build(line, w, self.by_words)
             }
             Rows::Delimited(d) => match d.advance()? {
-                Next::Row(line) => Some(self.plan.build(line, &d.record)),
+                Next::Row(line) => self.plan.build(line, &d.record, self.by_fields),
                 Next::Malformed {
                     line,
                     column,

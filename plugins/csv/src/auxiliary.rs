@@ -15,11 +15,17 @@ pub(crate) struct Auxiliary<'s> {
 const ITEM: &str = "---";
 
 /// Reads a cell of auxiliary items, or `None` when it is a plain value (no `---`).
+#[inline]
 pub(crate) fn parse(cell: &str) -> Option<Auxiliary<'_>> {
     // Most cells are plain codes: look for a '-' before setting up a substring search.
-    if !cell.bytes().any(|b| b == b'-') || !cell.contains(ITEM) {
-        return None;
+    if cell.bytes().any(|b| b == b'-') && cell.contains(ITEM) {
+        Some(items_of(cell))
+    } else {
+        None
     }
+}
+
+fn items_of(cell: &str) -> Auxiliary<'_> {
     let mut found = Auxiliary::default();
     for item in items(cell) {
         let mut parts = item.splitn(3, ITEM).map(str::trim);
@@ -37,7 +43,7 @@ pub(crate) fn parse(cell: &str) -> Option<Auxiliary<'_>> {
             found.project = found.project.or(value);
         }
     }
-    Some(found)
+    found
 }
 
 fn is(category: &str, chinese: &str, english: &str) -> bool {
@@ -56,7 +62,10 @@ fn items(cell: &str) -> Vec<&str> {
     let mut start = 0;
     for (k, &(at, after)) in separators.iter().enumerate() {
         let next = separators.get(k + 1).map_or(cell.len(), |&(at, _)| at);
-        if cell.get(after..next).is_some_and(|piece| piece.contains(ITEM)) {
+        if cell
+            .get(after..next)
+            .is_some_and(|piece| piece.contains(ITEM))
+        {
             items.push(&cell[start..at]);
             start = after;
         }
@@ -79,10 +88,7 @@ mod tests {
             })
         );
         assert_eq!(parse("C0001"), None);
-        assert_eq!(
-            parse("Customer---C9").unwrap().customer,
-            Some(("C9", None))
-        );
+        assert_eq!(parse("Customer---C9").unwrap().customer, Some(("C9", None)));
     }
 
     #[test]

@@ -24,67 +24,116 @@ pub(crate) fn kind(options: &SourceOptions, raw: &str) -> Result<EntryKind, Stri
 /// Separators between tags.
 const TAG_SEPARATORS: [char; 6] = [',', ';', '|', '、', '，', '；'];
 
+/// Reads one kind of record from a row. (It returns the iterator's `Option<Item>` itself so
+/// that the record is built where the iterator returns it, not copied there.)
+pub(crate) type Builder<C> = for<'p> fn(&At<'p, C>) -> Option<Item>;
+
+/// The builder of a record type, chosen once per file.
+pub(crate) fn builder<C: Cells>(record: RecordType) -> Builder<C> {
+    match record {
+        RecordType::Transaction => |at| at.checked(At::transaction),
+        RecordType::VoucherLine => |at| at.checked(At::voucher_line),
+        RecordType::Customer => |at| at.checked(At::customer),
+        RecordType::Spend => |at| at.checked(At::spend),
+        RecordType::Budget => |at| at.checked(At::budget),
+        RecordType::CostPool => |at| at.checked(At::cost_pool),
+        RecordType::Activity => |at| at.checked(At::activity),
+    }
+}
+
 impl Plan<'_> {
     /// The record of one row (at `line`), or the diagnostic of its first problem.
-    #[inline]
-    pub(crate) fn build<C: Cells>(&self, line: u64, cells: &C) -> Item {
-        let width = cells.width();
-        let short = self.columns.last().is_some_and(|(col, _)| col.index >= width);
-        let at = At {
+    #[inline(always)]
+    pub(crate) fn build<C: Cells>(
+        &self,
+        line: u64,
+        cells: &C,
+        builder: Builder<C>,
+    ) -> Option<Item> {
+        builder(&At {
             plan: self,
             cells,
             line,
-        };
-        if short {
-            if let Some((col, field)) = self.columns.iter().find(|(col, _)| col.index >= width) {
-                return Err(*at.fail(
-                    "adapter.short_row",
-                    Some(col),
-                    format!(
-                        "the row has {width} cells, so it has no column {} ({field})",
-                        col.label
-                    ),
-                ));
-            }
-        }
-        let record = match self.options.record {
-            RecordType::Transaction => at.transaction(),
-            RecordType::VoucherLine => at.voucher_line(),
-            RecordType::Customer => at.customer(),
-            RecordType::Spend => at.spend(),
-            RecordType::Budget => at.budget(),
-            RecordType::CostPool => at.cost_pool(),
-            RecordType::Activity => at.activity(),
-        };
-        match record {
-            Ok(record) => Ok(Row { row: line, record }),
-            Err(diagnostic) => Err(*diagnostic),
-        }
+        })
     }
 }
 
 /// One row being read.
-struct At<'p, C> {
+pub(crate) struct At<'p, C> {
     plan: &'p Plan<'p>,
     cells: &'p C,
     line: u64,
 }
 
-/// A value read from the row, or the diagnostic of why not (boxed: the error path is rare
-/// and a small `Result` keeps the common path cheap).
-type Read<T> = Result<T, Box<Diagnostic>>;
+type Read<T> = Result<T, Diagnostic>;
+
+/// `?` for builders, which return the iterator's `Option<Item>`.
+macro_rules! read {
+    ($value:expr) => {
+        match $value {
+            Ok(value) => value,
+            Err(diagnostic) => return Some(Err(diagnostic)),
+        }
+    };
+}
+
+impl<'p, C: Cells> At<'p, C> {
+    /// Checks the row is wide enough for every mapped column, then reads it with `read`.
+    #[inline(always)]
+    fn checked(&self, read: impl FnOnce(&Self) -> Option<Item>) -> Option<Item> {
+        let width = self.cells.width();
+        if self
+            .plan
+            .columns
+            .last()
+            .is_some_and(|(col, _)| col.index >= width)
+        {
+            return Some(Err(self.short_row(width)));
+        }
+        read(self)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn short_row(&self, width: usize) -> Diagnostic {
+        match self.plan.columns.iter().find(|(col, _)| col.index >= width) {
+            Some((col, field)) => self.fail(
+                "adapter.short_row",
+                Some(col),
+                format!(
+                    "the row has {width} cells, so it has no column {} ({field})",
+                    col.label
+                ),
+            ),
+            None => self.fail(
+                "adapter.short_row",
+                None,
+                format!("the row has {width} cells"),
+            ),
+        }
+    }
+}
 
 impl<'p, C: Cells> At<'p, C> {
     #[cold]
     #[inline(never)]
-    fn fail(&self, code: &str, col: Option<&Col>, message: String) -> Box<Diagnostic> {
+    fn fail(&self, code: &str, col: Option<&Col>, message: String) -> Diagnostic {
         let diagnostic = Diagnostic::error(code, message)
             .in_file(self.plan.file)
             .at_row(self.line);
-        Box::new(match col {
+        match col {
             Some(col) => diagnostic.at_column(col.label.as_str()),
             None => diagnostic,
-        })
+        }
+    }
+
+    /// The row's item, built in place.
+    #[inline(always)]
+    fn row(&self, record: Record) -> Option<Item> {
+        Some(Ok(Row {
+            row: self.line,
+            record,
+        }))
     }
 
     #[inline]
@@ -117,12 +166,17 @@ impl<'p, C: Cells> At<'p, C> {
 
     #[cold]
     #[inline(never)]
-    fn missing(&self, field: Field, col: Option<&Col>) -> Box<Diagnostic> {
-        self.fail("adapter.missing_value", col, format!("the {field} is empty"))
+    fn missing(&self, field: Field, col: Option<&Col>) -> Diagnostic {
+        self.fail(
+            "adapter.missing_value",
+            col,
+            format!("the {field} is empty"),
+        )
     }
 
     fn required(&self, field: Field) -> Read<&'p str> {
-        self.text(field).ok_or_else(|| self.missing(field, self.col(field)))
+        self.text(field)
+            .ok_or_else(|| self.missing(field, self.col(field)))
     }
 
     fn parsed<T>(
@@ -139,7 +193,9 @@ impl<'p, C: Cells> At<'p, C> {
 
     fn date(&self, field: Field) -> Read<Option<NaiveDate>> {
         let format = self.plan.options.date_format.as_deref();
-        self.parsed(field, "adapter.bad_date", |raw| value::date(raw, format).map(Some))
+        self.parsed(field, "adapter.bad_date", |raw| {
+            value::date(raw, format).map(Some)
+        })
     }
 
     fn amount(&self, field: Field) -> Read<Option<Decimal>> {
@@ -202,6 +258,7 @@ impl<'p, C: Cells> At<'p, C> {
         (Some(party), aux)
     }
 
+    #[inline(always)]
     fn dims(&self, aux: &Auxiliary<'_>) -> Dimensions {
         if !self.plan.has_dims && aux.department.is_none() && aux.project.is_none() {
             return Dimensions::default();
@@ -211,30 +268,42 @@ impl<'p, C: Cells> At<'p, C> {
             channel: self.string(Field::Channel),
             campaign: self.string(Field::Campaign),
             region: self.string(Field::Region),
-            department: self.text(Field::Department).or(aux.department).map(str::to_string),
-            project: self.text(Field::Project).or(aux.project).map(str::to_string),
+            department: self
+                .text(Field::Department)
+                .or(aux.department)
+                .map(str::to_string),
+            project: self
+                .text(Field::Project)
+                .or(aux.project)
+                .map(str::to_string),
         }
     }
 
-    #[inline(always)]
-    fn transaction(&self) -> Read<Record> {
-        let date = self.date(Field::Date)?;
-        let date = self.present(Field::Date, date)?;
-        let kind = self.kind()?;
-        let amount = self.amount(Field::Amount)?;
-        let amount = self.present(Field::Amount, amount)?;
-        let quantity = self.number(Field::Quantity)?;
+    fn transaction(&self) -> Option<Item> {
+        let date = read!(self.date(Field::Date));
+        let date = read!(self.present(Field::Date, date));
+        let kind = read!(self.kind());
+        let amount = read!(self.amount(Field::Amount));
+        let amount = read!(self.present(Field::Amount, amount));
+        let quantity = read!(self.number(Field::Quantity));
         let (customer, aux) = self.party();
-        Ok(Record::Transaction(Transaction {
-            customer,
-            date,
-            kind,
-            amount,
-            currency: self.string(Field::Currency),
-            quantity,
-            document: self.string(Field::Document),
-            memo: self.string(Field::Memo),
-            dims: self.dims(&aux),
+        let currency = self.string(Field::Currency);
+        let document = self.string(Field::Document);
+        let memo = self.string(Field::Memo);
+        let dims = self.dims(&aux);
+        Some(Ok(Row {
+            row: self.line,
+            record: Record::Transaction(Transaction {
+                customer,
+                date,
+                kind,
+                amount,
+                currency,
+                quantity,
+                document,
+                memo,
+                dims,
+            }),
         }))
     }
 
@@ -305,27 +374,22 @@ impl<'p, C: Cells> At<'p, C> {
         Ok((word.to_string(), number.to_string()))
     }
 
-    fn voucher_line(&self) -> Read<Record> {
-        let date = self.date(Field::Date)?;
-        let date = self.present(Field::Date, date)?;
-        let period = self.fiscal_period()?;
-        let (word, number) = self.voucher()?;
-        let line = match self.text(Field::Line) {
-            None => None,
-            Some(raw) => Some(raw.parse::<u32>().map_err(|_| {
-                self.fail(
-                    "adapter.bad_number",
-                    self.col(Field::Line),
-                    format!("cannot read '{raw}' as a line number"),
-                )
-            })?),
-        };
-        let account = self.required(Field::Account)?.to_string();
-        let debit = self.amount(Field::Debit)?.unwrap_or(Decimal::ZERO);
-        let credit = self.amount(Field::Credit)?.unwrap_or(Decimal::ZERO);
-        let quantity = self.number(Field::Quantity)?;
+    fn voucher_line(&self) -> Option<Item> {
+        let date = read!(self.date(Field::Date));
+        let date = read!(self.present(Field::Date, date));
+        let period = read!(self.fiscal_period());
+        let (word, number) = read!(self.voucher());
+        let line = read!(self.parsed(Field::Line, "adapter.bad_number", |raw| {
+            raw.parse::<u32>()
+                .map(Some)
+                .map_err(|_| format!("cannot read '{raw}' as a line number"))
+        }));
+        let account = read!(self.required(Field::Account)).to_string();
+        let debit = read!(self.amount(Field::Debit)).unwrap_or(Decimal::ZERO);
+        let credit = read!(self.amount(Field::Credit)).unwrap_or(Decimal::ZERO);
+        let quantity = read!(self.number(Field::Quantity));
         let (customer, aux) = self.party();
-        Ok(Record::VoucherLine(VoucherLine {
+        self.row(Record::VoucherLine(VoucherLine {
             date,
             period,
             word,
@@ -343,10 +407,10 @@ impl<'p, C: Cells> At<'p, C> {
         }))
     }
 
-    fn customer(&self) -> Read<Record> {
-        let code = self.required(Field::Code)?.to_string();
-        let first_seen = self.date(Field::FirstSeen)?;
-        let credit_limit = self.amount(Field::CreditLimit)?;
+    fn customer(&self) -> Option<Item> {
+        let code = read!(self.required(Field::Code)).to_string();
+        let first_seen = read!(self.date(Field::FirstSeen));
+        let credit_limit = read!(self.amount(Field::CreditLimit));
         let tags = self
             .text(Field::Tags)
             .map(|tags| {
@@ -366,7 +430,7 @@ impl<'p, C: Cells> At<'p, C> {
                 (!value.is_empty()).then(|| (name.clone(), value.to_string()))
             })
             .collect();
-        Ok(Record::Customer(CustomerRecord {
+        self.row(Record::Customer(CustomerRecord {
             party: Party {
                 code,
                 name: self.string(Field::Name),
@@ -382,13 +446,13 @@ impl<'p, C: Cells> At<'p, C> {
         }))
     }
 
-    fn spend(&self) -> Read<Record> {
-        let date = self.date(Field::Date)?;
-        let date = self.present(Field::Date, date)?;
-        let channel = self.required(Field::Channel)?.to_string();
-        let amount = self.amount(Field::Amount)?;
-        let amount = self.present(Field::Amount, amount)?;
-        Ok(Record::Spend(Spend {
+    fn spend(&self) -> Option<Item> {
+        let date = read!(self.date(Field::Date));
+        let date = read!(self.present(Field::Date, date));
+        let channel = read!(self.required(Field::Channel)).to_string();
+        let amount = read!(self.amount(Field::Amount));
+        let amount = read!(self.present(Field::Amount, amount));
+        self.row(Record::Spend(Spend {
             date,
             channel,
             campaign: self.string(Field::Campaign),
@@ -398,14 +462,14 @@ impl<'p, C: Cells> At<'p, C> {
         }))
     }
 
-    fn budget(&self) -> Read<Record> {
-        let dimension = self.required(Field::Dimension)?.to_string();
-        let key = self.required(Field::Key)?.to_string();
-        let period = self.period(Field::Period)?;
-        let period = self.present(Field::Period, period)?;
-        let amount = self.amount(Field::Amount)?;
-        let amount = self.present(Field::Amount, amount)?;
-        Ok(Record::Budget(Budget {
+    fn budget(&self) -> Option<Item> {
+        let dimension = read!(self.required(Field::Dimension)).to_string();
+        let key = read!(self.required(Field::Key)).to_string();
+        let period = read!(self.period(Field::Period));
+        let period = read!(self.present(Field::Period, period));
+        let amount = read!(self.amount(Field::Amount));
+        let amount = read!(self.present(Field::Amount, amount));
+        self.row(Record::Budget(Budget {
             dimension,
             key,
             period,
@@ -415,13 +479,13 @@ impl<'p, C: Cells> At<'p, C> {
         }))
     }
 
-    fn cost_pool(&self) -> Read<Record> {
-        let pool = self.required(Field::Pool)?.to_string();
-        let period = self.period(Field::Period)?;
-        let period = self.present(Field::Period, period)?;
-        let amount = self.amount(Field::Amount)?;
-        let amount = self.present(Field::Amount, amount)?;
-        Ok(Record::CostPool(CostPool {
+    fn cost_pool(&self) -> Option<Item> {
+        let pool = read!(self.required(Field::Pool)).to_string();
+        let period = read!(self.period(Field::Period));
+        let period = read!(self.present(Field::Period, period));
+        let amount = read!(self.amount(Field::Amount));
+        let amount = read!(self.present(Field::Amount, amount));
+        self.row(Record::CostPool(CostPool {
             pool,
             period,
             amount,
@@ -430,16 +494,16 @@ impl<'p, C: Cells> At<'p, C> {
         }))
     }
 
-    fn activity(&self) -> Read<Record> {
+    fn activity(&self) -> Option<Item> {
         let customer = match self.party().0 {
             Some(party) if !party.code.is_empty() => party,
-            _ => return Err(self.missing(Field::Customer, self.col(Field::Customer))),
+            _ => return Some(Err(self.missing(Field::Customer, self.col(Field::Customer)))),
         };
-        let activity = self.required(Field::Activity)?.to_string();
-        let date = self.date(Field::Date)?;
-        let date = self.present(Field::Date, date)?;
-        let count = self.number(Field::Count)?.unwrap_or(Decimal::ONE);
-        Ok(Record::Activity(ActivityRecord {
+        let activity = read!(self.required(Field::Activity)).to_string();
+        let date = read!(self.date(Field::Date));
+        let date = read!(self.present(Field::Date, date));
+        let count = read!(self.number(Field::Count)).unwrap_or(Decimal::ONE);
+        self.row(Record::Activity(ActivityRecord {
             customer,
             activity,
             date,

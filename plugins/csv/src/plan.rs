@@ -11,22 +11,72 @@ fn fields(record: RecordType) -> &'static [Field] {
     use Field::*;
     match record {
         RecordType::Transaction => &[
-            Date, Amount, Currency, Quantity, Document, Memo, Kind, Product, Channel, Campaign,
-            Region, Department, Project, Customer, CustomerName, CustomerPhone, CustomerUscc,
+            Date,
+            Amount,
+            Currency,
+            Quantity,
+            Document,
+            Memo,
+            Kind,
+            Product,
+            Channel,
+            Campaign,
+            Region,
+            Department,
+            Project,
+            Customer,
+            CustomerName,
+            CustomerPhone,
+            CustomerUscc,
         ],
         RecordType::VoucherLine => &[
-            Date, FiscalYear, FiscalPeriod, Voucher, VoucherWord, VoucherNumber, Line, Account,
-            AccountName, Debit, Credit, Customer, CustomerName, CustomerPhone, CustomerUscc,
-            Memo, Quantity, Currency, Product, Channel, Campaign, Region, Department, Project,
+            Date,
+            FiscalYear,
+            FiscalPeriod,
+            Voucher,
+            VoucherWord,
+            VoucherNumber,
+            Line,
+            Account,
+            AccountName,
+            Debit,
+            Credit,
+            Customer,
+            CustomerName,
+            CustomerPhone,
+            CustomerUscc,
+            Memo,
+            Quantity,
+            Currency,
+            Product,
+            Channel,
+            Campaign,
+            Region,
+            Department,
+            Project,
         ],
         RecordType::Customer => &[
-            Code, Name, Phone, Uscc, Region, Channel, FirstSeen, CreditLimit, Tags,
+            Code,
+            Name,
+            Phone,
+            Uscc,
+            Region,
+            Channel,
+            FirstSeen,
+            CreditLimit,
+            Tags,
         ],
         RecordType::Spend => &[Date, Channel, Campaign, Amount, Currency],
         RecordType::Budget => &[Dimension, Key, Period, Amount, Currency],
         RecordType::CostPool => &[Pool, Period, Amount, Currency],
         RecordType::Activity => &[
-            Customer, CustomerName, CustomerPhone, CustomerUscc, Activity, Date, Count,
+            Customer,
+            CustomerName,
+            CustomerPhone,
+            CustomerUscc,
+            Activity,
+            Date,
+            Count,
         ],
     }
 }
@@ -204,7 +254,10 @@ fn check_column(options: &SourceOptions, field: Field, column: &ColumnRef) -> Re
         ColumnRef::Many(parts) if field == Field::Voucher && parts.len() == 2 => {
             for part in parts {
                 if matches!(part, ColumnRef::Many(_)) {
-                    return Err(options_error(options, "voucher: [word, number] takes two plain columns".into()));
+                    return Err(options_error(
+                        options,
+                        "voucher: [word, number] takes two plain columns".into(),
+                    ));
                 }
                 check_column(options, field, part)?;
             }
@@ -376,7 +429,10 @@ pub(crate) fn resolve<'a>(
             (None, _) => None,
             (Some(ColumnRef::Many(parts)), Field::Voucher) => {
                 let [word, number] = parts.as_slice() else {
-                    return Err(options_error(options, "voucher: [word, number] takes two columns".into()));
+                    return Err(options_error(
+                        options,
+                        "voucher: [word, number] takes two columns".into(),
+                    ));
                 };
                 let (word, number) = (find(word, "voucher")?, find(number, "voucher")?);
                 columns.push((word.clone(), field.name()));
@@ -446,20 +502,32 @@ mod tests {
 
     #[test]
     fn required_fields_are_listed() {
-        let o = options(RecordType::VoucherLine, &[(Field::Date, ColumnRef::Index(1))]);
+        let o = options(
+            RecordType::VoucherLine,
+            &[(Field::Date, ColumnRef::Index(1))],
+        );
         assert_eq!(
             check(&o).unwrap_err().to_string(),
             "source 'src': voucher-line records need columns (or defaults) for: account, debit, credit, voucher (or voucher_number)"
         );
         let mut o = options(
             RecordType::Transaction,
-            &[(Field::Date, ColumnRef::Index(1)), (Field::Amount, ColumnRef::Index(2))],
+            &[
+                (Field::Date, ColumnRef::Index(1)),
+                (Field::Amount, ColumnRef::Index(2)),
+            ],
         );
-        assert!(check(&o).unwrap_err().to_string().contains("need columns (or defaults) for: kind"));
+        assert!(check(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("need columns (or defaults) for: kind"));
         o.defaults.insert(Field::Kind, "退货".into());
         assert!(check(&o).is_ok());
         o.defaults.insert(Field::Kind, "gift".into());
-        assert!(check(&o).unwrap_err().to_string().contains("defaults.kind: unknown entry kind 'gift'"));
+        assert!(check(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("defaults.kind: unknown entry kind 'gift'"));
     }
 
     #[test]
@@ -473,19 +541,34 @@ mod tests {
                 (Field::Pool, ColumnRef::Index(4)),
             ],
         );
-        assert!(check(&o).unwrap_err().to_string().contains("spend records do not read pool"));
+        assert!(check(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("spend records do not read pool"));
         o.columns.remove(&Field::Pool);
-        o.columns.insert(Field::Campaign, ColumnRef::Many(vec![ColumnRef::Index(4), ColumnRef::Index(5)]));
-        assert!(check(&o).unwrap_err().to_string().contains("only voucher takes a list"));
+        o.columns.insert(
+            Field::Campaign,
+            ColumnRef::Many(vec![ColumnRef::Index(4), ColumnRef::Index(5)]),
+        );
+        assert!(check(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("only voucher takes a list"));
         o.columns.insert(Field::Campaign, ColumnRef::Index(0));
-        assert!(check(&o).unwrap_err().to_string().contains("numbered from 1"));
+        assert!(check(&o)
+            .unwrap_err()
+            .to_string()
+            .contains("numbered from 1"));
     }
 
     #[test]
     fn header_detection() {
         let numbered = options(
             RecordType::Transaction,
-            &[(Field::Date, ColumnRef::Index(2)), (Field::Amount, ColumnRef::Index(4))],
+            &[
+                (Field::Date, ColumnRef::Index(2)),
+                (Field::Amount, ColumnRef::Index(4)),
+            ],
         );
         let row = cells(&["customer_id", "date", "number_of_cds", "dollar_value"]);
         assert!(is_header(&numbered, "f", 1, &row).unwrap());
@@ -495,7 +578,10 @@ mod tests {
         let budget = options(RecordType::Budget, &[(Field::Amount, ColumnRef::Index(2))]);
         assert!(is_header(&budget, "f", 1, &cells(&["key", "amount"])).unwrap());
         assert!(!is_header(&budget, "f", 1, &cells(&["微信", "1,000"])).unwrap());
-        let named = options(RecordType::Customer, &[(Field::Code, ColumnRef::Name("编号".into()))]);
+        let named = options(
+            RecordType::Customer,
+            &[(Field::Code, ColumnRef::Name("编号".into()))],
+        );
         assert!(is_header(&named, "f", 3, &cells(&["编号", "名称"])).unwrap());
         assert_eq!(
             is_header(&named, "f", 3, &cells(&["客户编号", "名称"])).unwrap_err().to_string(),
@@ -503,7 +589,10 @@ mod tests {
         );
         let mut absent = named.clone();
         absent.header = Header::Absent;
-        assert!(matches!(is_header(&absent, "f", 1, &cells(&["编号"])), Err(Error::Options { .. })));
+        assert!(matches!(
+            is_header(&absent, "f", 1, &cells(&["编号"])),
+            Err(Error::Options { .. })
+        ));
     }
 
     #[test]
@@ -512,16 +601,34 @@ mod tests {
             RecordType::VoucherLine,
             &[
                 (Field::Date, ColumnRef::Name("日期".into())),
-                (Field::Voucher, ColumnRef::Many(vec![ColumnRef::Name("字".into()), ColumnRef::Index(3)])),
+                (
+                    Field::Voucher,
+                    ColumnRef::Many(vec![ColumnRef::Name("字".into()), ColumnRef::Index(3)]),
+                ),
                 (Field::Account, ColumnRef::Index(4)),
             ],
         );
         o.defaults.insert(Field::Memo, "无".into());
         let header = cells(&["日期", "字", "号", ""]);
         let plan = resolve("f", &o, Some((1, header))).unwrap();
-        assert_eq!(plan.slot(Field::Date).unwrap().col, Some(Col { index: 0, label: "日期".into() }));
-        assert_eq!(plan.slot(Field::Account).unwrap().col, Some(Col { index: 3, label: "4".into() }));
-        assert_eq!(plan.slot(Field::Memo).unwrap().default.as_deref(), Some("无"));
+        assert_eq!(
+            plan.slot(Field::Date).unwrap().col,
+            Some(Col {
+                index: 0,
+                label: "日期".into()
+            })
+        );
+        assert_eq!(
+            plan.slot(Field::Account).unwrap().col,
+            Some(Col {
+                index: 3,
+                label: "4".into()
+            })
+        );
+        assert_eq!(
+            plan.slot(Field::Memo).unwrap().default.as_deref(),
+            Some("无")
+        );
         assert!(plan.slot(Field::Memo).unwrap().col.is_none());
         assert!(!plan.has(Field::Debit));
         assert!(matches!(&plan.voucher, Voucher::Pair(w, n) if w.index == 1 && n.label == "号"));

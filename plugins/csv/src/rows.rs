@@ -25,13 +25,7 @@ impl Cells for csv::StringRecord {
     }
 }
 
-/// Cells of a whitespace-separated line, as byte ranges of the text.
-pub(crate) struct Spans<'t> {
-    text: &'t str,
-    spans: &'t [(usize, usize)],
-}
-
-impl Cells for Spans<'_> {
+impl Cells for Whitespace<'_> {
     fn width(&self) -> usize {
         self.spans.len()
     }
@@ -70,7 +64,12 @@ pub(crate) enum Rows<'a> {
 impl<'a> Rows<'a> {
     /// Rows of `text` from byte `start` (the beginning of line `first_line`), split by
     /// `delimiter` (not `Auto`).
-    pub(crate) fn new(text: Cow<'a, str>, start: usize, first_line: u64, delimiter: Delimiter) -> Rows<'a> {
+    pub(crate) fn new(
+        text: Cow<'a, str>,
+        start: usize,
+        first_line: u64,
+        delimiter: Delimiter,
+    ) -> Rows<'a> {
         let byte = match delimiter {
             Delimiter::Comma | Delimiter::Auto => b',',
             Delimiter::Tab => b'\t',
@@ -101,11 +100,17 @@ impl<'a> Rows<'a> {
     pub(crate) fn owned_cells(&self) -> Vec<String> {
         fn collect(cells: &impl Cells) -> Vec<String> {
             (0..cells.width())
-                .map(|i| cells.cell(i).trim_start_matches('\u{feff}').trim().to_string())
+                .map(|i| {
+                    cells
+                        .cell(i)
+                        .trim_start_matches('\u{feff}')
+                        .trim()
+                        .to_string()
+                })
                 .collect()
         }
         match self {
-            Rows::Whitespace(w) => collect(&w.cells()),
+            Rows::Whitespace(w) => collect(w),
             Rows::Delimited(d) => collect(&d.record),
         }
     }
@@ -120,6 +125,28 @@ impl<'a> Rows<'a> {
             Rows::Delimited(d) => d.pending = true,
         }
     }
+}
+
+/// The length of the cell `bytes` starts with: up to the first space, tab, CR, LF (or other
+/// ASCII control byte). Eight bytes at a time: cells are mostly codes, dates and amounts.
+fn cell_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        // The high bit of each byte below 0x21 (ASCII only; the lowest flagged byte is
+        // exact, which is the one wanted).
+        let low = word.wrapping_sub(ONES * 0x21) & !word & HIGH;
+        if low != 0 {
+            return i + (low.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i] > b' ' {
+        i += 1;
+    }
+    i
 }
 
 /// A blank between cells: space, tab, CR (any control byte counts).
@@ -146,24 +173,16 @@ impl Whitespace<'_> {
             self.line += 1;
             self.spans.clear();
             let mut i = self.pos;
-            let mut start = None;
-            while let Some(&b) = bytes.get(i) {
-                if b > b' ' {
-                    if start.is_none() {
-                        start = Some(i);
-                    }
-                } else {
-                    if let Some(s) = start.take() {
-                        self.spans.push((s, i));
-                    }
-                    if b == b'\n' {
-                        break;
-                    }
+            loop {
+                while i < bytes.len() && is_blank(bytes[i]) {
+                    i += 1;
                 }
-                i += 1;
-            }
-            if let Some(s) = start {
-                self.spans.push((s, i));
+                if i >= bytes.len() || bytes[i] == b'\n' {
+                    break;
+                }
+                let end = i + bytes.get(i..).map_or(0, cell_len);
+                self.spans.push((i, end));
+                i = end;
             }
             self.pos = i + 1;
             if !self.spans.is_empty() {
@@ -171,14 +190,6 @@ impl Whitespace<'_> {
             }
         }
         None
-    }
-
-    /// The current line's cells.
-    pub(crate) fn cells(&self) -> Spans<'_> {
-        Spans {
-            text: &self.text,
-            spans: &self.spans,
-        }
     }
 }
 
@@ -356,8 +367,27 @@ mod tests {
     }
 
     #[test]
+    fn cell_len_stops_at_the_first_blank() {
+        for (text, len) in [
+            ("", 0),
+            ("a", 1),
+            ("0000001 1997", 7),
+            ("19970101\r\n", 8),
+            ("123456789abcdefgh", 17),
+            ("123456789abcdef\tx", 15),
+            ("杭州星河贸易 有限公司", "杭州星河贸易".len()),
+            ("\u{a0}x\u{3000}y z", "\u{a0}x\u{3000}y".len()),
+            ("!!!!!!!! x", 8),
+            ("ab\x00cd", 2),
+        ] {
+            assert_eq!(cell_len(text.as_bytes()), len, "{text:?}");
+        }
+    }
+
+    #[test]
     fn whitespace_rows_and_their_lines() {
-        let text = " customer_id  date\r\n 00001 19970101  1   11.77\r\n\r\n   \n\t00002\t19970112 \n";
+        let text =
+            " customer_id  date\r\n 00001 19970101  1   11.77\r\n\r\n   \n\t00002\t19970112 \n";
         assert_eq!(
             all(text, Delimiter::Whitespace),
             vec![
@@ -373,7 +403,11 @@ mod tests {
         let text = "a,b\n\n,,\n\"x\ny\",2\r\n3, 4 \n";
         assert_eq!(
             all(text, Delimiter::Comma),
-            vec![row(1, &["a", "b"]), row(4, &["x\ny", "2"]), row(6, &["3", "4"])]
+            vec![
+                row(1, &["a", "b"]),
+                row(4, &["x\ny", "2"]),
+                row(6, &["3", "4"])
+            ]
         );
     }
 

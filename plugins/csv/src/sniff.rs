@@ -79,7 +79,10 @@ mod tests {
             sniff_delimiter("name;memo\n\"a,b,c\";\"x,\ny,z\"\n"),
             Delimiter::Semicolon
         );
-        assert_eq!(sniff_delimiter(" customer_id  date\n 00001 19970101\n"), Delimiter::Whitespace);
+        assert_eq!(
+            sniff_delimiter(" customer_id  date\n 00001 19970101\n"),
+            Delimiter::Whitespace
+        );
         // A tie goes to the comma.
         assert_eq!(sniff_delimiter("a,b;c\n"), Delimiter::Comma);
     }

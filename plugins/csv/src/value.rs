@@ -62,35 +62,35 @@ fn plain_date(b: &[u8]) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year as i32, n[4] * 10 + n[5], n[6] * 10 + n[7])
 }
 
-/// An optional `-`, 1 to 18 ASCII digits with at most one `.` between two of them.
+/// An optional `-`, 1 to 19 ASCII digits with at most one `.` between two of them.
 fn plain_decimal(b: &[u8]) -> Option<Decimal> {
     let (negative, b) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, b),
     };
-    if b.is_empty() || b.len() > 19 {
+    if b.is_empty() || b.len() > 20 {
         return None;
     }
-    let mut mantissa: i64 = 0;
-    let mut count = 0;
-    let mut scale: Option<u32> = None;
+    let mut mantissa: u64 = 0;
+    let mut digits = 0;
+    let mut point = None;
     for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + i64::from(c - b'0');
-                count += 1;
-                if let Some(s) = scale.as_mut() {
-                    *s += 1;
-                }
-            }
-            b'.' if scale.is_none() && i > 0 && i + 1 < b.len() => scale = Some(0),
-            _ => return None,
+        let d = c.wrapping_sub(b'0');
+        if d <= 9 {
+            mantissa = mantissa * 10 + u64::from(d);
+            digits += 1;
+        } else if c == b'.' && point.is_none() && i > 0 && i + 1 < b.len() {
+            point = Some(i);
+        } else {
+            return None;
         }
     }
-    if count > 18 {
+    if digits > 19 {
         return None;
     }
-    let value = Decimal::new(mantissa, scale.unwrap_or(0));
+    // Digits after the point: at most 19, so the scale is within Decimal's 28.
+    let scale = point.map_or(0, |p| (b.len() - p - 1) as u32);
+    let value = Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, false, scale);
     Some(if negative { -value } else { value })
 }
 
@@ -101,9 +101,33 @@ mod tests {
     #[test]
     fn fast_paths_agree_with_the_full_parsers() {
         for raw in [
-            "0", "7", "007", "11.77", "12.00", "-0.50", "-1", "1.5", "123456789012345678",
-            "1234567890123456789", "0.000000000000000001", "-0", ".5", "5.", "1..2", "1-", "-",
-            "1,000", "¥12", "1e3", "9.", "-.5", "",
+            "0",
+            "7",
+            "007",
+            "11.77",
+            "12.00",
+            "-0.50",
+            "-1",
+            "1.5",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678901234567890",
+            "9999999999999999999",
+            "0.000000000000000001",
+            "-0.0000000000000000001",
+            "-0.00",
+            "-0",
+            ".5",
+            "5.",
+            "1..2",
+            "1-",
+            "-",
+            "1,000",
+            "¥12",
+            "1e3",
+            "9.",
+            "-.5",
+            "",
         ] {
             let full = parse_amount(raw);
             assert_eq!(amount(raw), full, "{raw}");
@@ -114,10 +138,19 @@ mod tests {
             }
         }
         assert!(plain_decimal(b"11.77").is_some());
+        assert!(plain_decimal(b"9999999999999999999").is_some());
+        assert!(plain_decimal(b"12345678901234567890").is_none());
         assert!(plain_decimal(b"1,000").is_none());
         for raw in [
-            "19970101", "2024-03-01", "20240230", "2024-02-30", "2024-3-1", "2024/03/01",
-            "1997010", "abcdefgh", "2024-03-0x",
+            "19970101",
+            "2024-03-01",
+            "20240230",
+            "2024-02-30",
+            "2024-3-1",
+            "2024/03/01",
+            "1997010",
+            "abcdefgh",
+            "2024-03-0x",
         ] {
             assert_eq!(date(raw, None), parse_date_with(raw, None), "{raw}");
         }
@@ -130,7 +163,15 @@ mod tests {
         // With an explicit format the fast path is not taken.
         assert!(date("20240301", Some("%d/%m/%Y")).is_err());
         assert_eq!(number("3"), Ok(Some(Decimal::new(3, 0))));
-        for raw in ["", " ", " a ", "\u{3000}甲\u{3000}", " 乙 ", "\t\r\n", "\u{3000}"] {
+        for raw in [
+            "",
+            " ",
+            " a ",
+            "\u{3000}甲\u{3000}",
+            " 乙 ",
+            "\t\r\n",
+            "\u{3000}",
+        ] {
             assert_eq!(trim(raw), raw.trim(), "{raw:?}");
         }
         assert!(number("x").unwrap_err().contains("as a number"));

@@ -171,8 +171,13 @@ fn whitespace_diagnostics_name_the_column_by_header_or_number() {
     );
     // Without a header, the column is its 1-based number.
     let got = read("c.txt", b" 00001 19970101  1   1x.77\n", CDNOW).unwrap();
-    let Err(d) = &got[0] else { panic!("a diagnostic") };
-    assert_eq!((d.code.as_str(), d.column.as_deref(), d.row), ("adapter.bad_amount", Some("4"), Some(1)));
+    let Err(d) = &got[0] else {
+        panic!("a diagnostic")
+    };
+    assert_eq!(
+        (d.code.as_str(), d.column.as_deref(), d.row),
+        ("adapter.bad_amount", Some("4"), Some(1))
+    );
     assert!(d.message.contains("'1x.77'"), "{}", d.message);
 }
 
@@ -185,7 +190,14 @@ kinds: { 销售: sale, 退: return }
 fn sales_text(sep: char) -> String {
     [
         ["客户编号", "客户名称", "日期", "类型", "金额", "备注"],
-        ["C001", "杭州星河", "2024-03-01", "销售", "￥1234.50", "首单"],
+        [
+            "C001",
+            "杭州星河",
+            "2024-03-01",
+            "销售",
+            "￥1234.50",
+            "首单",
+        ],
         ["C002", "", "2024/3/2", "退", "(30)", ""],
         ["C003", "上海ABC", "20240303", "refund", "¥12", "x"],
     ]
@@ -197,7 +209,12 @@ fn sales_text(sep: char) -> String {
 
 #[test]
 fn comma_tab_semicolon_and_pipe_named_or_detected() {
-    for (sep, name) in [(',', "comma"), ('\t', "tab"), (';', "semicolon"), ('|', "pipe")] {
+    for (sep, name) in [
+        (',', "comma"),
+        ('\t', "tab"),
+        (';', "semicolon"),
+        ('|', "pipe"),
+    ] {
         let text = sales_text(sep);
         for delimiter in [name, "auto"] {
             let yaml = format!("{SALES}delimiter: {delimiter}\n");
@@ -219,9 +236,33 @@ fn comma_tab_semicolon_and_pipe_named_or_detected() {
             assert_eq!(
                 summary,
                 vec![
-                    (2, "C001", Some("杭州星河"), date(2024, 3, 1), EntryKind::Sale, "1234.50".into(), Some("首单")),
-                    (3, "C002", None, date(2024, 3, 2), EntryKind::Return, "-30".into(), None),
-                    (4, "C003", Some("上海ABC"), date(2024, 3, 3), EntryKind::Return, "12".into(), Some("x")),
+                    (
+                        2,
+                        "C001",
+                        Some("杭州星河"),
+                        date(2024, 3, 1),
+                        EntryKind::Sale,
+                        "1234.50".into(),
+                        Some("首单")
+                    ),
+                    (
+                        3,
+                        "C002",
+                        None,
+                        date(2024, 3, 2),
+                        EntryKind::Return,
+                        "-30".into(),
+                        None
+                    ),
+                    (
+                        4,
+                        "C003",
+                        Some("上海ABC"),
+                        date(2024, 3, 3),
+                        EntryKind::Return,
+                        "12".into(),
+                        Some("x")
+                    ),
                 ],
                 "delimiter {delimiter} on {sep:?}"
             );
@@ -259,12 +300,26 @@ fn an_explicit_date_format() {
     let yaml = "name: x\nrecord: transaction\nkind: sale\ndate_format: '%d/%m/%Y'\ncolumns: { date: d, amount: a }";
     let got = read("f.csv", text.as_bytes(), yaml).unwrap();
     assert_eq!(got.len(), 2);
-    let Ok(row) = &got[0] else { panic!("row 2 reads") };
-    let Record::Transaction(t) = &row.record else { panic!("a transaction") };
+    let Ok(row) = &got[0] else {
+        panic!("row 2 reads")
+    };
+    let Record::Transaction(t) = &row.record else {
+        panic!("a transaction")
+    };
     assert_eq!(t.date, date(2024, 3, 1));
-    let Err(d) = &got[1] else { panic!("row 3 is refused") };
-    assert_eq!((d.code.as_str(), d.row, d.column.as_deref()), ("adapter.bad_date", Some(3), Some("d")));
-    assert!(d.message.starts_with("cannot read '2024-03-01' as a date in format '%d/%m/%Y'"), "{}", d.message);
+    let Err(d) = &got[1] else {
+        panic!("row 3 is refused")
+    };
+    assert_eq!(
+        (d.code.as_str(), d.row, d.column.as_deref()),
+        ("adapter.bad_date", Some(3), Some("d"))
+    );
+    assert!(
+        d.message
+            .starts_with("cannot read '2024-03-01' as a date in format '%d/%m/%Y'"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]
@@ -289,10 +344,15 @@ fn skip_rows_skips_title_lines_before_the_header() {
 fn utf8_with_bom_matches_the_first_header_name() {
     let mut bytes = b"\xEF\xBB\xBF".to_vec();
     bytes.extend("客户编号,名称\r\nC1,甲\r\n".as_bytes());
-    let got = rows(&bytes, "name: crm\nrecord: customer\ncolumns: { code: 客户编号, name: 名称 }");
+    let got = rows(
+        &bytes,
+        "name: crm\nrecord: customer\ncolumns: { code: 客户编号, name: 名称 }",
+    );
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].row, 2);
-    let Record::Customer(c) = &got[0].record else { panic!("a customer") };
+    let Record::Customer(c) = &got[0].record else {
+        panic!("a customer")
+    };
     assert_eq!(c.party.code, "C1");
     assert_eq!(c.party.name.as_deref(), Some("甲"));
 }
@@ -305,8 +365,14 @@ fn gbk_and_gb18030_detected_or_named() {
     };
     for encoding in ["auto", "gbk", "gb18030"] {
         let got = rows(&gbk(text), &yaml(encoding));
-        let Record::Customer(c) = &got[0].record else { panic!("a customer") };
-        assert_eq!(c.party.name.as_deref(), Some("杭州星河贸易有限公司"), "{encoding}");
+        let Record::Customer(c) = &got[0].record else {
+            panic!("a customer")
+        };
+        assert_eq!(
+            c.party.name.as_deref(),
+            Some("杭州星河贸易有限公司"),
+            "{encoding}"
+        );
         assert_eq!(c.region.as_deref(), Some("华东"));
     }
     // A name only GB18030's four-byte sequences can hold.
@@ -314,14 +380,24 @@ fn gbk_and_gb18030_detected_or_named() {
     let bytes = encoding_rs::GB18030.encode(rare).0.into_owned();
     for encoding in ["auto", "gb18030"] {
         let got = rows(&bytes, &yaml(encoding));
-        let Record::Customer(c) = &got[0].record else { panic!("a customer") };
+        let Record::Customer(c) = &got[0].record else {
+            panic!("a customer")
+        };
         assert_eq!(c.party.name.as_deref(), Some("𠀀记商行"), "{encoding}");
     }
     // GBK bytes read as UTF-8: the line of the first bad byte is named.
     let mut bytes = b"code,name\nC1,ok\n".to_vec();
     bytes.extend(gbk("C2,乙\n"));
-    let err = read("k3.csv", &bytes, "name: crm\nrecord: customer\nencoding: utf-8\ncolumns: { code: code }").unwrap_err();
-    assert!(matches!(&err, Error::Encoding { file, line: 3, encoding: "UTF-8", .. } if file == "k3.csv"), "{err}");
+    let err = read(
+        "k3.csv",
+        &bytes,
+        "name: crm\nrecord: customer\nencoding: utf-8\ncolumns: { code: code }",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Encoding { file, line: 3, encoding: "UTF-8", .. } if file == "k3.csv"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -334,25 +410,45 @@ fn empty_blank_and_header_only_files() {
     assert_eq!(read("h.csv", b"code,name\n", yaml).unwrap(), vec![]);
     assert_eq!(read("h.csv", b"code,name\n,\n\n", yaml).unwrap(), vec![]);
     // skip_rows past the end: nothing to read.
-    assert_eq!(read("h.csv", b"title\n", &format!("{yaml}\nskip_rows: 5")).unwrap(), vec![]);
+    assert_eq!(
+        read("h.csv", b"title\n", &format!("{yaml}\nskip_rows: 5")).unwrap(),
+        vec![]
+    );
 }
 
 #[test]
 fn quoted_cells_with_commas_quotes_and_newlines() {
     let text = "code,name,tags\r\n\"C1\",\"星河, 杭州\",\"vip,\"\"老客\"\"\"\r\nC2,\"two\r\nlines\",a|b\r\n\r\nC3,plain,\r\n";
-    let got = rows(text.as_bytes(), "name: x\nrecord: customer\ncolumns: { code: code, name: name, tags: tags }");
+    let got = rows(
+        text.as_bytes(),
+        "name: x\nrecord: customer\ncolumns: { code: code, name: name, tags: tags }",
+    );
     let summary: Vec<_> = got
         .iter()
         .map(|row| {
-            let Record::Customer(c) = &row.record else { panic!("a customer") };
-            (row.row, c.party.name.clone().unwrap(), c.tags.iter().cloned().collect::<Vec<_>>())
+            let Record::Customer(c) = &row.record else {
+                panic!("a customer")
+            };
+            (
+                row.row,
+                c.party.name.clone().unwrap(),
+                c.tags.iter().cloned().collect::<Vec<_>>(),
+            )
         })
         .collect();
     assert_eq!(
         summary,
         vec![
-            (2, "星河, 杭州".to_string(), vec!["\"老客\"".to_string(), "vip".to_string()]),
-            (3, "two\r\nlines".to_string(), vec!["a".to_string(), "b".to_string()]),
+            (
+                2,
+                "星河, 杭州".to_string(),
+                vec!["\"老客\"".to_string(), "vip".to_string()]
+            ),
+            (
+                3,
+                "two\r\nlines".to_string(),
+                vec!["a".to_string(), "b".to_string()]
+            ),
             (6, "plain".to_string(), vec![]),
         ]
     );
@@ -361,12 +457,24 @@ fn quoted_cells_with_commas_quotes_and_newlines() {
 #[test]
 fn an_unterminated_quote_is_reported_not_swallowed() {
     let text = "code,name\nC1,ok\nC2,\"broken\nC3,lost\n";
-    let got = read("q.csv", text.as_bytes(), "name: x\nrecord: customer\ncolumns: { code: code, name: name }").unwrap();
+    let got = read(
+        "q.csv",
+        text.as_bytes(),
+        "name: x\nrecord: customer\ncolumns: { code: code, name: name }",
+    )
+    .unwrap();
     assert_eq!(got.len(), 2);
     assert!(got[0].is_ok());
-    let Err(d) = &got[1] else { panic!("a diagnostic") };
+    let Err(d) = &got[1] else {
+        panic!("a diagnostic")
+    };
     assert_eq!(
-        (d.code.as_str(), d.file.as_deref(), d.row, d.column.as_deref()),
+        (
+            d.code.as_str(),
+            d.file.as_deref(),
+            d.row,
+            d.column.as_deref()
+        ),
         ("adapter.malformed", Some("q.csv"), Some(3), Some("name"))
     );
 }
@@ -374,7 +482,8 @@ fn an_unterminated_quote_is_reported_not_swallowed() {
 #[test]
 fn ragged_rows_short_ones_are_diagnosed_long_ones_read() {
     let text = "a,b,c\n1,2024-03-01,5,extra,cells\n2,2024-03-02\n3,2024-03-03,7\n";
-    let yaml = "name: x\nrecord: transaction\nkind: sale\ncolumns: { customer: a, date: b, amount: c }";
+    let yaml =
+        "name: x\nrecord: transaction\nkind: sale\ncolumns: { customer: a, date: b, amount: c }";
     let got = read("r.csv", text.as_bytes(), yaml).unwrap();
     assert_eq!(got.len(), 3);
     assert!(matches!(&got[0], Ok(row) if row.row == 2));
@@ -420,7 +529,11 @@ fn row_diagnostics_name_file_row_and_column() {
         ]
     );
     let Err(kind) = &got[1] else { panic!() };
-    assert!(kind.message.starts_with("unknown entry kind 'gift'"), "{}", kind.message);
+    assert!(
+        kind.message.starts_with("unknown entry kind 'gift'"),
+        "{}",
+        kind.message
+    );
     let Err(bad) = &got[3] else { panic!() };
     assert!(bad.message.contains("'1.2.3'"), "{}", bad.message);
 }
@@ -428,7 +541,12 @@ fn row_diagnostics_name_file_row_and_column() {
 #[test]
 fn one_diagnostic_per_row_the_first_problem() {
     let text = "d,a\nnope,also-nope\n";
-    let got = read("f.csv", text.as_bytes(), "name: x\nrecord: transaction\nkind: sale\ncolumns: { date: d, amount: a }").unwrap();
+    let got = read(
+        "f.csv",
+        text.as_bytes(),
+        "name: x\nrecord: transaction\nkind: sale\ncolumns: { date: d, amount: a }",
+    )
+    .unwrap();
     assert_eq!(got.len(), 1);
     assert!(matches!(&got[0], Err(d) if d.code == "adapter.bad_date"));
 }
@@ -436,29 +554,66 @@ fn one_diagnostic_per_row_the_first_problem() {
 #[test]
 fn unknown_columns_and_bad_options_stop_the_file() {
     let text = b"code,name\nC1,x\n";
-    let err = read("c.csv", text, "name: crm\nrecord: customer\ncolumns: { code: code, phone: 手机 }").unwrap_err();
+    let err = read(
+        "c.csv",
+        text,
+        "name: crm\nrecord: customer\ncolumns: { code: code, phone: 手机 }",
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "c.csv:1: column '手机' (mapped to phone) is not in the header; the header has: code, name"
     );
     assert!(matches!(err, Error::UnknownColumn { row: 1, .. }));
-    let err = read("c.csv", text, "name: crm\nrecord: customer\ncolumns: { code: code }\nattributes: [等级]").unwrap_err();
-    assert!(matches!(&err, Error::UnknownColumn { column, field, .. } if column == "等级" && field == "attributes"), "{err}");
-    let err = read("c.csv", text, "name: crm\nrecord: customer\nheader: absent\ncolumns: { code: code }").unwrap_err();
+    let err = read(
+        "c.csv",
+        text,
+        "name: crm\nrecord: customer\ncolumns: { code: code }\nattributes: [等级]",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnknownColumn { column, field, .. } if column == "等级" && field == "attributes"),
+        "{err}"
+    );
+    let err = read(
+        "c.csv",
+        text,
+        "name: crm\nrecord: customer\nheader: absent\ncolumns: { code: code }",
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Options { .. }), "{err}");
-    let err = read("c.csv", text, "name: crm\nrecord: customer\ncolumns: { name: 2 }").unwrap_err();
-    assert_eq!(err.to_string(), "source 'crm': customer records need columns (or defaults) for: code");
+    let err = read(
+        "c.csv",
+        text,
+        "name: crm\nrecord: customer\ncolumns: { name: 2 }",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "source 'crm': customer records need columns (or defaults) for: code"
+    );
     // Header present with numbered columns: named diagnostics, and a missing name is an error.
-    let err = read("c.csv", text, "name: crm\nrecord: customer\nheader: present\ncolumns: { code: 1, name: 名称 }").unwrap_err();
+    let err = read(
+        "c.csv",
+        text,
+        "name: crm\nrecord: customer\nheader: present\ncolumns: { code: 1, name: 名称 }",
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::UnknownColumn { .. }), "{err}");
 }
 
 #[test]
 fn header_auto_with_numbered_columns_and_no_typed_one_means_no_header() {
-    let got = rows(b"C1,x\nC2,y\n", "name: crm\nrecord: customer\ncolumns: { code: 1, name: 2 }");
+    let got = rows(
+        b"C1,x\nC2,y\n",
+        "name: crm\nrecord: customer\ncolumns: { code: 1, name: 2 }",
+    );
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].row, 1);
-    let got = rows(b"C1,x\nC2,y\n", "name: crm\nrecord: customer\nheader: present\ncolumns: { code: 1, name: 2 }");
+    let got = rows(
+        b"C1,x\nC2,y\n",
+        "name: crm\nrecord: customer\nheader: present\ncolumns: { code: 1, name: 2 }",
+    );
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].row, 2);
 }
@@ -467,7 +622,10 @@ fn header_auto_with_numbered_columns_and_no_typed_one_means_no_header() {
 fn defaults_fill_missing_columns_and_empty_cells() {
     let text = "日期,金额,渠道\n2024-03-01,100,\n2024-03-02,200,微信广告\n";
     let yaml = "name: fair\nrecord: spend\ncolumns: { date: 日期, amount: 金额, channel: 渠道 }\ndefaults: { channel: 展会活动, campaign: 春季 }";
-    let got: Vec<Record> = rows(text.as_bytes(), yaml).into_iter().map(|r| r.record).collect();
+    let got: Vec<Record> = rows(text.as_bytes(), yaml)
+        .into_iter()
+        .map(|r| r.record)
+        .collect();
     let spend = |d: NaiveDate, channel: &str, amount: &str| {
         Record::Spend(Spend {
             date: d,
@@ -486,7 +644,11 @@ fn defaults_fill_missing_columns_and_empty_cells() {
         ]
     );
     let err = read("f.csv", text.as_bytes(), "name: fair\nrecord: spend\ncolumns: { date: 日期, amount: 金额 }\ndefaults: { channel: x, amount: lots }").unwrap_err();
-    assert!(err.to_string().contains("defaults.amount: cannot read 'lots' as an amount"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("defaults.amount: cannot read 'lots' as an amount"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -582,7 +744,10 @@ fn voucher_number_in_one_column_or_two_fields() {
     let words: Vec<_> = got
         .iter()
         .map(|item| match item {
-            Ok(Row { record: Record::VoucherLine(v), .. }) => format!("{}|{}", v.word, v.number),
+            Ok(Row {
+                record: Record::VoucherLine(v),
+                ..
+            }) => format!("{}|{}", v.word, v.number),
             Ok(other) => panic!("{other:?}"),
             Err(d) => format!("{} at {}", d.code, d.column.as_deref().unwrap_or("")),
         })
@@ -592,10 +757,24 @@ fn voucher_number_in_one_column_or_two_fields() {
     let text = "日期,字,号,科目,借,贷,年,期\n2024-03-01,转,9,6001,1,,2024,13\n2024-03-01,,9,6001,1,,2024,3\n";
     let yaml = "name: v\nrecord: voucher-line\ncolumns: { date: 日期, voucher_word: 字, voucher_number: 号, account: 科目, debit: 借, credit: 贷, fiscal_year: 年, fiscal_period: 期 }\ndefaults: { voucher_word: 记 }";
     let got = read("v.csv", text.as_bytes(), yaml).unwrap();
-    let Err(d) = &got[0] else { panic!("period 13 is refused") };
-    assert_eq!((d.code.as_str(), d.column.as_deref(), d.row), ("adapter.bad_period", Some("期"), Some(2)));
-    let Ok(Row { record: Record::VoucherLine(v), .. }) = &got[1] else { panic!("row 3 reads") };
-    assert_eq!((v.word.as_str(), v.number.as_str(), v.period), ("记", "9", Some(Period::Month(2024, 3))));
+    let Err(d) = &got[0] else {
+        panic!("period 13 is refused")
+    };
+    assert_eq!(
+        (d.code.as_str(), d.column.as_deref(), d.row),
+        ("adapter.bad_period", Some("期"), Some(2))
+    );
+    let Ok(Row {
+        record: Record::VoucherLine(v),
+        ..
+    }) = &got[1]
+    else {
+        panic!("row 3 reads")
+    };
+    assert_eq!(
+        (v.word.as_str(), v.number.as_str(), v.period),
+        ("记", "9", Some(Period::Month(2024, 3)))
+    );
     assert_eq!((v.debit, v.credit), (dec("1"), Decimal::ZERO));
 }
 
@@ -609,7 +788,9 @@ columns: { code: 编号, name: 名称, phone: 手机, uscc: 信用代码, region
 attributes: [等级, 备注]
 ";
     let got = rows(text.as_bytes(), yaml);
-    let Record::Customer(c) = &got[0].record else { panic!("a customer") };
+    let Record::Customer(c) = &got[0].record else {
+        panic!("a customer")
+    };
     assert_eq!(
         c.party,
         Party {
@@ -623,8 +804,17 @@ attributes: [等级, 备注]
     assert_eq!(c.channel.as_deref(), Some("展会"));
     assert_eq!(c.first_seen, Some(date(2023, 5, 6)));
     assert_eq!(c.credit_limit, Some(dec("50000")));
-    assert_eq!(c.tags.iter().map(String::as_str).collect::<Vec<_>>(), ["vip", "华东", "老客", "重点"]);
-    assert_eq!(c.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(), [("等级", "A")]);
+    assert_eq!(
+        c.tags.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["vip", "华东", "老客", "重点"]
+    );
+    assert_eq!(
+        c.attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+        [("等级", "A")]
+    );
 }
 
 #[test]
@@ -655,8 +845,13 @@ fn budgets_cost_pools_and_activities() {
     }
     assert_eq!(got[0], first);
     assert_eq!(got[1], second);
-    let Err(d) = &got[2] else { panic!("a bad period") };
-    assert_eq!((d.code.as_str(), d.row, d.column.as_deref()), ("adapter.bad_period", Some(4), Some("期间")));
+    let Err(d) = &got[2] else {
+        panic!("a bad period")
+    };
+    assert_eq!(
+        (d.code.as_str(), d.row, d.column.as_deref()),
+        ("adapter.bad_period", Some(4), Some("期间"))
+    );
     assert!(d.message.contains("'2024-13'"));
 
     let text = "pool,period,amount,currency\nservice,2024-03,8800.5,\nlogistics,2024,100,USD\n";
@@ -686,12 +881,37 @@ fn budgets_cost_pools_and_activities() {
 
     let text = "客户,活动,日期,次数\nC1,service-ticket,2024-03-01,\nC2,delivery,2024-03-02,2.5\n,delivery,2024-03-02,1\n";
     let got = read("a.csv", text.as_bytes(), "name: a\nrecord: activity\ncolumns: { customer: 客户, activity: 活动, date: 日期, count: 次数 }").unwrap();
-    let Ok(Row { record: Record::Activity(a), .. }) = &got[0] else { panic!("{:?}", got[0]) };
-    assert_eq!((a.customer.code.as_str(), a.activity.as_str(), a.date, a.count), ("C1", "service-ticket", date(2024, 3, 1), Decimal::ONE));
-    let Ok(Row { record: Record::Activity(a), .. }) = &got[1] else { panic!("{:?}", got[1]) };
+    let Ok(Row {
+        record: Record::Activity(a),
+        ..
+    }) = &got[0]
+    else {
+        panic!("{:?}", got[0])
+    };
+    assert_eq!(
+        (
+            a.customer.code.as_str(),
+            a.activity.as_str(),
+            a.date,
+            a.count
+        ),
+        ("C1", "service-ticket", date(2024, 3, 1), Decimal::ONE)
+    );
+    let Ok(Row {
+        record: Record::Activity(a),
+        ..
+    }) = &got[1]
+    else {
+        panic!("{:?}", got[1])
+    };
     assert_eq!(a.count, dec("2.5"));
-    let Err(d) = &got[2] else { panic!("no customer") };
-    assert_eq!((d.code.as_str(), d.column.as_deref()), ("adapter.missing_value", Some("客户")));
+    let Err(d) = &got[2] else {
+        panic!("no customer")
+    };
+    assert_eq!(
+        (d.code.as_str(), d.column.as_deref()),
+        ("adapter.missing_value", Some("客户"))
+    );
 }
 
 #[test]
@@ -712,7 +932,10 @@ C1,星河,13800138000,9133,2024-03-01,5,USD,SO-1,P1,web,spring,华东,销售一�
             uscc: Some("9133".to_string()),
         })
     );
-    assert_eq!((t.currency.as_deref(), t.document.as_deref()), (Some("USD"), Some("SO-1")));
+    assert_eq!(
+        (t.currency.as_deref(), t.document.as_deref()),
+        (Some("USD"), Some("SO-1"))
+    );
     let some = |s: &str| Some(s.to_string());
     assert_eq!(
         t.dims,
@@ -740,10 +963,13 @@ C1,星河,13800138000,9133,2024-03-01,5,USD,SO-1,P1,web,spring,华东,销售一�
 #[test]
 fn crlf_files_keep_physical_line_numbers() {
     let text = "d,a\r\n\r\n2024-03-01,1\r\n\r\n\r\n2024-03-02,2\r\n\"2024-03-03\",\"3\"\r\n";
-    let got: Vec<u64> = transactions(text.as_bytes(), "name: x\nrecord: transaction\nkind: sale\ncolumns: { date: d, amount: a }")
-        .into_iter()
-        .map(|(row, _)| row)
-        .collect();
+    let got: Vec<u64> = transactions(
+        text.as_bytes(),
+        "name: x\nrecord: transaction\nkind: sale\ncolumns: { date: d, amount: a }",
+    )
+    .into_iter()
+    .map(|(row, _)| row)
+    .collect();
     assert_eq!(got, [3, 6, 7]);
 }
 
