@@ -16,11 +16,10 @@ use crate::output::{self, Format, Listing};
 
 /// The adapters compiled into this build (one Cargo feature each).
 pub fn adapters() -> Vec<&'static dyn Adapter> {
-    #[allow(unused_mut)]
-    let mut list: Vec<&'static dyn Adapter> = Vec::new();
-    #[cfg(feature = "csv")]
-    list.push(&ledgerlens_csv::CsvAdapter);
-    list
+    vec![
+        #[cfg(feature = "csv")]
+        &ledgerlens_csv::CsvAdapter,
+    ]
 }
 
 /// Where a command works: the project (if any) and the database.
@@ -116,6 +115,18 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let ctx = Context::resolve(cli)?;
             let store = ctx.open(false)?;
             quarantine(out, cli.format, &store)
+        }
+        Command::Merges => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            let mut merges = store.merges()?;
+            merges
+                .sort_by(|a, b| (a.batch, &a.system, &a.code).cmp(&(b.batch, &b.system, &b.code)));
+            Listing::of(
+                &["batch", "system", "code", "customer", "rule", "evidence"],
+                &merges,
+            )?
+            .write(out, cli.format)
         }
         Command::Imports => {
             let ctx = Context::resolve(cli)?;
@@ -513,10 +524,9 @@ pub struct Portfolio {
 }
 
 pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
-    let (parts, run) = ledgerlens_pipeline::map_partitions(store, as_of, |rows| {
+    let (parts, run) = ledgerlens_pipeline::map_ledger_features(store, as_of, |rows| {
         let mut p = Portfolio::default();
-        for (_, f) in &rows {
-            p.customers += 1;
+        for f in &rows {
             p.buyers += u64::from(f.orders > 0);
             p.orders += f.orders;
             p.revenue += f.revenue;
@@ -529,12 +539,12 @@ pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
     })?;
     let mut total = Portfolio {
         as_of: Some(as_of),
+        customers: store.stats()?.customers,
         partitions_computed: run.computed,
         partitions_cached: run.cached,
         ..Portfolio::default()
     };
     for p in parts {
-        total.customers += p.customers;
         total.buyers += p.buyers;
         total.orders += p.orders;
         total.revenue += p.revenue;

@@ -79,6 +79,9 @@ pub enum Command {
     },
     /// List quarantined rows with file, row, column and reason (by batch, then row).
     Quarantine,
+    /// List identity merges: source codes linked to an existing customer by USCC, phone or
+    /// name, with the evidence (by batch, then system and code).
+    Merges,
     /// List imports (by batch).
     Imports,
     /// Store-wide counts.

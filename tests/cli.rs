@@ -440,3 +440,41 @@ fn demo_data_is_what_its_generator_makes() {
         );
     }
 }
+
+#[test]
+fn header_only_and_bad_database_paths() {
+    let dir = project("tests/fixtures/mini");
+    let p = dir.path();
+    std::fs::write(
+        p.join("data/orders-empty.csv"),
+        "日期,会员,姓名,类型,金额,单号\n",
+    )
+    .unwrap();
+    let o = run(p, &["ingest", "data/orders-empty.csv"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    assert!(text.contains("the file has no data rows"), "{text}");
+    assert!(
+        text.contains("rows read 0 = rows stored 0 + rows quarantined 0"),
+        "{text}"
+    );
+
+    // A database path that is a file, not a folder.
+    std::fs::write(p.join("not-a-db"), "x").unwrap();
+    let o = run(p, &["--db", "not-a-db", "stats"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not a folder"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Merges are listed with their evidence.
+    assert!(run(p, &["ingest"]).status.success());
+    let merges = json(&run(p, &["merges", "--format", "json"]));
+    let merges = merges.as_array().unwrap();
+    assert_eq!(merges.len(), 2);
+    assert_eq!(merges[0]["code"], "M1");
+    assert_eq!(merges[0]["customer"], "crm:C001");
+    assert_eq!(merges[0]["rule"], "name");
+}

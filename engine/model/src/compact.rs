@@ -1,6 +1,6 @@
 //! Serde helpers that keep human-readable formats readable (`"2024-03-01"`, `"12.50"`)
 //! and make binary formats compact and fast (days since 1970 as an integer; a decimal's
-//! 16-byte representation). Use with `#[serde(with = "...")]`.
+//! mantissa and scale). Use with `#[serde(with = "...")]`.
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -43,7 +43,13 @@ pub mod opt_date {
     }
 }
 
-/// `Decimal`: a string when human-readable, else its 16-byte representation.
+fn from_parts<E: serde::de::Error>(mantissa: i128, scale: u8) -> Result<Decimal, E> {
+    Decimal::try_from_i128_with_scale(mantissa, u32::from(scale))
+        .map_err(|e| E::custom(format!("bad decimal: {e}")))
+}
+
+/// `Decimal`: a string when human-readable, else its mantissa (a varint in compact
+/// formats) and scale.
 pub mod decimal {
     use super::*;
 
@@ -52,7 +58,7 @@ pub mod decimal {
         if s.is_human_readable() {
             Serialize::serialize(d, s)
         } else {
-            Serialize::serialize(&d.serialize(), s)
+            Serialize::serialize(&(d.mantissa(), d.scale() as u8), s)
         }
     }
 
@@ -61,7 +67,8 @@ pub mod decimal {
         if d.is_human_readable() {
             <Decimal as Deserialize>::deserialize(d)
         } else {
-            Ok(Decimal::deserialize(<[u8; 16]>::deserialize(d)?))
+            let (mantissa, scale) = <(i128, u8)>::deserialize(d)?;
+            from_parts(mantissa, scale)
         }
     }
 }
@@ -75,7 +82,7 @@ pub mod opt_decimal {
         if s.is_human_readable() {
             d.serialize(s)
         } else {
-            Serialize::serialize(&d.map(|d| d.serialize()), s)
+            Serialize::serialize(&d.map(|d| (d.mantissa(), d.scale() as u8)), s)
         }
     }
 
@@ -84,7 +91,9 @@ pub mod opt_decimal {
         if d.is_human_readable() {
             Option::<Decimal>::deserialize(d)
         } else {
-            Ok(Option::<[u8; 16]>::deserialize(d)?.map(Decimal::deserialize))
+            Option::<(i128, u8)>::deserialize(d)?
+                .map(|(m, scale)| from_parts(m, scale))
+                .transpose()
         }
     }
 }

@@ -280,6 +280,39 @@ pub fn map_partitions<R: Send>(
     Ok((out, run))
 }
 
+/// Runs `f` on the features of every partition's customers *that have ledger entries*
+/// (sorted by id within a partition), in parallel; cheaper than [`map_partitions`]
+/// because the customer master is not read. Results come in partition order.
+pub fn map_ledger_features<R: Send>(
+    store: &Store,
+    as_of: NaiveDate,
+    f: impl Fn(Vec<Features>) -> R + Sync,
+) -> Result<(Vec<R>, FeatureRun), Error> {
+    let stamps = store.partition_stamps()?;
+    let parts: Vec<u32> = (0..store.partitions()).collect();
+    let results: Vec<Result<(R, bool), Error>> = parts
+        .par_iter()
+        .map(|&p| {
+            let (aggs, cached) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
+            let features = aggs.iter().map(|a| a.features(as_of)).collect();
+            Ok((f(features), cached))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
+    let mut run = FeatureRun::default();
+    for r in results {
+        let (value, cached) = r?;
+        if cached {
+            run.cached += 1;
+        } else {
+            run.computed += 1;
+        }
+        out.push(value);
+    }
+    store.flush()?;
+    Ok((out, run))
+}
+
 /// Every customer of the master with its features as of `as_of`, sorted by customer id.
 pub fn customer_features(
     store: &Store,

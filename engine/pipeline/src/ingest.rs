@@ -19,6 +19,9 @@ use crate::accounts::{ChartOfAccounts, Side};
 use crate::identity::{Directory, Slot};
 use crate::Error;
 
+/// Rows sent from the reading thread to the resolving thread at a time.
+const ROW_BATCH: usize = 4096;
+
 /// What one file's import did. `rows_read == rows_stored + rows_quarantined` always.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
@@ -199,27 +202,54 @@ impl Ingest<'_> {
             seen_docs: HashMap::new(),
             seen_facts: HashMap::new(),
         };
-        let mut vouchers: Vec<(u64, VoucherLine)> = Vec::new();
         let started = std::time::Instant::now();
-        {
-            let items = adapter.read(&input, source)?;
-            for item in items {
-                run.rows_read += 1;
-                if run.rows_read.is_multiple_of(65_536) {
-                    if let Some(progress) = self.progress {
-                        progress(run.rows_read);
+        // Two stages on two threads: this one runs the adapter (decoding, splitting,
+        // parsing values); a worker resolves customers and encodes entries. Rows travel
+        // in batches over a bounded channel, in file order.
+        let items = adapter.read(&input, source)?;
+        let progress = self.progress;
+        let (mut run, vouchers) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ledgerlens_adapter::Item>>(8);
+            let worker = scope.spawn(move || -> Result<_, Error> {
+                let mut vouchers: Vec<(u64, VoucherLine)> = Vec::new();
+                for batch in rx {
+                    for item in batch {
+                        run.rows_read += 1;
+                        if run.rows_read.is_multiple_of(65_536) {
+                            if let Some(progress) = progress {
+                                progress(run.rows_read);
+                            }
+                        }
+                        match item {
+                            Err(d) => run.quarantine(d),
+                            Ok(Row {
+                                row,
+                                record: Record::VoucherLine(line),
+                            }) => vouchers.push((row, line)),
+                            Ok(row) => run.record(row)?,
+                        }
                     }
                 }
-                match item {
-                    Err(d) => run.quarantine(d),
-                    Ok(Row {
-                        row,
-                        record: Record::VoucherLine(line),
-                    }) => vouchers.push((row, line)),
-                    Ok(row) => run.record(row)?,
+                Ok((run, vouchers))
+            });
+            let mut batch = Vec::with_capacity(ROW_BATCH);
+            for item in items {
+                batch.push(item);
+                if batch.len() == ROW_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
+                    if tx.send(full).is_err() {
+                        break; // the worker stopped on an error; join reports it
+                    }
                 }
             }
-        }
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            drop(tx);
+            worker
+                .join()
+                .map_err(|_| Error::Invariant(format!("{name}: the ingest worker panicked")))?
+        })?;
         drop(input);
         tracing::info!(rows = run.rows_read, elapsed = ?started.elapsed(), "read");
         run.vouchers(vouchers, self.chart)?;

@@ -275,16 +275,25 @@ impl Store {
         if self.importing.swap(true, Ordering::SeqCst) {
             return Err(Error::Busy);
         }
-        let next = self
-            .meta
-            .get(META_NEXT_BATCH)?
-            .as_deref()
-            .and_then(read_u64)
-            .unwrap_or(1);
-        self.meta.insert(META_NEXT_BATCH, &be64(next + 1))?;
-        self.meta.insert(META_PENDING, &be64(next))?;
-        self.db.flush()?;
-        Ok(Import::new(self, next))
+        let start = || -> Result<u64, Error> {
+            let next = self
+                .meta
+                .get(META_NEXT_BATCH)?
+                .as_deref()
+                .and_then(read_u64)
+                .unwrap_or(1);
+            self.meta.insert(META_NEXT_BATCH, &be64(next + 1))?;
+            self.meta.insert(META_PENDING, &be64(next))?;
+            self.db.flush()?;
+            Ok(next)
+        };
+        match start() {
+            Ok(next) => Ok(Import::new(self, next)),
+            Err(e) => {
+                self.importing.store(false, Ordering::SeqCst);
+                Err(e)
+            }
+        }
     }
 
     pub(crate) fn finish_import(&self, batch: u64, committed: bool) -> Result<(), Error> {

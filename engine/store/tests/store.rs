@@ -759,15 +759,14 @@ fn a_second_open_is_refused_at_once() {
     let second = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("a second open must fail, not wait for the lock");
-    match second {
-        Err(Error::Locked { path: locked }) => {
-            assert_eq!(locked, path);
-            let message = Error::Locked { path: locked }.to_string();
-            assert!(message.contains("in use by another process"), "{message}");
-            assert!(message.contains(&path.display().to_string()), "{message}");
-        }
-        other => panic!("expected Error::Locked, got {other:?}"),
-    }
+    let err = second.expect_err("a second open must be refused");
+    assert!(
+        matches!(&err, Error::Locked { path: locked } if *locked == path),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("in use by another process"), "{message}");
+    assert!(message.contains(&path.display().to_string()), "{message}");
 
     // The first is unharmed and, once closed, the database opens again.
     let import = first.begin_import().unwrap();

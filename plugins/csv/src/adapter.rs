@@ -51,7 +51,7 @@ impl Adapter for CsvAdapter {
             Delimiter::Auto => sniff_delimiter(text.get(start..).unwrap_or_default()),
             given => given,
         };
-        let first_line = options.skip_rows as u64 + 1;
+        let first_line = u64::try_from(options.skip_rows).map_or(u64::MAX, |n| n.saturating_add(1));
         let mut rows = Rows::new(text, start, first_line, delimiter);
         let line = match rows.advance() {
             None => return Ok(Box::new(std::iter::empty())),

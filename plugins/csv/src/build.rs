@@ -112,9 +112,7 @@ impl<'p, C: Cells> At<'p, C> {
             ),
         }
     }
-}
 
-impl<'p, C: Cells> At<'p, C> {
     #[cold]
     #[inline(never)]
     fn fail(&self, code: &str, col: Option<&Col>, message: String) -> Diagnostic {
@@ -210,8 +208,20 @@ impl<'p, C: Cells> At<'p, C> {
         self.parsed(field, "adapter.bad_period", |raw| raw.parse().map(Some))
     }
 
-    fn present<T>(&self, field: Field, value: Option<T>) -> Read<T> {
-        value.ok_or_else(|| self.missing(field, self.col(field)))
+    fn needed<T>(&self, field: Field, value: Read<Option<T>>) -> Read<T> {
+        value?.ok_or_else(|| self.missing(field, self.col(field)))
+    }
+
+    fn required_date(&self, field: Field) -> Read<NaiveDate> {
+        self.needed(field, self.date(field))
+    }
+
+    fn required_amount(&self, field: Field) -> Read<Decimal> {
+        self.needed(field, self.amount(field))
+    }
+
+    fn required_period(&self, field: Field) -> Read<Period> {
+        self.needed(field, self.period(field))
     }
 
     fn currency(&self) -> String {
@@ -280,17 +290,18 @@ impl<'p, C: Cells> At<'p, C> {
     }
 
     fn transaction(&self) -> Option<Item> {
-        let date = read!(self.date(Field::Date));
-        let date = read!(self.present(Field::Date, date));
+        let date = read!(self.required_date(Field::Date));
         let kind = read!(self.kind());
-        let amount = read!(self.amount(Field::Amount));
-        let amount = read!(self.present(Field::Amount, amount));
+        let amount = read!(self.required_amount(Field::Amount));
         let quantity = read!(self.number(Field::Quantity));
         let (customer, aux) = self.party();
         let currency = self.string(Field::Currency);
         let document = self.string(Field::Document);
         let memo = self.string(Field::Memo);
         let dims = self.dims(&aux);
+        // Written out in full (not through `row`): the record is then built where the
+        // iterator returns it instead of being copied there, which is measurable on large
+        // files.
         Some(Ok(Row {
             row: self.line,
             record: Record::Transaction(Transaction {
@@ -346,8 +357,8 @@ impl<'p, C: Cells> At<'p, C> {
     fn voucher(&self) -> Read<(String, String)> {
         let (word, number, col) = match &self.plan.voucher {
             Voucher::Pair(word, number) => (
-                self.cells.cell(word.index).trim(),
-                self.cells.cell(number.index).trim(),
+                value::trim(self.cells.cell(word.index)),
+                value::trim(self.cells.cell(number.index)),
                 Some(number),
             ),
             Voucher::Combined(slot) => {
@@ -375,8 +386,7 @@ impl<'p, C: Cells> At<'p, C> {
     }
 
     fn voucher_line(&self) -> Option<Item> {
-        let date = read!(self.date(Field::Date));
-        let date = read!(self.present(Field::Date, date));
+        let date = read!(self.required_date(Field::Date));
         let period = read!(self.fiscal_period());
         let (word, number) = read!(self.voucher());
         let line = read!(self.parsed(Field::Line, "adapter.bad_number", |raw| {
@@ -389,21 +399,30 @@ impl<'p, C: Cells> At<'p, C> {
         let credit = read!(self.amount(Field::Credit)).unwrap_or(Decimal::ZERO);
         let quantity = read!(self.number(Field::Quantity));
         let (customer, aux) = self.party();
-        self.row(Record::VoucherLine(VoucherLine {
-            date,
-            period,
-            word,
-            number,
-            line,
-            account,
-            account_name: self.string(Field::AccountName),
-            debit,
-            credit,
-            customer,
-            memo: self.string(Field::Memo),
-            quantity,
-            currency: self.string(Field::Currency),
-            dims: self.dims(&aux),
+        let account_name = self.string(Field::AccountName);
+        let memo = self.string(Field::Memo);
+        let currency = self.string(Field::Currency);
+        let dims = self.dims(&aux);
+        // Written out in full (not through `row`) so the record is built in place: voucher
+        // exports are the other large input.
+        Some(Ok(Row {
+            row: self.line,
+            record: Record::VoucherLine(VoucherLine {
+                date,
+                period,
+                word,
+                number,
+                line,
+                account,
+                account_name,
+                debit,
+                credit,
+                customer,
+                memo,
+                quantity,
+                currency,
+                dims,
+            }),
         }))
     }
 
@@ -426,7 +445,7 @@ impl<'p, C: Cells> At<'p, C> {
             .attributes
             .iter()
             .filter_map(|(name, col)| {
-                let value = self.cells.cell(col.index).trim();
+                let value = value::trim(self.cells.cell(col.index));
                 (!value.is_empty()).then(|| (name.clone(), value.to_string()))
             })
             .collect();
@@ -447,11 +466,9 @@ impl<'p, C: Cells> At<'p, C> {
     }
 
     fn spend(&self) -> Option<Item> {
-        let date = read!(self.date(Field::Date));
-        let date = read!(self.present(Field::Date, date));
+        let date = read!(self.required_date(Field::Date));
         let channel = read!(self.required(Field::Channel)).to_string();
-        let amount = read!(self.amount(Field::Amount));
-        let amount = read!(self.present(Field::Amount, amount));
+        let amount = read!(self.required_amount(Field::Amount));
         self.row(Record::Spend(Spend {
             date,
             channel,
@@ -465,10 +482,8 @@ impl<'p, C: Cells> At<'p, C> {
     fn budget(&self) -> Option<Item> {
         let dimension = read!(self.required(Field::Dimension)).to_string();
         let key = read!(self.required(Field::Key)).to_string();
-        let period = read!(self.period(Field::Period));
-        let period = read!(self.present(Field::Period, period));
-        let amount = read!(self.amount(Field::Amount));
-        let amount = read!(self.present(Field::Amount, amount));
+        let period = read!(self.required_period(Field::Period));
+        let amount = read!(self.required_amount(Field::Amount));
         self.row(Record::Budget(Budget {
             dimension,
             key,
@@ -481,10 +496,8 @@ impl<'p, C: Cells> At<'p, C> {
 
     fn cost_pool(&self) -> Option<Item> {
         let pool = read!(self.required(Field::Pool)).to_string();
-        let period = read!(self.period(Field::Period));
-        let period = read!(self.present(Field::Period, period));
-        let amount = read!(self.amount(Field::Amount));
-        let amount = read!(self.present(Field::Amount, amount));
+        let period = read!(self.required_period(Field::Period));
+        let amount = read!(self.required_amount(Field::Amount));
         self.row(Record::CostPool(CostPool {
             pool,
             period,
@@ -500,8 +513,7 @@ impl<'p, C: Cells> At<'p, C> {
             _ => return Some(Err(self.missing(Field::Customer, self.col(Field::Customer)))),
         };
         let activity = read!(self.required(Field::Activity)).to_string();
-        let date = read!(self.date(Field::Date));
-        let date = read!(self.present(Field::Date, date));
+        let date = read!(self.required_date(Field::Date));
         let count = read!(self.number(Field::Count)).unwrap_or(Decimal::ONE);
         self.row(Record::Activity(ActivityRecord {
             customer,

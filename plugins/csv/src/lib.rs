@@ -10,6 +10,38 @@
 //! `adapter.bad_amount`, `adapter.short_row`, ...) naming the file, row and column when the
 //! row cannot be read. Row numbers are 1-based physical lines of the file.
 //!
+//! # How a file is read
+//!
+//! - **Encoding**: `encoding` (`utf-8`, `gbk`, `gb18030`) or detected (UTF-8 when valid,
+//!   else GB18030); a UTF-8 BOM is dropped. A file with nothing but whitespace is
+//!   `Error::Empty`; bytes invalid in the encoding are `Error::Encoding` naming the line.
+//! - **Rows**: `skip_rows` physical lines (blank ones included) are dropped first. Rows
+//!   whose cells are all empty are skipped. Quoted cells may hold delimiters, `""` and line
+//!   breaks; a row keeps the line it starts on. A quote left open at the end of the file is
+//!   an `adapter.malformed` diagnostic rather than a giant cell.
+//! - **Delimiter**: `delimiter`, or the most frequent of `,` tab `;` `|` outside quotes in
+//!   the first ten lines, else runs of spaces and tabs (leading and trailing ones ignored;
+//!   no quoting), as in CDNOW's ` 00001 19970101  1   11.77`.
+//! - **Header**: `header: present/absent`, or detected: with columns mapped by name, the
+//!   first row is the header and must hold every name (else `Error::UnknownColumn` listing
+//!   what it holds); with numbered columns only, it is a header when its first non-empty
+//!   date (or amount, or period) cell does not read as one. Names match after trimming.
+//! - **Cells** are trimmed; an empty cell is an absent value, which `defaults` fill.
+//!   Extra cells are ignored; a row too short for a mapped column is `adapter.short_row`.
+//! - **Values**: dates and amounts in the spellings
+//!   [`parse_date`](ledgerlens_adapter::parse_date) and
+//!   [`parse_amount`](ledgerlens_adapter::parse_amount) accept (`date_format` for others).
+//!   A customer cell may hold Kingdee auxiliary items (`部门---D01---销售一部;客户---C0001---名称`):
+//!   the 客户 item gives the customer's code and name, 部门 and 项目 fill the department and
+//!   project dimensions when those have no column of their own.
+//! - **Diagnostics** (severity error, one per row, its first problem): `adapter.bad_date`,
+//!   `adapter.bad_amount`, `adapter.bad_number`, `adapter.bad_kind`, `adapter.bad_period`,
+//!   `adapter.missing_value`, `adapter.short_row`, `adapter.malformed`. The column is the
+//!   header name, or the 1-based number in a file without a header.
+//! - **Options** that cannot work (a required field unmapped, a field the record type does
+//!   not read, named columns with `header: absent`, a default that does not parse) are
+//!   `Error::Options` before the file is read.
+//!
 //! ```
 //! use ledgerlens_adapter::{Adapter, ColumnRef, Field, Input, SourceOptions};
 //! use ledgerlens_csv::CsvAdapter;

@@ -7,76 +7,29 @@ use ledgerlens_model::{Period, RecordType};
 use crate::value;
 
 /// The fields each record type reads.
+#[rustfmt::skip]
 fn fields(record: RecordType) -> &'static [Field] {
     use Field::*;
     match record {
         RecordType::Transaction => &[
-            Date,
-            Amount,
-            Currency,
-            Quantity,
-            Document,
-            Memo,
-            Kind,
-            Product,
-            Channel,
-            Campaign,
-            Region,
-            Department,
-            Project,
-            Customer,
-            CustomerName,
-            CustomerPhone,
-            CustomerUscc,
+            Date, Amount, Currency, Quantity, Document, Memo, Kind,
+            Product, Channel, Campaign, Region, Department, Project,
+            Customer, CustomerName, CustomerPhone, CustomerUscc,
         ],
         RecordType::VoucherLine => &[
-            Date,
-            FiscalYear,
-            FiscalPeriod,
-            Voucher,
-            VoucherWord,
-            VoucherNumber,
-            Line,
-            Account,
-            AccountName,
-            Debit,
-            Credit,
-            Customer,
-            CustomerName,
-            CustomerPhone,
-            CustomerUscc,
-            Memo,
-            Quantity,
-            Currency,
-            Product,
-            Channel,
-            Campaign,
-            Region,
-            Department,
-            Project,
+            Date, FiscalYear, FiscalPeriod, Voucher, VoucherWord, VoucherNumber, Line,
+            Account, AccountName, Debit, Credit, Memo, Quantity, Currency,
+            Customer, CustomerName, CustomerPhone, CustomerUscc,
+            Product, Channel, Campaign, Region, Department, Project,
         ],
         RecordType::Customer => &[
-            Code,
-            Name,
-            Phone,
-            Uscc,
-            Region,
-            Channel,
-            FirstSeen,
-            CreditLimit,
-            Tags,
+            Code, Name, Phone, Uscc, Region, Channel, FirstSeen, CreditLimit, Tags,
         ],
         RecordType::Spend => &[Date, Channel, Campaign, Amount, Currency],
         RecordType::Budget => &[Dimension, Key, Period, Amount, Currency],
         RecordType::CostPool => &[Pool, Period, Amount, Currency],
         RecordType::Activity => &[
-            Customer,
-            CustomerName,
-            CustomerPhone,
-            CustomerUscc,
-            Activity,
-            Date,
-            Count,
+            Customer, CustomerName, CustomerPhone, CustomerUscc, Activity, Date, Count,
         ],
     }
 }
@@ -196,29 +149,25 @@ pub(crate) fn check(options: &SourceOptions) -> Result<(), Error> {
         .filter(|f| !is_mapped(options, **f))
         .map(|f| f.name())
         .collect();
-    match record {
-        RecordType::Transaction => {
-            if options.kind.is_none() && !is_mapped(options, Field::Kind) {
-                missing.push("kind (a column, a default, or `kind:` for the whole source)".into());
+    let no_kind = options.kind.is_none() && !is_mapped(options, Field::Kind);
+    if record == RecordType::Transaction && no_kind {
+        missing.push("kind (a column, a default, or `kind:` for the whole source)".into());
+    }
+    if record == RecordType::VoucherLine {
+        for field in [Field::Debit, Field::Credit] {
+            if !is_mapped(options, field) {
+                missing.push(field.name());
             }
         }
-        RecordType::VoucherLine => {
-            for field in [Field::Debit, Field::Credit] {
-                if !is_mapped(options, field) {
-                    missing.push(field.name());
-                }
-            }
-            if !is_mapped(options, Field::Voucher) && !is_mapped(options, Field::VoucherNumber) {
-                missing.push("voucher (or voucher_number)".into());
-            }
-            if is_mapped(options, Field::FiscalYear) != is_mapped(options, Field::FiscalPeriod) {
-                return Err(options_error(
-                    options,
-                    "fiscal_year and fiscal_period are mapped together or not at all".into(),
-                ));
-            }
+        if !is_mapped(options, Field::Voucher) && !is_mapped(options, Field::VoucherNumber) {
+            missing.push("voucher (or voucher_number)".into());
         }
-        _ => {}
+        if is_mapped(options, Field::FiscalYear) != is_mapped(options, Field::FiscalPeriod) {
+            return Err(options_error(
+                options,
+                "fiscal_year and fiscal_period are mapped together or not at all".into(),
+            ));
+        }
     }
     if !missing.is_empty() {
         return Err(options_error(
@@ -350,8 +299,8 @@ fn unknown(file: &str, line: u64, column: &str, field: &str, header: &[String]) 
 }
 
 /// With numbered columns only: the first row is a header when its first non-empty typed
-/// cell (date, then amounts, then period) does not read as its type. No typed cell: no
-/// header.
+/// cell (date, then amounts, then period) does not read as its type. No such cell: no
+/// header (so a short or odd first row is reported as data, never silently dropped).
 fn looks_like_header(options: &SourceOptions, cells: &[String]) -> bool {
     const PROBES: [Field; 9] = [
         Field::Date,
@@ -369,7 +318,7 @@ fn looks_like_header(options: &SourceOptions, cells: &[String]) -> bool {
             continue;
         };
         let Some(cell) = n.checked_sub(1).and_then(|i| cells.get(i)) else {
-            return true;
+            continue;
         };
         if cell.is_empty() {
             continue;

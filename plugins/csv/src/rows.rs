@@ -79,7 +79,7 @@ impl<'a> Rows<'a> {
                 return Rows::Whitespace(Whitespace {
                     text,
                     pos: start,
-                    line: first_line - 1,
+                    line: first_line.saturating_sub(1),
                     row_start: start,
                     spans: Vec::new(),
                 })
@@ -120,7 +120,7 @@ impl<'a> Rows<'a> {
         match self {
             Rows::Whitespace(w) => {
                 w.pos = w.row_start;
-                w.line -= 1;
+                w.line = w.line.saturating_sub(1);
             }
             Rows::Delimited(d) => d.pending = true,
         }
@@ -166,6 +166,7 @@ pub(crate) struct Whitespace<'a> {
 }
 
 impl Whitespace<'_> {
+    /// Moves to the next line with cells and returns its number.
     pub(crate) fn advance(&mut self) -> Option<u64> {
         let bytes = self.text.as_bytes();
         while self.pos < bytes.len() {
@@ -199,10 +200,9 @@ pub(crate) struct Delimited<'a> {
     /// The current row.
     pub(crate) record: csv::StringRecord,
     delimiter: u8,
-    /// Where the reader started in the text.
+    /// Where the reader started in the text, and that line's number.
     start: usize,
-    /// Bytes counted for line numbers so far, and the line there.
-    counted: (usize, u64),
+    first_line: u64,
     /// The current row's line.
     line: u64,
     pending: bool,
@@ -227,7 +227,7 @@ impl<'a> Delimited<'a> {
             record: csv::StringRecord::new(),
             delimiter,
             start,
-            counted: (start, first_line),
+            first_line: first_line.max(1),
             line: first_line,
             pending: false,
             done: false,
@@ -235,26 +235,28 @@ impl<'a> Delimited<'a> {
     }
 
     /// The line a record starting at `position` (relative to where reading started) is
-    /// on. The `csv` crate's own positions include the line breaks it skipped before the
-    /// record (and a CRLF's LF), so count them here: lines only move forward, each byte
-    /// is counted once.
-    fn line_at(&mut self, position: Option<&csv::Position>) -> u64 {
-        let Some(relative) = position.and_then(|p| usize::try_from(p.byte()).ok()) else {
-            return self.counted.1;
+    /// on. The `csv` crate's position is where it began reading the record, before any
+    /// line breaks it skipped as empty lines (and a CRLF's LF); its line counts the LFs
+    /// read up to there. Count the skipped ones too.
+    fn line_at(&self, position: Option<&csv::Position>) -> u64 {
+        let Some(position) = position else {
+            return self.line;
         };
         let bytes: &[u8] = self.reader.get_ref().get_ref();
-        let mut at = (self.start + relative).min(bytes.len());
-        while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
-            at += 1;
-        }
-        let (from, line) = self.counted;
-        if at > from {
-            let breaks = bytes[from..at].iter().filter(|&&b| b == b'\n').count();
-            self.counted = (at, line + breaks as u64);
-        }
-        self.counted.1
+        let from = usize::try_from(position.byte()).map_or(bytes.len(), |b| self.start + b);
+        let skipped = bytes
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .filter(|&&b| b == b'\n')
+            .count();
+        (self.first_line - 1)
+            .saturating_add(position.line())
+            .saturating_add(skipped as u64)
     }
 
+    /// Moves to the next record with content.
     pub(crate) fn advance(&mut self) -> Option<Next> {
         if self.pending {
             self.pending = false;
@@ -268,8 +270,7 @@ impl<'a> Delimited<'a> {
                     if self.record.iter().all(|c| c.trim().is_empty()) {
                         continue;
                     }
-                    let position = self.record.position().cloned();
-                    let line = self.line_at(position.as_ref());
+                    let line = self.line_at(self.record.position());
                     self.line = line;
                     if let Some(column) = self.unterminated_quote() {
                         self.done = true;

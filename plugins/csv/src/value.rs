@@ -50,16 +50,22 @@ fn plain_date(b: &[u8]) -> Option<NaiveDate> {
         [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] => [y0, y1, y2, y3, m0, m1, d0, d1],
         _ => return None,
     };
-    let mut n = [0u32; 8];
-    for (n, d) in n.iter_mut().zip(digits) {
-        let v = d.wrapping_sub(b'0');
-        if v > 9 {
-            return None;
-        }
-        *n = u32::from(v);
+    let n = eight_digits(digits)?;
+    NaiveDate::from_ymd_opt((n / 10_000) as i32, n / 100 % 100, n % 100)
+}
+
+/// Eight ASCII digits as a number, eight bytes at a time (the usual SWAR reduction).
+fn eight_digits(digits: [u8; 8]) -> Option<u32> {
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    let x = u64::from_le_bytes(digits);
+    // Every byte is 0x30..=0x3F, and adding 6 keeps it below 0x40: '0'..='9'.
+    if x & HIGH_NIBBLES != ZEROS || x.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES != ZEROS {
+        return None;
     }
-    let year = n[0] * 1000 + n[1] * 100 + n[2] * 10 + n[3];
-    NaiveDate::from_ymd_opt(year as i32, n[4] * 10 + n[5], n[6] * 10 + n[7])
+    let x = (x & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(10 * 256 + 1) >> 8;
+    let x = (x & 0x00FF_00FF_00FF_00FF).wrapping_mul(100 * 65_536 + 1) >> 16;
+    Some(((x & 0x0000_FFFF_0000_FFFF).wrapping_mul(10_000 * (1 << 32) + 1) >> 32) as u32)
 }
 
 /// An optional `-`, 1 to 19 ASCII digits with at most one `.` between two of them.
@@ -77,6 +83,9 @@ fn plain_decimal(b: &[u8]) -> Option<Decimal> {
     for (i, &c) in b.iter().enumerate() {
         let d = c.wrapping_sub(b'0');
         if d <= 9 {
+            if digits == 19 {
+                return None;
+            }
             mantissa = mantissa * 10 + u64::from(d);
             digits += 1;
         } else if c == b'.' && point.is_none() && i > 0 && i + 1 < b.len() {
@@ -84,9 +93,6 @@ fn plain_decimal(b: &[u8]) -> Option<Decimal> {
         } else {
             return None;
         }
-    }
-    if digits > 19 {
-        return None;
     }
     // Digits after the point: at most 19, so the scale is within Decimal's 28.
     let scale = point.map_or(0, |p| (b.len() - p - 1) as u32);
@@ -97,6 +103,26 @@ fn plain_decimal(b: &[u8]) -> Option<Decimal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eight_digits_reads_every_position() {
+        for n in [
+            0u32, 1, 9, 10, 19970101, 20240301, 99999999, 12345678, 87654321, 10000000,
+        ] {
+            let text = format!("{n:08}");
+            let bytes: [u8; 8] = text.as_bytes().try_into().unwrap();
+            assert_eq!(eight_digits(bytes), Some(n), "{text}");
+        }
+        for bad in [
+            *b"1997010a",
+            *b"/9970101",
+            *b"1997:101",
+            *b"19970 01",
+            *b"\xff9970101",
+        ] {
+            assert_eq!(eight_digits(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn fast_paths_agree_with_the_full_parsers() {

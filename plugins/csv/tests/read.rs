@@ -127,6 +127,30 @@ fn cdnow_master_whitespace_layout_with_its_header_line() {
 }
 
 #[test]
+fn a_short_first_row_is_data_not_a_header() {
+    let got = read("c.txt", b" 00001\n 00002 19970101 1 5\n", CDNOW).unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(
+        matches!(&got[0], Err(d) if d.code == "adapter.short_row" && d.row == Some(1) && d.column.as_deref() == Some("2")),
+        "{:?}",
+        got[0]
+    );
+    assert!(matches!(&got[1], Ok(row) if row.row == 2));
+}
+
+#[test]
+fn gbk_whitespace_layout() {
+    let bytes = gbk("客户 日期 金额\n 甲001 2024-03-01 5\n");
+    let got = transactions(
+        &bytes,
+        "name: x\nrecord: transaction\nkind: sale\ncolumns: { customer: 1, date: 2, amount: 3 }",
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, 2);
+    assert_eq!(got[0].1.customer, party("甲001"));
+}
+
+#[test]
 fn cdnow_sample_without_a_header_starts_at_row_one() {
     let text = b" 00004 0001 19970101  2   29.33\n 00004 0001 19970118  2   29.73\n";
     let yaml = "name: s\nrecord: transaction\nkind: sale\ndelimiter: whitespace\ncolumns: { customer: 1, date: 3, quantity: 4, amount: 5, document: 2 }";
