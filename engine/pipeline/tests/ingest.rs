@@ -268,20 +268,20 @@ fn identity_by_uscc_and_phone_with_bad_uscc_reported() {
         "{:?}",
         r.warnings
     );
-    let crm2 = format!("编号,名称,手机,信用代码,渠道\nA,甲公司,,{body}{check},\n");
-    let _ = crm2; // same system: exact code, no merge
-    let orders = format!("日期,会员,姓名,类型,金额,单号\n2024-01-01,X9,别名,销售,1,D1\n");
+    let orders = "日期,会员,姓名,类型,金额,单号\n2024-01-01,X9,别名,销售,1,D1\n";
     let r = p
         .ingest(&store, "orders.csv", orders.as_bytes(), "orders")
         .unwrap();
     assert_eq!(r.customers_new, 1, "no attribute matches: a new customer");
 
     // A second CRM-like system with the USCC and the phone.
-    let cfg = format!("{CONFIG}\n");
     let p2 = Project {
         dir: p.dir,
-        config: ProjectConfig::parse(&cfg.replace("system: crm", "system: crm2"), Path::new("x"))
-            .unwrap(),
+        config: ProjectConfig::parse(
+            &CONFIG.replace("system: crm", "system: crm2"),
+            Path::new("x"),
+        )
+        .unwrap(),
     };
     let crm3 = format!("编号,名称,手机,信用代码,渠道\nZ1,完全不同的名字,,{body}{check},\nZ2,另一个,13900001111,,\n");
     let r = p2
