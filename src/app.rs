@@ -240,7 +240,20 @@ pub fn ingest(
             progress: Some(&progress),
         };
         tracing::info!(file = %name, source = %source.name, "ingest");
-        let report = ingest.file(store, &file, &name, source)?;
+        let report = match ingest.file(store, &file, &name, source) {
+            Ok(report) => report,
+            Err(e) if reports.is_empty() => return Err(e.into()),
+            Err(e) => {
+                let done: Vec<&str> = reports
+                    .iter()
+                    .map(|r: &IngestReport| r.file.as_str())
+                    .collect();
+                return Err(anyhow::Error::new(e).context(format!(
+                    "{name} was not imported (the files before it were: {})",
+                    done.join(", ")
+                )));
+            }
+        };
         reports.push(report);
     }
     bar.finish_and_clear();
@@ -416,12 +429,36 @@ fn customer(
     id: &str,
     as_of: Option<NaiveDate>,
 ) -> anyhow::Result<()> {
-    let Some(c) = store.customer(id)? else {
-        bail!("no customer '{id}' (ids are listed by `ledgerlens customers`; they look like system:code)");
+    let resolved;
+    let id = match store.customer(id)? {
+        Some(_) => id,
+        None => {
+            // A source code `system:code` that was merged into another customer.
+            let (system, code) = id.split_once(':').unwrap_or(("", id));
+            let p = store.partition_of_parts(&[system, code]);
+            let found = store
+                .xref_in(p)?
+                .into_iter()
+                .find(|r| r.system == system && r.code == code);
+            match found {
+                Some(row) => {
+                    resolved = row.customer;
+                    &resolved
+                }
+                None => bail!("no customer '{id}' (ids are listed by `ledgerlens customers`; they look like system:code)"),
+            }
+        }
     };
+    let Some(c) = store.customer(id)? else {
+        bail!("no customer '{id}' in the master");
+    };
+    // With no ledger entries at all there is no as-of date to compute features at.
     let as_of = match as_of {
         Some(d) => d,
-        None => data_as_of(store).unwrap_or(NaiveDate::MIN),
+        None => match store.stats()?.max_date {
+            Some(d) => d,
+            None => c.first_seen.unwrap_or_default(),
+        },
     };
     let features = ledgerlens_pipeline::features_of(store, id, as_of)?;
     let mut entries = Vec::new();

@@ -221,7 +221,10 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
         rows: refund_rows,
     }
     .write(out, Format::Table)?;
-    writeln!(out, "\nnext: `ledgerlens demo --out demo` keeps the project; then `ledgerlens --project demo customers`, `customer ID`, `quarantine`, `stats`.")?;
+    match dir {
+        Some(d) => writeln!(out, "\nnext: `ledgerlens --project {} customers`, `customer ID`, `quarantine`, `merges`, `stats`.", d.display())?,
+        None => writeln!(out, "\nnext: `ledgerlens demo --out demo` keeps the project; then `ledgerlens --project demo customers`, `customer ID`, `quarantine`, `merges`, `stats`.")?,
+    }
     Ok(())
 }
 

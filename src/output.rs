@@ -75,6 +75,11 @@ pub fn cell(v: Option<&Value>) -> String {
             .map(|x| cell(Some(x)))
             .collect::<Vec<_>>()
             .join(";"),
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, x)| format!("{k}={}", cell(Some(x))))
+            .collect::<Vec<_>>()
+            .join(";"),
         Some(other) => other.to_string(),
     }
 }
@@ -148,7 +153,6 @@ pub fn object<T: Serialize>(out: &mut dyn Write, format: Format, value: &T) -> a
             };
             let rows: Vec<Vec<String>> = map
                 .iter()
-                .filter(|(_, x)| !x.is_array() && !x.is_object())
                 .map(|(k, x)| vec![k.clone(), cell(Some(x))])
                 .collect();
             let width = rows.iter().map(|r| r[0].width()).max().unwrap_or(0);

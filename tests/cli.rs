@@ -477,4 +477,10 @@ fn header_only_and_bad_database_paths() {
     assert_eq!(merges[0]["code"], "M1");
     assert_eq!(merges[0]["customer"], "crm:C001");
     assert_eq!(merges[0]["rule"], "name");
+    // A merged source code finds its canonical customer.
+    let c = json(&run(p, &["customer", "shop:M1", "--format", "json"]));
+    assert_eq!(c["customer"]["id"], "crm:C001");
+    let o = run(p, &["customer", "shop:NOPE"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no customer 'shop:NOPE'"));
 }

@@ -26,7 +26,7 @@ mod parse;
 pub use decode::{decode, Decoded, Encoding};
 pub use error::Error;
 pub use options::{ColumnRef, Delimiter, Field, Header, SourceOptions};
-pub use parse::{parse_amount, parse_date, parse_date_with, parse_decimal};
+pub use parse::{parse_amount, parse_date, parse_date_with, parse_decimal, MAX_YEAR, MIN_YEAR};
 
 use ledgerlens_model::{Diagnostic, Row};
 

@@ -6,6 +6,12 @@ use chrono::NaiveDate;
 use ledgerlens_model::normalize::to_halfwidth;
 use rust_decimal::Decimal;
 
+/// Years outside this range are refused as typos (`0000-01-01`, `9999-12-31`): one such
+/// date would move the data's as-of date and every customer's recency with it.
+pub const MIN_YEAR: i32 = 1900;
+/// See [`MIN_YEAR`].
+pub const MAX_YEAR: i32 = 2100;
+
 /// Reads a date in the common forms: `2024-03-01`, `2024/3/1`, `2024.3.1`, `20240301`,
 /// `2024年3月1日`, full-width digits, with an optional time part after a space or `T`
 /// (ignored). Day-first or month-first forms (`01/03/2024`) are ambiguous and refused: name
@@ -23,8 +29,15 @@ pub fn parse_date_with(raw: &str, format: Option<&str>) -> Result<NaiveDate, Str
         return Err("the date is empty".to_string());
     }
     if let Some(format) = format {
-        return NaiveDate::parse_from_str(&half, format)
-            .map_err(|e| format!("cannot read '{raw}' as a date in format '{format}': {e}"));
+        let date = NaiveDate::parse_from_str(&half, format)
+            .map_err(|e| format!("cannot read '{raw}' as a date in format '{format}': {e}"))?;
+        return if (MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(&date)) {
+            Ok(date)
+        } else {
+            Err(format!(
+                "'{raw}' is outside the years {MIN_YEAR}-{MAX_YEAR}; a typo?"
+            ))
+        };
     }
     let bad = || {
         format!("cannot read '{raw}' as a date (expected e.g. 2024-03-01, 2024/3/1, 20240301 or 2024年3月1日)")
@@ -58,6 +71,9 @@ fn ymd(y: &str, m: &str, d: &str) -> Option<NaiveDate> {
             .flatten()
     };
     let year = i32::try_from(num(y, 4)?).ok()?;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+        return None;
+    }
     NaiveDate::from_ymd_opt(year, num(m, 2)?, num(d, 2)?)
 }
 
@@ -108,8 +124,16 @@ pub fn parse_amount(raw: &str) -> Result<Option<Decimal>, String> {
             return Err(bad("a thousands separator after the decimal point"));
         }
     }
-    if s.starts_with(',') || s.ends_with(',') || s.contains(",,") {
-        return Err(bad("misplaced thousands separator"));
+    if s.contains(',') {
+        // Thousands separators must group the integer part in threes: 1,234,567.89.
+        let int_part = s.split('.').next().unwrap_or_default();
+        let mut groups = int_part.split(',');
+        let first_ok = groups.next().is_some_and(|g| (1..=3).contains(&g.len()));
+        if !first_ok || !groups.all(|g| g.len() == 3) {
+            return Err(bad(
+                "misplaced thousands separator (groups of three digits expected)",
+            ));
+        }
     }
     let digits = s.replace(',', "");
     if digits.is_empty()
@@ -167,6 +191,13 @@ mod tests {
         assert!(parse_date("").is_err());
         assert!(parse_date("yesterday").is_err());
         assert!(parse_date("2024-3").is_err());
+        assert!(parse_date("0000-01-01").is_err());
+        assert!(parse_date("9999-12-31").is_err());
+        assert!(parse_date_with("31/12/9999", Some("%d/%m/%Y")).is_err());
+        assert_eq!(
+            parse_date("1900-01-01"),
+            Ok(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap())
+        );
         assert_eq!(parse_date_with("01/03/2024", Some("%d/%m/%Y")), Ok(march1));
         assert!(parse_date_with("2024-03-01", Some("%d/%m/%Y")).is_err());
     }
@@ -200,7 +231,8 @@ mod tests {
         assert_eq!(parse_amount("  "), Ok(None));
         assert_eq!(parse_amount("-"), Ok(None));
         for raw in [
-            "abc", "1.234,56", "12a", ",100", "1,,0", "NaN", "$", "1.2.3",
+            "abc", "1.234,56", "12a", ",100", "1,,0", "NaN", "$", "1.2.3", "12,34", "1,2,3",
+            "1 234,50", "1234,567",
         ] {
             assert!(parse_amount(raw).is_err(), "{raw} must be refused");
         }

@@ -68,7 +68,15 @@ impl ChartOfAccounts {
             AccountRule::new("6402", Debit, Cogs), // 其他业务成本
             AccountRule::new("6601", Debit, MarketingSpend), // 销售费用
             AccountRule::new("6602", Debit, ServiceCost), // 管理费用 on a customer line
-            AccountRule::new("6711", Debit, WriteOff), // 营业外支出
+            // Bad debts written off (借 坏账准备 / 贷 应收账款): the receivable line.
+            AccountRule {
+                memo: Some("核销".to_string()),
+                ..AccountRule::new("1122", Credit, WriteOff)
+            },
+            AccountRule {
+                memo: Some("坏账".to_string()),
+                ..AccountRule::new("1122", Credit, WriteOff)
+            },
         ]
     }
 
@@ -152,6 +160,13 @@ mod tests {
             Some(EntryKind::Tax)
         );
         assert_eq!(chart.classify("1002", Side::Debit, None), None);
+        // The standard defaults know bad-debt write-offs by their memo, and 6711 is not one.
+        let standard = ChartOfAccounts::new(&[]);
+        assert_eq!(
+            standard.classify("1122", Side::Credit, Some("坏账核销 C1")),
+            Some(EntryKind::WriteOff)
+        );
+        assert_eq!(standard.classify("6711", Side::Debit, None), None);
         assert_eq!(chart.classify("6401", Side::Credit, None), None);
     }
 }

@@ -85,6 +85,16 @@ impl ProjectConfig {
         };
         let mut seen = std::collections::BTreeSet::new();
         for s in &config.sources {
+            let system = s.system();
+            if system.is_empty() || system.contains([':', ' ', '\t', '\0']) {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "source '{}': the code system '{system}' must be non-empty, without ':' or spaces (customer ids are system:code)",
+                        s.name
+                    ),
+                });
+            }
             if !seen.insert(s.name.as_str()) {
                 return Err(Error::Config {
                     path: path.to_path_buf(),
@@ -184,6 +194,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown field `databse`"), "{err}");
+        let err = ProjectConfig::parse(
+            "sources:\n  - { name: a, record: customer, system: \"x:a\" }\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("code system 'x:a' must be"), "{err}");
     }
 
     #[test]

@@ -12,12 +12,12 @@ pub enum Error {
     #[error(transparent)]
     Adapter(#[from] ledgerlens_adapter::Error),
     /// A file cannot be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The project configuration is missing or wrong.
     #[error("{path}: {message}")]

@@ -160,7 +160,7 @@ pub fn aggregate_partition(
             a.last_entry = a.last_entry.max(Some(e.date));
             match e.kind {
                 EntryKind::Sale => {
-                    a.revenue += e.amount;
+                    add(&mut a.revenue, e.amount, customer)?;
                     if e.amount > Decimal::ZERO {
                         orders.insert(match e.document {
                             Some(doc) => OrderKey::Document(doc),
@@ -170,13 +170,15 @@ pub fn aggregate_partition(
                         a.last_purchase = a.last_purchase.max(Some(e.date));
                     }
                 }
-                EntryKind::Return => a.refunds += e.amount,
-                EntryKind::Discount => a.discounts += e.amount,
-                EntryKind::Invoice => a.invoiced += e.amount,
-                EntryKind::Payment => a.paid += e.amount,
-                EntryKind::WriteOff => a.written_off += e.amount,
-                EntryKind::Cogs => a.cogs += e.amount,
-                EntryKind::ServiceCost | EntryKind::LogisticsCost => a.cost_to_serve += e.amount,
+                EntryKind::Return => add(&mut a.refunds, e.amount, customer)?,
+                EntryKind::Discount => add(&mut a.discounts, e.amount, customer)?,
+                EntryKind::Invoice => add(&mut a.invoiced, e.amount, customer)?,
+                EntryKind::Payment => add(&mut a.paid, e.amount, customer)?,
+                EntryKind::WriteOff => add(&mut a.written_off, e.amount, customer)?,
+                EntryKind::Cogs => add(&mut a.cogs, e.amount, customer)?,
+                EntryKind::ServiceCost | EntryKind::LogisticsCost => {
+                    add(&mut a.cost_to_serve, e.amount, customer)?
+                }
                 EntryKind::MarketingSpend | EntryKind::Tax | EntryKind::Other => {}
             }
         }
@@ -191,6 +193,15 @@ pub fn aggregate_partition(
         .collect();
     out.sort_by(|a, b| a.customer.cmp(&b.customer));
     Ok(out)
+}
+
+/// Adds to a running sum; ingest caps single amounts at 10^18, so an overflow means a
+/// corrupt store, reported instead of panicking.
+fn add(total: &mut Decimal, amount: Decimal, customer: &str) -> Result<(), Error> {
+    *total = total
+        .checked_add(amount)
+        .ok_or_else(|| Error::Invariant(format!("the sums of customer {customer} overflow")))?;
+    Ok(())
 }
 
 /// How features were computed, for the record.

@@ -63,6 +63,11 @@ pub struct Directory<'s> {
     /// Master changes per partition, in arrival order.
     changes: BTreeMap<u32, Vec<Change>>,
     merges: Vec<Merge>,
+    /// Customers that hold a code of this system (created or linked in this import).
+    holds_system: rustc_hash::FxHashSet<String>,
+    /// What the master says of customers considered for a merge: (holds a code of this
+    /// system, USCC).
+    master_facts: FxHashMap<String, (bool, Option<String>)>,
     customers_new: u64,
     /// Warnings about identity (a USCC that fails its check, an attribute claimed twice).
     pub warnings: Vec<Diagnostic>,
@@ -82,6 +87,8 @@ impl<'s> Directory<'s> {
             index_new: BTreeMap::new(),
             changes: BTreeMap::new(),
             merges: Vec::new(),
+            holds_system: Default::default(),
+            master_facts: FxHashMap::default(),
             customers_new: 0,
             warnings: Vec::new(),
         }
@@ -146,8 +153,17 @@ impl<'s> Directory<'s> {
         }
         // 2-4. Attributes, in order of trust.
         let keys = self.attribute_keys(party, file, row);
+        let uscc = keys
+            .iter()
+            .find(|(k, _)| *k == IDENTITY_USCC)
+            .map(|(_, v)| v.clone());
         for (kind, value) in &keys {
-            if let Some(id) = self.lookup(*kind, value)? {
+            let candidate = self.lookup(*kind, value)?;
+            let candidate = match candidate {
+                Some(id) if self.may_merge(&id, uscc.as_deref())? => Some(id),
+                _ => None,
+            };
+            if let Some(id) = candidate {
                 let rule = match *kind {
                     IDENTITY_USCC => "uscc",
                     IDENTITY_PHONE => "phone",
@@ -167,6 +183,7 @@ impl<'s> Directory<'s> {
                     code: format!("{}:{}", self.system, code),
                 });
                 self.add_index(&keys, &id)?;
+                self.holds_system.insert(id.clone());
                 let slot = self.slot(code, id);
                 self.link(xp, slot);
                 return Ok(slot);
@@ -182,6 +199,9 @@ impl<'s> Directory<'s> {
         }
         self.customers_new += 1;
         let mp = self.store.partition_of(&id);
+        if !keys.is_empty() {
+            self.holds_system.insert(id.clone());
+        }
         let slot = self.slot(code, id);
         self.link(xp, slot);
         let has_attributes = party.name.is_some() || party.phone.is_some() || party.uscc.is_some();
@@ -209,6 +229,26 @@ impl<'s> Directory<'s> {
             record: Box::new(record),
         });
         Ok(slot)
+    }
+
+    /// Whether a new code of this system may be linked to customer `id`: never when the
+    /// customer already holds a code of this system (two codes of one system are two
+    /// customers), and not when both have valid, different USCCs.
+    fn may_merge(&mut self, id: &str, uscc: Option<&str>) -> Result<bool, Error> {
+        if self.holds_system.contains(id) {
+            return Ok(false);
+        }
+        if !self.master_facts.contains_key(id) {
+            let prefix = format!("{}:", self.system);
+            let facts = match self.store.customer(id)? {
+                Some(c) => (c.codes.iter().any(|code| code.starts_with(&prefix)), c.uscc),
+                None => (false, None),
+            };
+            self.master_facts.insert(id.to_string(), facts);
+        }
+        let (same_system, known) = self.master_facts.get(id).cloned().unwrap_or_default();
+        let conflict = matches!((uscc, known.as_deref()), (Some(a), Some(b)) if a != b);
+        Ok(!same_system && !conflict)
     }
 
     fn slot(&mut self, code: String, id: String) -> Slot {

@@ -19,6 +19,28 @@ use crate::accounts::{ChartOfAccounts, Side};
 use crate::identity::{Directory, Slot};
 use crate::Error;
 
+/// Amounts (and quantities) at or beyond this magnitude are quarantined: no real ledger
+/// line is a quintillion, and the cap keeps every sum far from `Decimal`'s limit.
+const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA764_0000, 0x0DE0_B6B3, 0, false, 0); // 10^18
+
+/// The profit account (本年利润) that closing vouchers move revenue and cost to.
+const PROFIT_ACCOUNT: &str = "4103";
+
+/// The first column of a record whose amount is implausibly large, if any.
+fn implausible(record: &Record) -> Option<&'static str> {
+    let big = |d: Option<Decimal>| d.is_some_and(|d| d.abs() >= MAX_AMOUNT);
+    match record {
+        Record::Transaction(t) if big(Some(t.amount)) => Some("amount"),
+        Record::Transaction(t) if big(t.quantity) => Some("quantity"),
+        Record::Customer(c) if big(c.credit_limit) => Some("credit_limit"),
+        Record::Spend(s) if big(Some(s.amount)) => Some("amount"),
+        Record::Budget(b) if big(Some(b.amount)) => Some("amount"),
+        Record::CostPool(p) if big(Some(p.amount)) => Some("amount"),
+        Record::Activity(a) if big(Some(a.count)) => Some("count"),
+        _ => None,
+    }
+}
+
 /// Rows sent from the reading thread to the resolving thread at a time.
 const ROW_BATCH: usize = 4096;
 
@@ -128,7 +150,7 @@ impl Ingest<'_> {
     ) -> Result<IngestReport, Error> {
         let bytes = std::fs::read(path).map_err(|e| Error::Io {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })?;
         let hash = blake3::hash(&bytes).to_hex().to_string();
         let adapter = self
@@ -310,6 +332,17 @@ impl<'a, 's> Run<'a, 's> {
 
     fn record(&mut self, row: Row) -> Result<(), Error> {
         let r = row.row;
+        if let Some(column) = implausible(&row.record) {
+            let d = Diagnostic::error(
+                "validate.amount_too_large",
+                format!("{column} is {MAX_AMOUNT} or more in magnitude; a typo or a corrupt cell?"),
+            )
+            .in_file(self.file)
+            .at_row(r)
+            .at_column(column);
+            self.quarantine(d);
+            return Ok(());
+        }
         match row.record {
             Record::Transaction(t) => self.transaction(r, t)?,
             Record::VoucherLine(_) => {}
@@ -443,7 +476,23 @@ impl<'a, 's> Run<'a, 's> {
         chart: &ChartOfAccounts,
     ) -> Result<(), Error> {
         let mut groups: BTreeMap<_, Vec<usize>> = BTreeMap::new();
-        for (i, (_, line)) in lines.iter().enumerate() {
+        for (i, (row, line)) in lines.iter().enumerate() {
+            let too_large = [line.debit, line.credit, line.quantity.unwrap_or_default()]
+                .iter()
+                .any(|d| d.abs() >= MAX_AMOUNT);
+            if too_large {
+                // The voucher then does not balance and is quarantined whole, this line
+                // with its own reason.
+                self.quarantined.push(
+                    Diagnostic::error(
+                        "validate.amount_too_large",
+                        format!("debit, credit or quantity is {MAX_AMOUNT} or more in magnitude; a typo or a corrupt cell?"),
+                    )
+                    .in_file(self.file)
+                    .at_row(*row),
+                );
+                continue;
+            }
             groups.entry(line.voucher_key()).or_default().push(i);
         }
         let mut order: Vec<Vec<usize>> = groups.into_values().collect();
@@ -487,9 +536,14 @@ impl<'a, 's> Run<'a, 's> {
                 }
                 continue;
             }
+            // A closing voucher (结转损益: revenue and cost moved to 本年利润 4103) is not
+            // a sale, return or cost of any customer: its lines are kept as `other`.
+            let closing = idx
+                .iter()
+                .any(|&i| lines[i].1.account.starts_with(PROFIT_ACCOUNT));
             for &i in &idx {
                 let (row, line) = &lines[i];
-                self.voucher_line(*row, line, chart)?;
+                self.voucher_line(*row, line, chart, closing)?;
             }
         }
         Ok(())
@@ -500,6 +554,7 @@ impl<'a, 's> Run<'a, 's> {
         row: u64,
         line: &VoucherLine,
         chart: &ChartOfAccounts,
+        closing: bool,
     ) -> Result<(), Error> {
         let (side, amount) = if line.debit.is_zero() {
             (Side::Credit, line.credit)
@@ -513,6 +568,7 @@ impl<'a, 's> Run<'a, 's> {
             _ => None,
         };
         let kind = match chart.classify(&line.account, side, line.memo.as_deref()) {
+            _ if closing => EntryKind::Other,
             Some(kind) => kind,
             None => {
                 if slot.is_some() {

@@ -383,3 +383,82 @@ fn features_recompute_only_touched_partitions() {
         .unwrap();
     assert_eq!((c7.1.revenue, c7.1.orders), (dec("7.07"), 1));
 }
+
+#[test]
+fn codes_of_one_system_never_merge_and_conflicting_usccs_do_not_either() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let crm = "编号,名称,手机,信用代码,渠道\nC2,王伟,13800000002,,\nC3,王伟,13800000002,,\n";
+    let r = p.ingest(&store, "crm.csv", crm.as_bytes(), "crm").unwrap();
+    assert_eq!(
+        (r.customers_new, r.merges),
+        (2, 0),
+        "two CRM codes are two customers"
+    );
+    // A later CRM file still does not merge a new CRM code into them.
+    let more = "编号,名称,手机,信用代码,渠道\nC4,王伟,,,\n";
+    let r = p
+        .ingest(&store, "crm-more.csv", more.as_bytes(), "crm")
+        .unwrap();
+    assert_eq!((r.customers_new, r.merges), (1, 0));
+    let c2 = store.customer("crm:C2").unwrap().unwrap();
+    assert_eq!(c2.phone.as_deref(), Some("+8613800000002"));
+
+    // Another system: a matching name with a different valid USCC is another company.
+    let body = "91330100MA27XYBK1";
+    let a = format!(
+        "{body}{}",
+        ledgerlens_model::normalize::uscc_check_char(body).unwrap()
+    );
+    let other = "91330100MA27XYBK2";
+    let b = format!(
+        "{other}{}",
+        ledgerlens_model::normalize::uscc_check_char(other).unwrap()
+    );
+    let crm = format!("编号,名称,手机,信用代码,渠道\nD1,甲公司,,{a},\n");
+    p.ingest(&store, "crm-d.csv", crm.as_bytes(), "crm")
+        .unwrap();
+    let p2 = Project {
+        dir: p.dir,
+        config: ProjectConfig::parse(
+            &CONFIG.replace("system: crm", "system: erp"),
+            Path::new("x"),
+        )
+        .unwrap(),
+    };
+    let erp = format!("编号,名称,手机,信用代码,渠道\nE1,甲公司,,{b},\nE2,王伟,,,\n");
+    let r = p2.ingest(&store, "erp.csv", erp.as_bytes(), "crm").unwrap();
+    // E1 conflicts on USCC; E2's name matches the first CRM customer indexed under it.
+    assert_eq!((r.customers_new, r.merges), (1, 1));
+    assert_eq!(store.merges().unwrap().last().unwrap().customer, "crm:C2");
+}
+
+#[test]
+fn implausible_amounts_and_closing_vouchers() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let orders = "日期,会员,姓名,类型,金额,单号\n2024-01-01,M1,,销售,79228162514264337593543950335,A\n2024-01-02,M1,,销售,10,B\n";
+    let r = p
+        .ingest(&store, "orders.csv", orders.as_bytes(), "orders")
+        .unwrap();
+    assert_eq!((r.rows_stored, r.rows_quarantined), (1, 1));
+    assert_eq!(r.quarantined[0].code, "validate.amount_too_large");
+    let vouchers = "凭证日期,凭证字,凭证号,科目代码,借方,贷方,摘要,核算项目
+2024-12-31,记,9,6001,1000,,结转损益,客户---K01---甲
+2024-12-31,记,9,4103,,1000,结转损益,
+2024-12-31,记,10,1122,99999999999999999999,,销售,客户---K01---甲
+2024-12-31,记,10,6001,,99999999999999999999,销售,客户---K01---甲
+";
+    let r = p.ingest(&store, "v.csv", &gbk(vouchers), "k3").unwrap();
+    assert_eq!((r.rows_stored, r.rows_quarantined), (2, 2));
+    let (rows, _) = customer_features(&store, date("2024-12-31")).unwrap();
+    let k1 = rows
+        .iter()
+        .find(|(c, _)| c.id.as_str() == "k3:K01")
+        .unwrap();
+    assert_eq!(
+        (k1.1.revenue, k1.1.refunds),
+        (dec("0"), dec("0")),
+        "a closing voucher is no return"
+    );
+}

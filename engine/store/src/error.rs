@@ -30,12 +30,12 @@ pub enum Error {
         expected: u32,
     },
     /// The database cannot be opened or written (permissions, disk full, not a folder...).
-    #[error("database {path}: {source}")]
+    #[error("database {path}: {error}")]
     Io {
         /// Database folder.
         path: PathBuf,
         /// Underlying error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// sled reported an error.
     #[error("database error: {0}")]

@@ -150,9 +150,9 @@ impl Store {
     /// schema version and removes what an interrupted import left behind.
     pub fn open(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Store, Error> {
         let path = path.as_ref().to_path_buf();
-        let io = |source: std::io::Error| Error::Io {
+        let io = |error: std::io::Error| Error::Io {
             path: path.clone(),
-            source,
+            error,
         };
         let exists = path.join("db").exists() || path.join("conf").exists();
         if path.exists() && !path.is_dir() {

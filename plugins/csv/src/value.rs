@@ -51,7 +51,11 @@ fn plain_date(b: &[u8]) -> Option<NaiveDate> {
         _ => return None,
     };
     let n = eight_digits(digits)?;
-    NaiveDate::from_ymd_opt((n / 10_000) as i32, n / 100 % 100, n % 100)
+    let year = (n / 10_000) as i32;
+    if !(ledgerlens_adapter::MIN_YEAR..=ledgerlens_adapter::MAX_YEAR).contains(&year) {
+        return None; // the full parser says why
+    }
+    NaiveDate::from_ymd_opt(year, n / 100 % 100, n % 100)
 }
 
 /// Eight ASCII digits as a number, eight bytes at a time (the usual SWAR reduction).
