@@ -459,6 +459,24 @@ fn header_only_and_bad_database_paths() {
         "{text}"
     );
 
+    // An unterminated quote breaks the file's structure: nothing of it is imported.
+    std::fs::write(
+        p.join("data/orders-broken.csv"),
+        "日期,会员,姓名,类型,金额,单号\n2024-01-01,M9,x,销售,5,Z1\n2024-01-02,M9,\"x,销售,5,Z2\n2024-01-03,M9,x,销售,5,Z3\n",
+    )
+    .unwrap();
+    let before = json(&run(p, &["stats", "--format", "json"]));
+    let o = run(p, &["ingest", "data/orders-broken.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("data/orders-broken.csv:3")
+            && err.contains("nothing of this file was imported"),
+        "{err}"
+    );
+    assert_eq!(json(&run(p, &["stats", "--format", "json"])), before);
+    std::fs::remove_file(p.join("data/orders-broken.csv")).unwrap();
+
     // A database path that is a file, not a folder.
     std::fs::write(p.join("not-a-db"), "x").unwrap();
     let o = run(p, &["--db", "not-a-db", "stats"]);

@@ -30,6 +30,12 @@ pub enum Error {
     /// No configured source matches a file, or the named source does not exist.
     #[error("{0}")]
     Source(String),
+    /// The file's structure breaks part-way (an unterminated quote): the rows after the
+    /// break cannot be told apart, so the whole file is refused.
+    #[error(
+        "{0}; the rows after it cannot be read reliably, so nothing of this file was imported"
+    )]
+    Malformed(ledgerlens_model::Diagnostic),
     /// The counts of an import do not add up: a bug, and the import was not committed.
     #[error("internal error: {0} (the import was not committed)")]
     Invariant(String),

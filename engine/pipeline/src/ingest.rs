@@ -243,6 +243,9 @@ impl Ingest<'_> {
                             }
                         }
                         match item {
+                            Err(d) if d.code == "adapter.malformed" => {
+                                return Err(Error::Malformed(d));
+                            }
                             Err(d) => run.quarantine(d),
                             Ok(Row {
                                 row,
@@ -391,7 +394,23 @@ impl<'a, 's> Run<'a, 's> {
             Some(party) if !party.code.is_empty() => {
                 Some(self.dir.resolve(party, Some(t.date), self.file, row)?)
             }
-            _ => None,
+            _ => {
+                if self
+                    .source
+                    .columns
+                    .contains_key(&ledgerlens_adapter::Field::Customer)
+                {
+                    self.warnings.push(
+                        Diagnostic::warning(
+                            "ingest.no_customer",
+                            "the customer cell is empty; the row is stored on the company ledger",
+                        )
+                        .in_file(self.file)
+                        .at_row(row),
+                    );
+                }
+                None
+            }
         };
         if let (Some(doc), Some(party)) = (&t.document, &t.customer) {
             let key = (
