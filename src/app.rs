@@ -560,18 +560,34 @@ pub struct Portfolio {
     pub partitions_cached: u32,
 }
 
+impl Portfolio {
+    /// Adds one customer's features.
+    fn absorb(&mut self, f: &ledgerlens_pipeline::Features) {
+        self.buyers += u64::from(f.orders > 0);
+        self.orders += f.orders;
+        self.revenue += f.revenue;
+        self.refunds += f.refunds;
+        self.net_revenue += f.net_revenue;
+        self.receivables += f.receivables;
+        self.gross_margin += f.gross_margin;
+    }
+
+    /// Adds another partial total.
+    fn add(&mut self, o: &Portfolio) {
+        self.buyers += o.buyers;
+        self.orders += o.orders;
+        self.revenue += o.revenue;
+        self.refunds += o.refunds;
+        self.net_revenue += o.net_revenue;
+        self.receivables += o.receivables;
+        self.gross_margin += o.gross_margin;
+    }
+}
+
 pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
     let (parts, run) = ledgerlens_pipeline::map_ledger_features(store, as_of, |rows| {
         let mut p = Portfolio::default();
-        for f in &rows {
-            p.buyers += u64::from(f.orders > 0);
-            p.orders += f.orders;
-            p.revenue += f.revenue;
-            p.refunds += f.refunds;
-            p.net_revenue += f.net_revenue;
-            p.receivables += f.receivables;
-            p.gross_margin += f.gross_margin;
-        }
+        rows.iter().for_each(|f| p.absorb(f));
         p
     })?;
     let mut total = Portfolio {
@@ -581,14 +597,6 @@ pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
         partitions_cached: run.cached,
         ..Portfolio::default()
     };
-    for p in parts {
-        total.buyers += p.buyers;
-        total.orders += p.orders;
-        total.revenue += p.revenue;
-        total.refunds += p.refunds;
-        total.net_revenue += p.net_revenue;
-        total.receivables += p.receivables;
-        total.gross_margin += p.gross_margin;
-    }
+    parts.iter().for_each(|p| total.add(p));
     Ok(total)
 }

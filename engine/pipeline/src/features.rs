@@ -240,13 +240,12 @@ fn partition_aggregates(
     }
 }
 
-/// Runs `f` on every partition's customers with their features as of `as_of` (customers
-/// sorted by id within a partition; customers without ledger entries get zero features),
-/// in parallel, and returns the results in partition order.
-pub fn map_partitions<R: Send>(
+/// Runs `f` on every partition's aggregates as of `as_of`, in parallel, and returns the
+/// results in partition order with a tally of cached and recomputed partitions.
+fn over_partitions<R: Send>(
     store: &Store,
     as_of: NaiveDate,
-    f: impl Fn(Vec<(Customer, Features)>) -> R + Sync,
+    f: impl Fn(u32, Vec<Aggregate>) -> Result<R, Error> + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
     let stamps = store.partition_stamps()?;
     let parts: Vec<u32> = (0..store.partitions()).collect();
@@ -254,26 +253,7 @@ pub fn map_partitions<R: Send>(
         .par_iter()
         .map(|&p| {
             let (aggs, cached) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
-            let master = store.customers_in(p)?;
-            let mut aggs = aggs.into_iter().peekable();
-            let mut rows = Vec::with_capacity(master.len());
-            // Both sides are sorted by id: a merge join.
-            for c in master {
-                while aggs
-                    .next_if(|a| a.customer.as_str() < c.id.as_str())
-                    .is_some()
-                {}
-                let f = match aggs.next_if(|a| a.customer == c.id.as_str()) {
-                    Some(a) => a.features(as_of),
-                    None => Aggregate {
-                        customer: c.id.0.clone(),
-                        ..Aggregate::default()
-                    }
-                    .features(as_of),
-                };
-                rows.push((c, f));
-            }
-            Ok((f(rows), cached))
+            Ok((f(p, aggs)?, cached))
         })
         .collect();
     let mut out = Vec::with_capacity(results.len());
@@ -291,6 +271,38 @@ pub fn map_partitions<R: Send>(
     Ok((out, run))
 }
 
+/// Runs `f` on every partition's customers with their features as of `as_of` (customers
+/// sorted by id within a partition; customers without ledger entries get zero features),
+/// in parallel, and returns the results in partition order.
+pub fn map_partitions<R: Send>(
+    store: &Store,
+    as_of: NaiveDate,
+    f: impl Fn(Vec<(Customer, Features)>) -> R + Sync,
+) -> Result<(Vec<R>, FeatureRun), Error> {
+    over_partitions(store, as_of, |p, aggs| {
+        let master = store.customers_in(p)?;
+        let mut aggs = aggs.into_iter().peekable();
+        let mut rows = Vec::with_capacity(master.len());
+        // Both sides are sorted by id: a merge join.
+        for c in master {
+            while aggs
+                .next_if(|a| a.customer.as_str() < c.id.as_str())
+                .is_some()
+            {}
+            let features = match aggs.next_if(|a| a.customer == c.id.as_str()) {
+                Some(a) => a.features(as_of),
+                None => Aggregate {
+                    customer: c.id.0.clone(),
+                    ..Aggregate::default()
+                }
+                .features(as_of),
+            };
+            rows.push((c, features));
+        }
+        Ok(f(rows))
+    })
+}
+
 /// Runs `f` on the features of every partition's customers *that have ledger entries*
 /// (sorted by id within a partition), in parallel; cheaper than [`map_partitions`]
 /// because the customer master is not read. Results come in partition order.
@@ -299,29 +311,9 @@ pub fn map_ledger_features<R: Send>(
     as_of: NaiveDate,
     f: impl Fn(Vec<Features>) -> R + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    let stamps = store.partition_stamps()?;
-    let parts: Vec<u32> = (0..store.partitions()).collect();
-    let results: Vec<Result<(R, bool), Error>> = parts
-        .par_iter()
-        .map(|&p| {
-            let (aggs, cached) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
-            let features = aggs.iter().map(|a| a.features(as_of)).collect();
-            Ok((f(features), cached))
-        })
-        .collect();
-    let mut out = Vec::with_capacity(results.len());
-    let mut run = FeatureRun::default();
-    for r in results {
-        let (value, cached) = r?;
-        if cached {
-            run.cached += 1;
-        } else {
-            run.computed += 1;
-        }
-        out.push(value);
-    }
-    store.flush()?;
-    Ok((out, run))
+    over_partitions(store, as_of, |_, aggs| {
+        Ok(f(aggs.iter().map(|a| a.features(as_of)).collect()))
+    })
 }
 
 /// Every customer of the master with its features as of `as_of`, sorted by customer id.
