@@ -380,24 +380,83 @@ const CUSTOMER_COLUMNS: [&str; 18] = [
 ];
 
 /// Rows of the customer listing: master fields and features side by side.
-pub fn customer_rows(store: &Store, as_of: NaiveDate) -> anyhow::Result<Vec<serde_json::Value>> {
-    let (rows, run) = ledgerlens_pipeline::customer_features(store, as_of)?;
-    tracing::info!(
-        cached = run.cached,
-        computed = run.computed,
-        "feature partitions"
-    );
-    rows.into_iter()
-        .map(|(c, f)| {
-            let mut v = serde_json::to_value(&f)?;
-            if let serde_json::Value::Object(m) = &mut v {
-                m.insert("name".into(), json!(c.name));
-                m.insert("channel".into(), json!(c.channel));
-                m.insert("region".into(), json!(c.region));
-            }
-            Ok(v)
-        })
-        .collect()
+/// One row of the customer listing, borrowing from the master record and the features;
+/// fields in alphabetical order, as every JSON object ledgerlens prints.
+#[derive(Serialize)]
+struct CustomerRow<'a> {
+    avg_order_value: Option<rust_decimal::Decimal>,
+    channel: Option<&'a str>,
+    cogs: rust_decimal::Decimal,
+    cost_to_serve: rust_decimal::Decimal,
+    customer: &'a str,
+    discounts: rust_decimal::Decimal,
+    first_purchase: Option<NaiveDate>,
+    gross_margin: rust_decimal::Decimal,
+    last_purchase: Option<NaiveDate>,
+    name: Option<&'a str>,
+    net_revenue: rust_decimal::Decimal,
+    orders: u64,
+    purchase_frequency: Option<rust_decimal::Decimal>,
+    recency_days: Option<i64>,
+    receivables: rust_decimal::Decimal,
+    refund_rate: Option<rust_decimal::Decimal>,
+    refunds: rust_decimal::Decimal,
+    region: Option<&'a str>,
+    revenue: rust_decimal::Decimal,
+    tenure_days: Option<i64>,
+}
+
+impl<'a> CustomerRow<'a> {
+    fn new(c: &'a ledgerlens_model::Customer, f: &'a ledgerlens_pipeline::Features) -> Self {
+        CustomerRow {
+            avg_order_value: f.avg_order_value,
+            channel: c.channel.as_deref(),
+            cogs: f.cogs,
+            cost_to_serve: f.cost_to_serve,
+            customer: c.id.as_str(),
+            discounts: f.discounts,
+            first_purchase: f.first_purchase,
+            gross_margin: f.gross_margin,
+            last_purchase: f.last_purchase,
+            name: c.name.as_deref(),
+            net_revenue: f.net_revenue,
+            orders: f.orders,
+            purchase_frequency: f.purchase_frequency,
+            recency_days: f.recency_days,
+            receivables: f.receivables,
+            refund_rate: f.refund_rate,
+            refunds: f.refunds,
+            region: c.region.as_deref(),
+            revenue: f.revenue,
+            tenure_days: f.tenure_days,
+        }
+    }
+
+    /// The cells of the table and CSV listing, in [`CUSTOMER_COLUMNS`] order.
+    fn cells(&self) -> [String; 18] {
+        let opt = |v: Option<String>| v.unwrap_or_default();
+        let d = |v: Option<rust_decimal::Decimal>| opt(v.map(|d| d.to_string()));
+        [
+            self.customer.to_string(),
+            self.name.unwrap_or_default().to_string(),
+            self.channel.unwrap_or_default().to_string(),
+            self.region.unwrap_or_default().to_string(),
+            self.revenue.to_string(),
+            self.refunds.to_string(),
+            self.net_revenue.to_string(),
+            self.orders.to_string(),
+            opt(self.first_purchase.map(|x| x.to_string())),
+            opt(self.last_purchase.map(|x| x.to_string())),
+            opt(self.recency_days.map(|x| x.to_string())),
+            opt(self.tenure_days.map(|x| x.to_string())),
+            d(self.avg_order_value),
+            d(self.purchase_frequency),
+            d(self.refund_rate),
+            self.receivables.to_string(),
+            self.gross_margin.to_string(),
+            self.cost_to_serve.to_string(),
+        ]
+    }
 }
 
 fn customers(
@@ -411,15 +470,45 @@ fn customers(
         Some(d) => d,
         None => data_as_of(store)?,
     };
-    let mut rows = customer_rows(store, as_of)?;
-    if let Some(n) = limit {
-        rows.truncate(n);
+    let (parts, run) = ledgerlens_pipeline::map_partitions(store, as_of, |rows| rows)?;
+    tracing::info!(
+        cached = run.cached,
+        computed = run.computed,
+        "feature partitions"
+    );
+    // Rows are merged in id order and written as they are formatted: millions of
+    // customers must not become millions of JSON values (or a second copy) in memory.
+    let limit = limit.unwrap_or(usize::MAX);
+    let rows = || {
+        ledgerlens_pipeline::merge_by_id(&parts)
+            .take(limit)
+            .map(|(c, f)| CustomerRow::new(c, f))
+    };
+    match format {
+        Format::Json => {
+            writeln!(out, "[")?;
+            for (i, row) in rows().enumerate() {
+                if i > 0 {
+                    writeln!(out, ",")?;
+                }
+                serde_json::to_writer(&mut *out, &row)?;
+            }
+            writeln!(out, "\n]")?;
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(CUSTOMER_COLUMNS)?;
+            for row in rows() {
+                w.write_record(row.cells())?;
+            }
+            w.flush()?;
+        }
+        Format::Table => {
+            let widths = output::widths(&CUSTOMER_COLUMNS, rows().map(|r| r.cells()));
+            output::table_streamed(out, &CUSTOMER_COLUMNS, &widths, rows().map(|r| r.cells()))?;
+        }
     }
-    Listing {
-        columns: CUSTOMER_COLUMNS.to_vec(),
-        rows,
-    }
-    .write(out, format)
+    Ok(())
 }
 
 fn customer(

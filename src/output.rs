@@ -84,31 +84,56 @@ pub fn cell(v: Option<&Value>) -> String {
     }
 }
 
-/// Writes aligned columns; numbers (and numeric strings) are right-aligned. Widths count
-/// CJK characters as two columns.
-pub fn table(out: &mut dyn Write, columns: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+/// Column widths and alignment of a table.
+pub struct Layout {
+    widths: Vec<usize>,
+    numeric: Vec<bool>,
+}
+
+/// Whether a cell reads as a number (right-aligned).
+fn is_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && digits.bytes().filter(|&b| b == b'.').count() <= 1
+}
+
+/// Measures rows: widths count CJK characters as two columns; a column is numeric when
+/// every non-empty cell is a number and at least one cell is not empty.
+pub fn widths<R: AsRef<[String]>>(columns: &[&str], rows: impl Iterator<Item = R>) -> Layout {
     let mut widths: Vec<usize> = columns.iter().map(|c| c.width()).collect();
+    let mut numeric = vec![true; columns.len()];
+    let mut filled = vec![false; columns.len()];
     for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.width());
+        for (i, c) in row.as_ref().iter().enumerate().take(columns.len()) {
+            widths[i] = widths[i].max(c.width());
+            if !c.is_empty() {
+                filled[i] = true;
+                numeric[i] &= is_number(c);
+            }
         }
     }
-    let numeric: Vec<bool> = (0..columns.len())
-        .map(|i| {
-            rows.iter().any(|r| !r[i].is_empty())
-                && rows
-                    .iter()
-                    .all(|r| r[i].is_empty() || r[i].parse::<f64>().is_ok())
-        })
-        .collect();
+    for (n, f) in numeric.iter_mut().zip(&filled) {
+        *n &= *f;
+    }
+    Layout { widths, numeric }
+}
+
+/// Writes a table measured by [`widths`], formatting rows as they come.
+pub fn table_streamed<R: AsRef<[String]>>(
+    out: &mut dyn Write,
+    columns: &[&str],
+    layout: &Layout,
+    rows: impl Iterator<Item = R>,
+) -> std::io::Result<()> {
     let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
         let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i].saturating_sub(c.width());
+        for (i, c) in cells.iter().enumerate().take(columns.len()) {
+            let pad = layout.widths[i].saturating_sub(c.width());
             if i > 0 {
                 s.push_str("  ");
             }
-            if numeric[i] {
+            if layout.numeric[i] {
                 s.push_str(&" ".repeat(pad));
                 s.push_str(c);
             } else {
@@ -122,12 +147,19 @@ pub fn table(out: &mut dyn Write, columns: &[&str], rows: &[Vec<String>]) -> std
     };
     let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
     line(out, &header)?;
-    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    let rule: Vec<String> = layout.widths.iter().map(|w| "-".repeat(*w)).collect();
     line(out, &rule)?;
     for row in rows {
-        line(out, row)?;
+        line(out, row.as_ref())?;
     }
     Ok(())
+}
+
+/// Writes aligned columns; numbers are right-aligned. Widths count CJK characters as two
+/// columns.
+pub fn table(out: &mut dyn Write, columns: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let layout = widths(columns, rows.iter());
+    table_streamed(out, columns, &layout, rows.iter())
 }
 
 /// Writes one object: JSON as is, a table as `key  value` lines, CSV as one row.

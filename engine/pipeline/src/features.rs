@@ -340,6 +340,27 @@ pub fn customer_features(
     Ok((sorted, run))
 }
 
+/// The rows of several partitions (each sorted by customer id) in one sequence sorted by
+/// customer id: a k-way merge over borrowed rows, so nothing is copied or re-sorted.
+pub fn merge_by_id(
+    parts: &[Vec<(Customer, Features)>],
+) -> impl Iterator<Item = &(Customer, Features)> + '_ {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut heap: BinaryHeap<Reverse<(&str, usize, usize)>> = parts
+        .iter()
+        .enumerate()
+        .filter_map(|(p, rows)| rows.first().map(|r| Reverse((r.0.id.as_str(), p, 0))))
+        .collect();
+    std::iter::from_fn(move || {
+        let Reverse((_, p, i)) = heap.pop()?;
+        if let Some(next) = parts[p].get(i + 1) {
+            heap.push(Reverse((next.0.id.as_str(), p, i + 1)));
+        }
+        parts[p].get(i)
+    })
+}
+
 /// Features of one customer as of `as_of`.
 pub fn features_of(store: &Store, id: &str, as_of: NaiveDate) -> Result<Features, Error> {
     let p = store.partition_of(id);

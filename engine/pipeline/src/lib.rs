@@ -38,8 +38,8 @@ pub use accounts::{AccountRule, ChartOfAccounts, Side};
 pub use config::{ProjectConfig, CONFIG_FILE};
 pub use error::Error;
 pub use features::{
-    customer_features, features_of, map_ledger_features, map_partitions, Aggregate, FeatureRun,
-    Features,
+    customer_features, features_of, map_ledger_features, map_partitions, merge_by_id, Aggregate,
+    FeatureRun, Features,
 };
 pub use ingest::{Ingest, IngestReport};
 

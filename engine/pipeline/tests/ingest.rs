@@ -375,6 +375,15 @@ fn features_recompute_only_touched_partitions() {
     let (scratch, _) = customer_features(&s2, as_of).unwrap();
     assert_eq!(scratch, after);
 
+    // Merging the partitions by id gives the same order as sorting everything.
+    let (parts, _) = ledgerlens_pipeline::map_partitions(&store, as_of, |rows| rows).unwrap();
+    let merged: Vec<&str> = ledgerlens_pipeline::merge_by_id(&parts)
+        .map(|(c, _)| c.id.as_str())
+        .collect();
+    let sorted: Vec<&str> = after.iter().map(|(c, _)| c.id.as_str()).collect();
+    assert_eq!(merged, sorted);
+    assert!(merged.windows(2).all(|w| w[0] < w[1]));
+
     // An as-of date before the data's end is computed from the blocks.
     let (early, _) = customer_features(&store, date("2024-01-31")).unwrap();
     let c7 = early
