@@ -298,7 +298,8 @@ pub fn write_ingest(
 ) -> anyhow::Result<()> {
     let summary = summarize(reports);
     if format == Format::Json {
-        serde_json::to_writer_pretty(&mut *out, &summary)?;
+        // Through a Value, so keys come sorted like every JSON object ledgerlens prints.
+        serde_json::to_writer_pretty(&mut *out, &serde_json::to_value(&summary)?)?;
         writeln!(out)?;
         return Ok(());
     }
