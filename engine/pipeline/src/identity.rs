@@ -23,9 +23,6 @@ use ledgerlens_store::{
 
 use crate::Error;
 
-/// Partitions prepared at once when writing.
-const WRITE_CHUNK: usize = 64;
-
 /// A resolved customer of this import: an index into the directory's id table.
 pub type Slot = u32;
 
@@ -337,34 +334,25 @@ impl<'s> Directory<'s> {
 
     /// Writes the changed partitions (cross-reference, index, master) into the batch and
     /// returns the merges to record. Partitions are prepared in parallel.
-    pub fn write(self, import: &mut Import<'_>) -> Result<Vec<Merge>, Error> {
+    pub fn write(self, import: &Import<'_>) -> Result<Vec<Merge>, Error> {
         let store = self.store;
         let mut code_of: Vec<&str> = vec![""; self.ids.len()];
         for (code, &slot) in &self.codes {
             code_of[slot as usize] = code;
         }
-        // Partitions are prepared in parallel a chunk at a time, so memory holds one
-        // chunk of decoded partitions, not all of them.
-        let xref_parts: Vec<(&u32, &Vec<Slot>)> = self.xref_new.iter().collect();
-        for chunk in xref_parts.chunks(WRITE_CHUNK) {
-            let rows: Vec<(u32, Vec<XrefRow>)> = chunk
-                .par_iter()
-                .map(|&(p, slots)| {
-                    let mut all = store.xref_in(*p)?;
-                    all.extend(slots.iter().map(|&slot| XrefRow {
-                        system: self.system.clone(),
-                        code: code_of[slot as usize].to_string(),
-                        customer: self.ids[slot as usize].clone(),
-                    }));
-                    all.sort_unstable();
-                    all.dedup();
-                    Ok((*p, all))
-                })
-                .collect::<Result<_, Error>>()?;
-            for (p, rows) in rows {
-                import.put_xref(p, &rows)?;
-            }
-        }
+        // Each partition is read, rebuilt, encoded and written by one rayon task, so
+        // memory holds only the partitions in flight.
+        self.xref_new.par_iter().try_for_each(|(p, slots)| {
+            let mut all = store.xref_in(*p)?;
+            all.extend(slots.iter().map(|&slot| XrefRow {
+                system: self.system.clone(),
+                code: code_of[slot as usize].to_string(),
+                customer: self.ids[slot as usize].clone(),
+            }));
+            all.sort_unstable();
+            all.dedup();
+            import.put_xref(*p, &all).map_err(Error::from)
+        })?;
         for (p, rows) in &self.index_new {
             let mut all = store.index_in(*p)?;
             all.extend(rows.iter().cloned());
@@ -373,18 +361,10 @@ impl<'s> Directory<'s> {
             import.put_index(*p, &all)?;
         }
         let ids = &self.ids;
-        let mut changes: Vec<(u32, Vec<Change>)> = self.changes.into_iter().collect();
-        while !changes.is_empty() {
-            let chunk: Vec<(u32, Vec<Change>)> =
-                changes.drain(..changes.len().min(WRITE_CHUNK)).collect();
-            let masters: Vec<(u32, Vec<Customer>)> = chunk
-                .into_par_iter()
-                .map(|(p, changes)| Ok((p, apply_changes(store.customers_in(p)?, changes, ids))))
-                .collect::<Result<_, Error>>()?;
-            for (p, list) in masters {
-                import.put_customers(p, &list)?;
-            }
-        }
+        self.changes.into_par_iter().try_for_each(|(p, changes)| {
+            let list = apply_changes(store.customers_in(p)?, changes, ids);
+            import.put_customers(p, &list).map_err(Error::from)
+        })?;
         let batch = import.batch();
         Ok(self
             .merges

@@ -636,7 +636,7 @@ impl<'a, 's> Run<'a, 's> {
     /// Writes everything and commits, after checking the counts add up.
     fn finish(
         mut self,
-        mut import: Import<'_>,
+        import: Import<'_>,
         report: &mut IngestReport,
         hash: &str,
     ) -> Result<(), Error> {
@@ -673,20 +673,16 @@ impl<'a, 's> Run<'a, 's> {
                 )
             })
             .collect();
-        let blocks: Vec<(u32, Vec<u8>)> = parts
-            .into_par_iter()
-            .map(|(p, buf)| (p, build_block(file, currency, dir, buf)))
-            .collect();
-        tracing::info!(blocks = blocks.len(), "blocks built");
-        let mut partitions = Vec::with_capacity(blocks.len());
-        for (p, block) in blocks {
-            import.put_ledger_block(p, &block)?;
-            partitions.push(p);
-        }
-
-        tracing::info!("blocks written");
+        let mut partitions: Vec<u32> = parts.iter().map(|(p, _)| *p).collect();
+        partitions.sort_unstable();
+        // Each partition's block is sorted, encoded and written by one rayon task.
+        parts.into_par_iter().try_for_each(|(p, buf)| {
+            let block = build_block(file, currency, dir, buf);
+            import.put_ledger_block(p, &block).map_err(Error::from)
+        })?;
+        tracing::info!(blocks = partitions.len(), "blocks written");
         let customers_new = self.dir.customers_new();
-        let merges = self.dir.write(&mut import)?;
+        let merges = self.dir.write(&import)?;
         tracing::info!("identity written");
         let batch = import.batch();
         let quarantined: Vec<Quarantined> = self

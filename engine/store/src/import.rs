@@ -6,15 +6,16 @@ use crate::records::{Facts, ImportRecord, IndexRow, Merge, Quarantined, XrefRow}
 use crate::store::{be64, encode, part_key, IMPORT_HASH, IMPORT_RECORD};
 use crate::{Error, Store};
 
-/// An import batch under way. Write its blocks, then [`commit`](Import::commit); dropping
-/// it uncommitted removes what it wrote.
+/// An import batch under way. Write its blocks (from several threads if you like: the
+/// writers take `&self`), then [`commit`](Import::commit); dropping it uncommitted
+/// removes what it wrote.
 #[derive(Debug)]
 pub struct Import<'a> {
     store: &'a Store,
     batch: u64,
     done: bool,
     /// Copy-on-write partitions written: (tree, partition), for pruning after commit.
-    rewritten: Vec<(Cow, u32)>,
+    rewritten: std::sync::Mutex<Vec<(Cow, u32)>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,14 @@ impl<'a> Import<'a> {
             store,
             batch,
             done: false,
-            rewritten: Vec::new(),
+            rewritten: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn rewritten(&self, cow: Cow, partition: u32) {
+        match self.rewritten.lock() {
+            Ok(mut r) => r.push((cow, partition)),
+            Err(poisoned) => poisoned.into_inner().push((cow, partition)),
         }
     }
 
@@ -45,7 +53,7 @@ impl<'a> Import<'a> {
     }
 
     /// Writes this batch's ledger block for a partition (see [`crate::block`]).
-    pub fn put_ledger_block(&mut self, partition: u32, block: &[u8]) -> Result<(), Error> {
+    pub fn put_ledger_block(&self, partition: u32, block: &[u8]) -> Result<(), Error> {
         self.store
             .ledger
             .insert(part_key(partition, self.batch), block)?;
@@ -54,37 +62,37 @@ impl<'a> Import<'a> {
 
     /// Writes the new version of a partition's customer master (all its customers,
     /// sorted by id).
-    pub fn put_customers(&mut self, partition: u32, customers: &[Customer]) -> Result<(), Error> {
+    pub fn put_customers(&self, partition: u32, customers: &[Customer]) -> Result<(), Error> {
         let bytes = encode("customer block", &customers)?;
         self.store
             .customers
             .insert(part_key(partition, self.batch), bytes)?;
-        self.rewritten.push((Cow::Customers, partition));
+        self.rewritten(Cow::Customers, partition);
         Ok(())
     }
 
     /// Writes the new version of a partition's identity cross-reference (all its rows).
-    pub fn put_xref(&mut self, partition: u32, rows: &[XrefRow]) -> Result<(), Error> {
+    pub fn put_xref(&self, partition: u32, rows: &[XrefRow]) -> Result<(), Error> {
         let bytes = encode("identity cross-reference", &rows)?;
         self.store
             .xref
             .insert(part_key(partition, self.batch), bytes)?;
-        self.rewritten.push((Cow::Xref, partition));
+        self.rewritten(Cow::Xref, partition);
         Ok(())
     }
 
     /// Writes the new version of a partition's identity index (all its rows).
-    pub fn put_index(&mut self, partition: u32, rows: &[IndexRow]) -> Result<(), Error> {
+    pub fn put_index(&self, partition: u32, rows: &[IndexRow]) -> Result<(), Error> {
         let bytes = encode("identity index", &rows)?;
         self.store
             .index
             .insert(part_key(partition, self.batch), bytes)?;
-        self.rewritten.push((Cow::Index, partition));
+        self.rewritten(Cow::Index, partition);
         Ok(())
     }
 
     /// Writes this batch's facts.
-    pub fn put_facts(&mut self, facts: &Facts) -> Result<(), Error> {
+    pub fn put_facts(&self, facts: &Facts) -> Result<(), Error> {
         if !facts.is_empty() {
             self.store
                 .facts
@@ -94,7 +102,7 @@ impl<'a> Import<'a> {
     }
 
     /// Writes this batch's quarantined rows.
-    pub fn put_quarantine(&mut self, rows: &[Quarantined]) -> Result<(), Error> {
+    pub fn put_quarantine(&self, rows: &[Quarantined]) -> Result<(), Error> {
         if !rows.is_empty() {
             self.store
                 .quarantine
@@ -104,7 +112,7 @@ impl<'a> Import<'a> {
     }
 
     /// Writes this batch's merges.
-    pub fn put_merges(&mut self, merges: &[Merge]) -> Result<(), Error> {
+    pub fn put_merges(&self, merges: &[Merge]) -> Result<(), Error> {
         if !merges.is_empty() {
             self.store
                 .merges
@@ -142,7 +150,11 @@ impl<'a> Import<'a> {
     /// Removes the versions of copy-on-write partitions that this batch superseded.
     /// Best effort: a crash here leaves older versions that readers ignore.
     fn prune_old_versions(&self) -> Result<(), Error> {
-        for &(cow, partition) in &self.rewritten {
+        let rewritten = match self.rewritten.lock() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        for &(cow, partition) in &rewritten {
             let tree = match cow {
                 Cow::Customers => &self.store.customers,
                 Cow::Xref => &self.store.xref,

@@ -405,7 +405,7 @@ struct Written {
 
 /// Writes an import the way ingest does: one block per partition, the whole new version
 /// of each customer partition it changes, quarantine, merges and facts.
-fn write(import: &mut Import<'_>, spec: &ImportSpec, model: &Model) -> Written {
+fn write(import: &Import<'_>, spec: &ImportSpec, model: &Model) -> Written {
     let batch = import.batch();
     let file = FILES[spec.file];
     let entries: Vec<Entry> = spec.entries.iter().map(|s| entry_of(s, file)).collect();
@@ -642,8 +642,8 @@ fn run(partitions: u32, ops: &[Op]) -> Result<(), TestCaseError> {
     for op in ops {
         match op {
             Op::Commit(spec) => {
-                let mut import = store.begin_import().unwrap();
-                let w = write(&mut import, spec, &model);
+                let import = store.begin_import().unwrap();
+                let w = write(&import, spec, &model);
                 if let Some(last) = model.records.last() {
                     prop_assert!(w.batch > last.batch, "batch numbers must grow");
                 }
@@ -653,13 +653,13 @@ fn run(partitions: u32, ops: &[Op]) -> Result<(), TestCaseError> {
                 model.commit(w);
             }
             Op::Abort(spec) => {
-                let mut import = store.begin_import().unwrap();
-                write(&mut import, spec, &model);
+                let import = store.begin_import().unwrap();
+                write(&import, spec, &model);
                 drop(import);
             }
             Op::Crash(spec) => {
-                let mut import = store.begin_import().unwrap();
-                write(&mut import, spec, &model);
+                let import = store.begin_import().unwrap();
+                write(&import, spec, &model);
                 std::mem::forget(import);
                 check(&store, &model)?;
                 prop_assert!(matches!(store.begin_import(), Err(Error::Busy)));
@@ -712,7 +712,7 @@ fn content_hash_index_is_written_by_the_commit() {
     )];
     let p = store.partition_of("C1");
 
-    let mut import = store.begin_import().unwrap();
+    let import = store.begin_import().unwrap();
     import
         .put_ledger_block(p, &BlockBuilder::encode("a.csv", "CNY", &entries))
         .unwrap();
@@ -864,7 +864,7 @@ fn copy_on_write_keeps_the_newest_committed_version_and_prunes_older() {
     };
 
     let v1 = vec![customer("C1", "星河贸易")];
-    let mut import = store.begin_import().unwrap();
+    let import = store.begin_import().unwrap();
     import.put_customers(p, &v1).unwrap();
     import.put_xref(p, &xref("C1")).unwrap();
     import.put_index(p, &index("+8613800138000")).unwrap();
@@ -892,7 +892,7 @@ fn copy_on_write_keeps_the_newest_committed_version_and_prunes_older() {
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
         sorted
     };
-    let mut import = store.begin_import().unwrap();
+    let import = store.begin_import().unwrap();
     let second = import.batch();
     // While the second version is uncommitted, readers see the first.
     import.put_customers(p, &v2).unwrap();
@@ -907,7 +907,7 @@ fn copy_on_write_keeps_the_newest_committed_version_and_prunes_older() {
     );
 
     // A third version that is dropped uncommitted changes nothing.
-    let mut import = store.begin_import().unwrap();
+    let import = store.begin_import().unwrap();
     import.put_customers(p, &[customer("C1", "draft")]).unwrap();
     drop(import);
     assert_eq!(store.customers_in(p).unwrap(), by_id(&v2));
@@ -1000,7 +1000,7 @@ fn a_killed_import_leaves_the_store_as_it_was() {
         // customers reached the disk, before its commit record.
         let store = open(Path::new(&path), &options(4));
         let p = store.partition_of("C1");
-        let mut import = store.begin_import().unwrap();
+        let import = store.begin_import().unwrap();
         import
             .put_ledger_block(p, &BlockBuilder::encode("kept.csv", "CNY", &kept))
             .unwrap();
@@ -1013,7 +1013,7 @@ fn a_killed_import_leaves_the_store_as_it_was() {
             "lost.csv",
             2,
         )];
-        let mut import = store.begin_import().unwrap();
+        let import = store.begin_import().unwrap();
         import
             .put_ledger_block(p, &BlockBuilder::encode("lost.csv", "CNY", &lost))
             .unwrap();
@@ -1152,7 +1152,7 @@ fn a_crashed_import_is_removed_on_reopen_and_committed_data_stays() {
         "bank.csv",
         1,
     )];
-    let mut import = store.begin_import().unwrap();
+    let import = store.begin_import().unwrap();
     import
         .put_ledger_block(
             COMPANY_PARTITION,
@@ -1168,7 +1168,7 @@ fn a_crashed_import_is_removed_on_reopen_and_committed_data_stays() {
         "crash.csv",
         1,
     )];
-    let mut import = store.begin_import().unwrap();
+    let import = store.begin_import().unwrap();
     let crashed = import.batch();
     import
         .put_ledger_block(
