@@ -53,7 +53,7 @@ for run in $(seq 1 "$runs"); do
     rm -rf "$work/db"
     echo "run $run"
     measure "  ingest" "$bin" --project "$work" ingest --format json
-    grep -E '"(rows_read|entries_stored|customers_new)"' "$work/out.txt" | head -3 | tr -d ' ,' | paste -sd' ' | sed 's/^/    /'
+    grep -E '^  "(rows_read|entries_stored|customers_new)"' "$work/out.txt" | tr -d ' ,' | paste -sd' ' | sed 's/^/    /'
     measure "  features (cold)" "$bin" --project "$work" features --format json
     measure "  features (cached)" "$bin" --project "$work" features --format json
 done
