@@ -111,13 +111,14 @@ impl<'s> Directory<'s> {
         self.merges.len() as u64
     }
 
+    /// The cross-reference partition of a code: `system\0code`, hashed without building it.
     fn xref_key(&self, code: &str) -> u32 {
-        self.store
-            .partition_of(&format!("{}\0{}", self.system, code))
+        self.store.partition_of_parts(&[&self.system, code])
     }
 
+    /// The identity-index partition of an attribute: `kind\0value`.
     fn index_key(&self, kind: u8, value: &str) -> u32 {
-        self.store.partition_of(&format!("{kind}\0{value}"))
+        self.store.partition_of_parts(&[&kind.to_string(), value])
     }
 
     /// Resolves a party seen on `date` (`file`/`row` for warnings) to a slot.

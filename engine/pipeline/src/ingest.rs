@@ -769,3 +769,13 @@ fn build_block(file: &str, currency: &str, dir: &Directory<'_>, mut buf: PartBuf
     }
     builder.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_amount_cap_is_ten_to_the_eighteenth() {
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000_000_i64));
+    }
+}

@@ -71,7 +71,12 @@ pub fn partition_of(key: &str, partitions: u32) -> u32 {
 }
 
 /// [`partition_of`] for a key made of parts joined by `\0` (`system\0code`), without
-/// building the joined string.
+/// building the joined string: `partition_of_parts(&["a", "b"], n) == partition_of("a\0b", n)`.
+///
+/// ```
+/// use ledgerlens_store::{partition_of, partition_of_parts};
+/// assert_eq!(partition_of_parts(&["crm", "C001"], 1024), partition_of("crm\0C001", 1024));
+/// ```
 pub fn partition_of_parts(parts: &[&str], partitions: u32) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for (i, part) in parts.iter().enumerate() {
