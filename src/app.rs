@@ -648,6 +648,7 @@ pub struct Portfolio {
     pub gross_margin: rust_decimal::Decimal,
     pub partitions_computed: u32,
     pub partitions_cached: u32,
+    pub partitions_empty: u32,
 }
 
 impl Portfolio {
@@ -685,6 +686,7 @@ pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
         customers: store.stats()?.customers,
         partitions_computed: run.computed,
         partitions_cached: run.cached,
+        partitions_empty: run.empty,
         ..Portfolio::default()
     };
     parts.iter().for_each(|p| total.add(p));

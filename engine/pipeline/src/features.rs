@@ -211,32 +211,46 @@ pub struct FeatureRun {
     pub cached: u32,
     /// Partitions aggregated from their blocks.
     pub computed: u32,
+    /// Partitions without ledger entries.
+    pub empty: u32,
 }
 
-/// The aggregates of a partition: from the cache when it is current and covers `as_of`,
-/// else computed (and cached when `as_of` covers all the data).
+/// Where a partition's aggregates came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Empty,
+    Cached,
+    Computed,
+}
+
+/// The aggregates of a partition as of `as_of`. The as-of-independent aggregates over all
+/// its entries come from the cache when its stamp is current, else from the blocks (and
+/// are cached); when `as_of` is earlier than some of the data, the partition is
+/// aggregated again with entries up to `as_of` only.
 fn partition_aggregates(
     store: &Store,
     partition: u32,
     stamp: Option<u64>,
     as_of: NaiveDate,
-) -> Result<(Vec<Aggregate>, bool), Error> {
+) -> Result<(Vec<Aggregate>, Source), Error> {
     let Some(stamp) = stamp else {
-        return Ok((Vec::new(), true));
+        return Ok((Vec::new(), Source::Empty));
     };
-    if let Some((cached_stamp, aggs)) = store.cached::<Vec<Aggregate>>(CACHE, partition)? {
-        let covers = aggs.iter().all(|a| a.last_entry.is_none_or(|d| d <= as_of));
-        if cached_stamp == stamp && covers {
-            return Ok((aggs, true));
+    let (all, source) = match store.cached::<Vec<Aggregate>>(CACHE, partition)? {
+        Some((cached_stamp, aggs)) if cached_stamp == stamp => (aggs, Source::Cached),
+        _ => {
+            let all = aggregate_partition(store, partition, None)?;
+            store.put_cached(CACHE, partition, stamp, &all)?;
+            (all, Source::Computed)
         }
-    }
-    let all = aggregate_partition(store, partition, None)?;
-    let covers = all.iter().all(|a| a.last_entry.is_none_or(|d| d <= as_of));
-    store.put_cached(CACHE, partition, stamp, &all)?;
-    if covers {
-        Ok((all, false))
+    };
+    if all.iter().all(|a| a.last_entry.is_none_or(|d| d <= as_of)) {
+        Ok((all, source))
     } else {
-        Ok((aggregate_partition(store, partition, Some(as_of))?, false))
+        Ok((
+            aggregate_partition(store, partition, Some(as_of))?,
+            Source::Computed,
+        ))
     }
 }
 
@@ -249,21 +263,21 @@ fn over_partitions<R: Send>(
 ) -> Result<(Vec<R>, FeatureRun), Error> {
     let stamps = store.partition_stamps()?;
     let parts: Vec<u32> = (0..store.partitions()).collect();
-    let results: Vec<Result<(R, bool), Error>> = parts
+    let results: Vec<Result<(R, Source), Error>> = parts
         .par_iter()
         .map(|&p| {
-            let (aggs, cached) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
-            Ok((f(p, aggs)?, cached))
+            let (aggs, source) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
+            Ok((f(p, aggs)?, source))
         })
         .collect();
     let mut out = Vec::with_capacity(results.len());
     let mut run = FeatureRun::default();
     for r in results {
-        let (value, cached) = r?;
-        if cached {
-            run.cached += 1;
-        } else {
-            run.computed += 1;
+        let (value, source) = r?;
+        match source {
+            Source::Empty => run.empty += 1,
+            Source::Cached => run.cached += 1,
+            Source::Computed => run.computed += 1,
         }
         out.push(value);
     }
