@@ -7,13 +7,12 @@
 //! from the aggregates at query time. An as-of date earlier than a partition's data is
 //! computed from the blocks directly.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::NaiveDate;
 use ledgerlens_model::{Customer, EntryKind};
 use ledgerlens_store::{BlockReader, Store};
 use rayon::prelude::*;
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -135,7 +134,7 @@ impl Aggregate {
     }
 }
 
-#[derive(Hash, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq, PartialOrd, Ord)]
 enum OrderKey<'a> {
     Document(&'a str),
     Day(NaiveDate),
@@ -149,23 +148,36 @@ pub fn aggregate_partition(
     as_of: Option<NaiveDate>,
 ) -> Result<Vec<Aggregate>, Error> {
     let blocks = store.ledger_blocks(partition)?;
-    let mut accs: HashMap<&str, (Aggregate, HashSet<OrderKey<'_>>)> = HashMap::new();
+    // One aggregate per customer, and one flat list of (customer, order key) pairs that is
+    // sorted and de-duplicated at the end: no set per customer.
+    let mut index: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut names: Vec<&str> = Vec::new();
+    let mut aggs: Vec<Aggregate> = Vec::new();
+    let mut orders: Vec<(usize, OrderKey<'_>)> = Vec::new();
     for (_, bytes) in &blocks {
         for item in BlockReader::new(bytes)? {
             let (customer, e) = item.map_err(Error::Store)?;
             if customer.is_empty() || as_of.is_some_and(|d| e.date > d) {
                 continue;
             }
-            let (a, orders) = accs.entry(customer).or_default();
+            let i = *index.entry(customer).or_insert_with(|| {
+                names.push(customer);
+                aggs.push(Aggregate::default());
+                aggs.len() - 1
+            });
+            let a = &mut aggs[i];
             a.last_entry = a.last_entry.max(Some(e.date));
             match e.kind {
                 EntryKind::Sale => {
                     add(&mut a.revenue, e.amount, customer)?;
                     if e.amount > Decimal::ZERO {
-                        orders.insert(match e.document {
-                            Some(doc) => OrderKey::Document(doc),
-                            None => OrderKey::Day(e.date),
-                        });
+                        orders.push((
+                            i,
+                            match e.document {
+                                Some(doc) => OrderKey::Document(doc),
+                                None => OrderKey::Day(e.date),
+                            },
+                        ));
                         a.first_purchase = Some(a.first_purchase.map_or(e.date, |d| d.min(e.date)));
                         a.last_purchase = a.last_purchase.max(Some(e.date));
                     }
@@ -183,16 +195,16 @@ pub fn aggregate_partition(
             }
         }
     }
-    let mut out: Vec<Aggregate> = accs
-        .into_iter()
-        .map(|(customer, (mut a, orders))| {
-            a.customer = customer.to_string();
-            a.orders = orders.len() as u64;
-            a
-        })
-        .collect();
-    out.sort_by(|a, b| a.customer.cmp(&b.customer));
-    Ok(out)
+    orders.sort_unstable();
+    orders.dedup();
+    for (i, _) in &orders {
+        aggs[*i].orders += 1;
+    }
+    for (a, name) in aggs.iter_mut().zip(&names) {
+        a.customer = name.to_string();
+    }
+    aggs.sort_unstable_by(|a, b| a.customer.cmp(&b.customer));
+    Ok(aggs)
 }
 
 /// Adds to a running sum; ingest caps single amounts at 10^18, so an overflow means a
