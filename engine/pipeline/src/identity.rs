@@ -354,6 +354,7 @@ impl<'s> Directory<'s> {
             all.dedup();
             import.put_xref(*p, &all).map_err(Error::from)
         })?;
+        tracing::info!(partitions = self.xref_new.len(), "cross-reference written");
         for (p, rows) in &self.index_new {
             let mut all = store.index_in(*p)?;
             all.extend(rows.iter().cloned());
