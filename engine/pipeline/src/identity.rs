@@ -106,11 +106,6 @@ impl<'s> Directory<'s> {
         self.customers_new
     }
 
-    /// Number of merges recorded so far.
-    pub fn merges(&self) -> u64 {
-        self.merges.len() as u64
-    }
-
     /// The cross-reference partition of a code: `system\0code`, hashed without building it.
     fn xref_key(&self, code: &str) -> u32 {
         self.store.partition_of_parts(&[&self.system, code])

@@ -448,14 +448,7 @@ impl<'a, 's> Run<'a, 's> {
             document: t.document.as_deref(),
             account: None,
             memo: t.memo.as_deref(),
-            dims: [
-                d.product.as_deref(),
-                d.channel.as_deref(),
-                d.campaign.as_deref(),
-                d.region.as_deref(),
-                d.department.as_deref(),
-                d.project.as_deref(),
-            ],
+            dims: EntryRef::dims_of(d),
             row,
         };
         self.push(slot, &entry);
@@ -619,14 +612,7 @@ impl<'a, 's> Run<'a, 's> {
             document: Some(&document),
             account: Some(&line.account),
             memo: line.memo.as_deref(),
-            dims: [
-                d.product.as_deref(),
-                d.channel.as_deref(),
-                d.campaign.as_deref(),
-                d.region.as_deref(),
-                d.department.as_deref(),
-                d.project.as_deref(),
-            ],
+            dims: EntryRef::dims_of(d),
             row,
         };
         self.push(slot, &entry);

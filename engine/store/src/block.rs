@@ -92,6 +92,18 @@ impl EntryRef<'_> {
         }
     }
 
+    /// Dimensions in block order: product, channel, campaign, region, department, project.
+    pub fn dims_of(d: &Dimensions) -> [Option<&str>; 6] {
+        [
+            d.product.as_deref(),
+            d.channel.as_deref(),
+            d.campaign.as_deref(),
+            d.region.as_deref(),
+            d.department.as_deref(),
+            d.project.as_deref(),
+        ]
+    }
+
     /// The borrowed view of an owned entry.
     pub fn of(entry: &Entry) -> EntryRef<'_> {
         let d = &entry.dims;
@@ -104,14 +116,7 @@ impl EntryRef<'_> {
             document: entry.document.as_deref(),
             account: entry.account.as_deref(),
             memo: entry.memo.as_deref(),
-            dims: [
-                d.product.as_deref(),
-                d.channel.as_deref(),
-                d.campaign.as_deref(),
-                d.region.as_deref(),
-                d.department.as_deref(),
-                d.project.as_deref(),
-            ],
+            dims: EntryRef::dims_of(d),
             row: entry.source.row,
         }
     }
