@@ -77,8 +77,59 @@ impl Context {
     }
 }
 
+/// What a command that ran says about its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing to report.
+    Clean,
+    /// Alerts at or above `--fail-on` fired (exit code 1).
+    Alerts,
+}
+
 /// Runs a command, writing its output to `out`.
-pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Verdict> {
+    match &cli.command {
+        Command::Run {
+            pack,
+            as_of,
+            out: out_dir,
+            fail_on,
+        } => {
+            let ctx = Context::resolve(cli)?;
+            let opts = crate::rules::RunOptions {
+                pack: pack.as_deref(),
+                as_of: *as_of,
+                out_dir: out_dir.as_deref(),
+                fail_on: fail_on.as_deref().and_then(ledgerlens_rules::Level::parse),
+            };
+            let fired = crate::rules::run(out, cli.format, &ctx, &opts)?;
+            Ok(if fired {
+                Verdict::Alerts
+            } else {
+                Verdict::Clean
+            })
+        }
+        Command::Check { pack } => {
+            // A project is optional: without one, --pack or the standard pack is checked.
+            let ctx = match (&cli.project, &cli.db) {
+                (None, None) if !Path::new(CONFIG_FILE).exists() => None,
+                _ => Some(Context::resolve(cli)?),
+            };
+            crate::rules::check(out, ctx.as_ref(), pack.as_deref())?;
+            Ok(Verdict::Clean)
+        }
+        Command::Functions => {
+            crate::rules::functions(out, cli.format)?;
+            Ok(Verdict::Clean)
+        }
+        _ => {
+            other(cli, out)?;
+            Ok(Verdict::Clean)
+        }
+    }
+}
+
+fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Init { dir } => {
             crate::init::init(dir)?;
@@ -166,6 +217,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             .write(out, cli.format)
         }
         Command::Demo { out: dir } => crate::demo::run(out, cli.format, dir.as_deref()),
+        // Dispatched by `run` above, which returns their verdict.
+        Command::Run { .. } | Command::Check { .. } | Command::Functions => {
+            bail!("internal error: rule commands are dispatched by app::run")
+        }
     }
 }
 
@@ -297,11 +352,9 @@ pub fn write_ingest(
     reports: &[IngestReport],
 ) -> anyhow::Result<()> {
     let summary = summarize(reports);
-    if format == Format::Json {
-        // Through a Value, so keys come sorted like every JSON object ledgerlens prints.
-        serde_json::to_writer_pretty(&mut *out, &serde_json::to_value(&summary)?)?;
-        writeln!(out)?;
-        return Ok(());
+    if matches!(format, Format::Json | Format::Yaml) {
+        // Through a Value, so keys come sorted like every object ledgerlens prints.
+        return output::object(out, format, &summary);
     }
     let mut listing = Listing::of(
         &[
@@ -496,6 +549,11 @@ fn customers(
             }
             writeln!(out, "\n]")?;
         }
+        Format::Yaml => {
+            for row in rows() {
+                serde_yaml::to_writer(&mut *out, &[row])?;
+            }
+        }
         Format::Csv => {
             let mut w = csv::Writer::from_writer(out);
             w.write_record(CUSTOMER_COLUMNS)?;
@@ -563,7 +621,7 @@ fn customer(
         .into_iter()
         .filter(|m| m.customer == id)
         .collect();
-    if format == Format::Json {
+    if matches!(format, Format::Json | Format::Yaml) {
         let v = json!({
             "customer": c,
             "as_of": as_of,
@@ -571,9 +629,7 @@ fn customer(
             "merges": merges,
             "entries": entries,
         });
-        serde_json::to_writer_pretty(&mut *out, &v)?;
-        writeln!(out)?;
-        return Ok(());
+        return output::object(out, format, &v);
     }
     if format == Format::Table {
         writeln!(out, "customer {id}")?;

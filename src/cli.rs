@@ -9,7 +9,8 @@ use crate::output::Format;
 
 /// ledgerlens: customer ledgers from financial and CRM exports, and the analytics on them.
 ///
-/// Exit codes: 0 success; 2 error (a message on stderr says what and where).
+/// Exit codes: 0 success; 1 `run --fail-on LEVEL` and an alert at or above LEVEL fired;
+/// 2 error (a message on stderr says what and where).
 #[derive(Debug, Parser)]
 #[command(name = "ledgerlens", version, propagate_version = true)]
 pub struct Cli {
@@ -88,6 +89,33 @@ pub enum Command {
     Stats,
     /// List the source adapters compiled into this build.
     Adapters,
+    /// Evaluate the rule pack over the stored ledgers: segments, KPIs, alerts.
+    ///
+    /// The pack is --pack DIR, else the project's pack (when it has a pack.yaml), else the
+    /// standard pack. Exit code 1 when an alert at or above --fail-on fired.
+    Run {
+        /// The pack folder (default: the project's, else the standard pack).
+        #[arg(long, value_name = "DIR")]
+        pack: Option<PathBuf>,
+        /// Evaluate as of this date (default: the latest entry date in the data).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<NaiveDate>,
+        /// Also write the results to this folder: run.json and one CSV per table.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Exit with code 1 when an alert at this level or above fired.
+        #[arg(long, value_name = "LEVEL", value_parser = ["watch", "review", "critical"])]
+        fail_on: Option<String>,
+    },
+    /// Load, validate, compile and dry-run every rule of the pack; print every problem
+    /// with file:line:col (exit 2 if there is any).
+    Check {
+        /// The pack folder (default: the project's, else the standard pack).
+        #[arg(long, value_name = "DIR")]
+        pack: Option<PathBuf>,
+    },
+    /// List the functions rule scripts may call, with examples, and the sandbox's limits.
+    Functions,
     /// Run the main job on the bundled demo company: init, ingest, features, findings.
     Demo {
         /// Keep the demo project in this folder (default: a temporary folder, removed after).

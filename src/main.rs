@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod init;
 mod output;
+mod rules;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,7 +32,8 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match app::run(&cli, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(app::Verdict::Clean) => ExitCode::SUCCESS,
+        Ok(app::Verdict::Alerts) => ExitCode::from(1),
         Err(e) => {
             let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
             if e.chain().any(|c| {

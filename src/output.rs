@@ -16,17 +16,19 @@ pub enum Format {
     Json,
     /// CSV with a header row.
     Csv,
+    /// YAML: as JSON, in YAML.
+    Yaml,
 }
 
 /// A listing: column names and rows of JSON values (objects keyed by column).
-pub struct Listing {
-    pub columns: Vec<&'static str>,
+pub struct Listing<'a> {
+    pub columns: Vec<&'a str>,
     pub rows: Vec<Value>,
 }
 
-impl Listing {
+impl<'a> Listing<'a> {
     /// Rows from serializable items, showing `columns`.
-    pub fn of<T: Serialize>(columns: &[&'static str], items: &[T]) -> anyhow::Result<Listing> {
+    pub fn of<T: Serialize>(columns: &[&'a str], items: &[T]) -> anyhow::Result<Listing<'a>> {
         let rows = items
             .iter()
             .map(serde_json::to_value)
@@ -44,6 +46,7 @@ impl Listing {
                 serde_json::to_writer_pretty(&mut *out, &self.rows)?;
                 writeln!(out)?;
             }
+            Format::Yaml => serde_yaml::to_writer(&mut *out, &self.rows)?,
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(&self.columns)?;
@@ -170,6 +173,7 @@ pub fn object<T: Serialize>(out: &mut dyn Write, format: Format, value: &T) -> a
             serde_json::to_writer_pretty(&mut *out, &v)?;
             writeln!(out)?;
         }
+        Format::Yaml => serde_yaml::to_writer(&mut *out, &v)?,
         Format::Csv => {
             let Value::Object(map) = &v else {
                 anyhow::bail!("not an object")

@@ -36,6 +36,9 @@ pub enum Error {
         "{0}; the rows after it cannot be read reliably, so nothing of this file was imported"
     )]
     Malformed(ledgerlens_model::Diagnostic),
+    /// The rule pack cannot be loaded, compiled or run.
+    #[error(transparent)]
+    Rules(#[from] ledgerlens_rules::Error),
     /// The counts of an import do not add up: a bug, and the import was not committed.
     #[error("internal error: {0} (the import was not committed)")]
     Invariant(String),

@@ -1,4 +1,4 @@
-//! The ledgerlens pipeline: ingest and customer features.
+//! The ledgerlens pipeline: ingest, customer features, and rule-pack runs.
 //!
 //! Ingest runs the stages of DESIGN.md for one file: the source's adapter reads rows,
 //! vouchers are validated (they must balance) and mapped through the chart of accounts
@@ -7,7 +7,8 @@
 //! values ([`Diagnostic`](ledgerlens_model::Diagnostic)) in the [`IngestReport`]:
 //! `rows_read == rows_stored + rows_quarantined`, always.
 //!
-//! [`features`] computes per-customer aggregates natively over the stored ledger.
+//! [`features`] computes per-customer aggregates natively over the stored ledger;
+//! [`run`] evaluates a compiled rule pack over them ([`run_pack`]).
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -33,6 +34,7 @@ mod error;
 pub mod features;
 pub mod identity;
 mod ingest;
+pub mod run;
 
 pub use accounts::{AccountRule, ChartOfAccounts, Side};
 pub use config::{ProjectConfig, CONFIG_FILE};
@@ -42,6 +44,7 @@ pub use features::{
     FeatureRun, Features,
 };
 pub use ingest::{Ingest, IngestReport};
+pub use run::{input_schema, run_pack, RunReport};
 
 /// Test hook: when the environment variable `LEDGERLENS_CRASH_AT` names this point, the
 /// process aborts on the spot (as `kill -9` would), so tests can check that an import

@@ -1,0 +1,1210 @@
+//! Validating and compiling a merged pack into a [`Program`]: every expression compiled
+//! once to a Rhai AST, every reference resolved, rules ordered by their dependencies, and
+//! the types of rule outputs fixed by a dry run over one synthetic customer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use rhai::{Dynamic, Engine, ImmutableString, Scope, AST};
+use rust_decimal::Decimal;
+
+use crate::declared::Declared;
+use crate::error::{Error, Problem, Span};
+use crate::facts::{BUDGET_KEYS, PERIOD_KEYS, SPEND_KEYS};
+use crate::pack::{yaml_value, Kind, Pack, RuleDef};
+use crate::sandbox::{self, FunctionDoc};
+use crate::value::{Type, Value};
+
+/// A compiled piece of Rhai: an expression or a script.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The compiled form (with the pack's script functions).
+    pub ast: Arc<AST>,
+    /// Where its text is.
+    pub span: Span,
+    /// The text, for explanations.
+    pub text: String,
+    /// Rule outputs and inputs it reads, sorted.
+    pub reads: Vec<String>,
+}
+
+/// One rule of a segment.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    /// The condition (`None`: the default).
+    pub when: Option<Script>,
+    /// The label.
+    pub label: ImmutableString,
+    /// The recommended action.
+    pub action: Option<String>,
+    /// Priority (for the `priority` hit policy).
+    pub priority: i64,
+}
+
+/// How a segment picks labels (as DMN hit policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hit {
+    /// The first rule that holds.
+    First,
+    /// Exactly one rule may hold; more is a diagnostic (and no label).
+    Unique,
+    /// The rule with the highest priority among those that hold (the first on ties).
+    Priority,
+    /// Every rule that holds (a list of labels).
+    Collect,
+}
+
+/// How a segment is computed.
+#[derive(Debug, Clone)]
+pub enum SegmentDef {
+    /// Ordered rules with a hit policy.
+    Rules {
+        /// Hit policy.
+        hit: Hit,
+        /// The rules, in order.
+        branches: Vec<Branch>,
+    },
+    /// Quantile scores 1..=buckets (highest is best).
+    Quantile {
+        /// The value scored.
+        of: Script,
+        /// Number of buckets.
+        buckets: u32,
+        /// Whether lower values are better (recency).
+        low_is_better: bool,
+        /// Recommended actions by score.
+        actions: BTreeMap<String, String>,
+    },
+    /// Pareto classes by cumulative share of a value, ranked descending.
+    Pareto {
+        /// The value ranked.
+        of: Script,
+        /// Labels with the cumulative share each reaches (the last has none).
+        classes: Vec<(ImmutableString, Option<Decimal>)>,
+        /// Recommended actions by class.
+        actions: BTreeMap<String, String>,
+    },
+}
+
+/// An aggregate in a KPI formula.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    /// `sum`, `avg`, `min`, `max`, `count`, `median`.
+    pub func: AggFunc,
+    /// The per-customer argument (`count()` has none).
+    pub arg: Option<Script>,
+    /// The variable the formula reads it from.
+    pub var: ImmutableString,
+}
+
+/// Aggregate functions of KPI formulas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    /// Sum (null values skipped).
+    Sum,
+    /// Mean of non-null values (null when none).
+    Avg,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// Customers (`count()`), or customers for which a condition holds.
+    Count,
+    /// Median of non-null values (the mean of the middle two for an even count).
+    Median,
+}
+
+impl AggFunc {
+    fn parse(s: &str) -> Option<AggFunc> {
+        Some(match s {
+            "sum" => AggFunc::Sum,
+            "avg" => AggFunc::Avg,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "count" => AggFunc::Count,
+            "median" => AggFunc::Median,
+            _ => return None,
+        })
+    }
+}
+
+/// A KPI over groups.
+#[derive(Debug, Clone)]
+pub struct GroupKpi {
+    /// Group keys, in order.
+    pub by: Vec<String>,
+    /// Whether a key is a period (groups then come from spend and budgets).
+    pub by_period: bool,
+    /// Aggregates the formula reads.
+    pub aggregates: Vec<Aggregate>,
+    /// Customer filter.
+    pub filter: Option<Script>,
+    /// The formula.
+    pub formula: Script,
+    /// Decimal places.
+    pub round: Option<u32>,
+    /// Display unit.
+    pub unit: Option<String>,
+}
+
+/// Alert levels, in order of severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// Nothing to do.
+    Ok,
+    /// Keep an eye on it.
+    Watch,
+    /// Someone should look at it.
+    Review,
+    /// Act now.
+    Critical,
+}
+
+impl Level {
+    /// Parses a level name.
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s {
+            "ok" => Level::Ok,
+            "watch" => Level::Watch,
+            "review" => Level::Review,
+            "critical" => Level::Critical,
+            _ => return None,
+        })
+    }
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Ok => "ok",
+            Level::Watch => "watch",
+            Level::Review => "review",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// A threshold test of an alert level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Test {
+    /// value > x.
+    Above(Decimal),
+    /// value < x.
+    Below(Decimal),
+    /// value outside [low, high].
+    Outside(Decimal, Decimal),
+}
+
+impl Test {
+    /// Whether the value trips the test.
+    pub fn trips(&self, v: Decimal) -> bool {
+        match self {
+            Test::Above(x) => v > *x,
+            Test::Below(x) => v < *x,
+            Test::Outside(lo, hi) => v < *lo || v > *hi,
+        }
+    }
+
+    /// The threshold as people write it (`> 300`, `outside [-0.1, 0.1]`).
+    pub fn describe(&self) -> String {
+        match self {
+            Test::Above(x) => format!("> {}", x.normalize()),
+            Test::Below(x) => format!("< {}", x.normalize()),
+            Test::Outside(lo, hi) => format!("outside [{}, {}]", lo.normalize(), hi.normalize()),
+        }
+    }
+}
+
+/// What an alert watches.
+#[derive(Debug, Clone)]
+pub enum AlertDef {
+    /// Thresholds on a KPI's values (a group KPI, each group a subject; or a
+    /// per-customer KPI, each customer a subject, reported when not ok).
+    Thresholds {
+        /// The KPI.
+        kpi: String,
+        /// Levels, checked in order; the first that trips wins.
+        levels: Vec<(Level, Test)>,
+    },
+    /// A per-customer condition.
+    Condition {
+        /// The condition.
+        when: Script,
+        /// The level when it holds.
+        level: Level,
+    },
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub enum RuleBody {
+    /// A declared feature (computed natively by the caller, see [`Program::declared`]).
+    Declared(Declared),
+    /// A scripted feature, or a per-customer KPI.
+    Scripted {
+        /// The script.
+        script: Script,
+        /// Decimal places (KPIs).
+        round: Option<u32>,
+    },
+    /// A segment.
+    Segment(SegmentDef),
+    /// A KPI over groups.
+    GroupKpi(GroupKpi),
+    /// An alert.
+    Alert(AlertDef),
+}
+
+/// A compiled rule with its name, kind and output type.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: Kind,
+    /// The body.
+    pub body: RuleBody,
+    /// Where it is defined.
+    pub span: Span,
+    /// Its description.
+    pub description: Option<String>,
+    /// The pack it comes from.
+    pub pack: String,
+    /// The type of its per-customer value (`None`: no per-customer value).
+    pub ty: Option<Type>,
+    /// Names it depends on (rules and inputs), sorted.
+    pub deps: Vec<String>,
+}
+
+/// A compiled pack, ready to run over customer tables.
+#[derive(Debug, Clone)]
+pub struct Program {
+    /// The pack's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// Its chain of packs, base first.
+    pub chain: Vec<String>,
+    /// Parameters with their values.
+    pub params: BTreeMap<String, (Type, Value)>,
+    /// Rules in evaluation order (dependencies first; ties by name).
+    pub rules: Vec<Rule>,
+    /// The input columns the rules read (a subset of the schema it was compiled for).
+    pub inputs: BTreeSet<String>,
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) docs: Vec<FunctionDoc>,
+    pub(crate) params_map: rhai::Map,
+}
+
+/// Names of the compile-time scope that are not customer columns.
+const RESERVED: [&str; 2] = ["params", "as_of"];
+
+impl Program {
+    /// Compiles a pack for customer tables with the given input columns (built-in
+    /// features and master fields, by name). Every problem found is reported at once.
+    pub fn compile(pack: &Pack, inputs: &BTreeMap<String, Type>) -> Result<Program, Error> {
+        let (engine, docs) = sandbox::engine();
+        let mut c = Compiler {
+            engine,
+            problems: Vec::new(),
+            inputs,
+            pack,
+            library: AST::empty(),
+            scope: Scope::new(),
+            params_map: rhai::Map::new(),
+        };
+        c.prepare();
+        let mut rules = Vec::new();
+        for def in pack.rules.values() {
+            if inputs.contains_key(&def.name) || RESERVED.contains(&def.name.as_str()) {
+                continue; // reported by prepare(); checking it further only adds noise
+            }
+            if let Some(rule) = c.rule(def) {
+                rules.push(rule);
+            }
+        }
+        let order = c.order(&mut rules);
+        let rules: Vec<Rule> = match order {
+            Some(order) => order.into_iter().map(|i| rules[i].clone()).collect(),
+            None => Vec::new(),
+        };
+        let Compiler {
+            engine,
+            mut problems,
+            params_map,
+            ..
+        } = c;
+        if !problems.is_empty() {
+            problems.sort();
+            problems.dedup();
+            return Err(Error::Pack(problems));
+        }
+        let used: BTreeSet<String> = rules
+            .iter()
+            .flat_map(|r| r.deps.iter())
+            .filter(|d| inputs.contains_key(*d))
+            .cloned()
+            .collect();
+        let mut program = Program {
+            name: pack.name.clone(),
+            version: pack.version.clone(),
+            chain: pack.chain.clone(),
+            params: pack
+                .params
+                .iter()
+                .map(|(k, p)| (k.clone(), (p.ty, p.value.clone())))
+                .collect(),
+            rules,
+            inputs: used,
+            engine: Arc::new(engine),
+            docs,
+            params_map,
+        };
+        crate::eval::dry_run(&mut program, inputs)?;
+        Ok(program)
+    }
+
+    /// The declared features the caller computes from the ledger, in evaluation order.
+    pub fn declared(&self) -> impl Iterator<Item = (&str, &Declared)> {
+        self.rules.iter().filter_map(|r| match &r.body {
+            RuleBody::Declared(d) => Some((r.name.as_str(), d)),
+            _ => None,
+        })
+    }
+
+    /// The host functions scripts may call, sorted.
+    pub fn functions(&self) -> &[FunctionDoc] {
+        &self.docs
+    }
+
+    /// A rule by name.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+}
+
+struct Compiler<'a> {
+    engine: Engine,
+    problems: Vec<Problem>,
+    inputs: &'a BTreeMap<String, Type>,
+    pack: &'a Pack,
+    library: AST,
+    scope: Scope<'static>,
+    params_map: rhai::Map,
+}
+
+impl Compiler<'_> {
+    /// The compile scope (every customer column name, params, as_of) and the script
+    /// library (the functions of the pack's `.rhai` files).
+    fn prepare(&mut self) {
+        for (name, p) in &self.pack.params {
+            self.params_map
+                .insert(name.as_str().into(), p.value.to_dynamic());
+        }
+        // Params are constants: the optimizer folds them into the compiled scripts.
+        self.scope.push_constant("params", self.params_map.clone());
+        self.scope.push("as_of", Dynamic::UNIT);
+        let mut names: BTreeSet<&str> = self.inputs.keys().map(String::as_str).collect();
+        for (name, def) in &self.pack.rules {
+            if per_customer(def) {
+                names.insert(name);
+            }
+            if self.inputs.contains_key(name) || RESERVED.contains(&name.as_str()) {
+                self.problems.push(def.span.problem(
+                    None,
+                    "rules.name",
+                    format!("{name} is the name of a built-in value; choose another"),
+                ));
+            }
+        }
+        for name in names {
+            self.scope.push(name.to_string(), Dynamic::UNIT);
+        }
+        for script in self.pack.scripts.values() {
+            match self.engine.compile_with_scope(&self.scope, &script.text) {
+                Ok(ast) => self.library += ast.clone_functions_only(),
+                Err(e) => self.problems.push(script.span.problem(
+                    position(e.position()),
+                    "rules.script",
+                    e.to_string(),
+                )),
+            }
+        }
+    }
+
+    fn expr(&mut self, def: &RuleDef, text: &str) -> Option<Script> {
+        let span = def.locate(text);
+        match self.engine.compile_expression_with_scope(&self.scope, text) {
+            Ok(ast) => Some(self.script(ast, span, text)),
+            Err(e) => {
+                self.problems.push(span.problem(
+                    position(e.position()),
+                    code_of(&e),
+                    format!("{}: {}", def.name, e.0),
+                ));
+                None
+            }
+        }
+    }
+
+    fn program(&mut self, def: &RuleDef, text: &str) -> Option<Script> {
+        // `script: name.rhai` names a file of the pack; anything else is inline.
+        let (span, source) = match self.pack.scripts.get(text.trim()) {
+            Some(file) => (file.span.clone(), file.text.clone()),
+            None if text.trim().ends_with(".rhai") && !text.contains('\n') => {
+                self.problems.push(def.locate(text).problem(
+                    None,
+                    "rules.unknown-name",
+                    format!("{}: no script file {} in the pack", def.name, text.trim()),
+                ));
+                return None;
+            }
+            None => (def.locate(text), text.to_string()),
+        };
+        match self.engine.compile_with_scope(&self.scope, &source) {
+            Ok(ast) => Some(self.script(ast, span, &source)),
+            Err(e) => {
+                self.problems.push(span.problem(
+                    position(e.position()),
+                    code_of(&e),
+                    format!("{}: {}", def.name, e.0),
+                ));
+                None
+            }
+        }
+    }
+
+    fn script(&self, ast: AST, span: Span, text: &str) -> Script {
+        let ast = ast.merge(&self.library);
+        let mut reads = BTreeSet::new();
+        ast.walk(&mut |path| {
+            if let Some(rhai::ASTNode::Expr(rhai::Expr::Variable(v, _, _))) = path.last() {
+                reads.insert(v.1.to_string());
+            }
+            true
+        });
+        Script {
+            ast: Arc::new(ast),
+            span,
+            text: text.to_string(),
+            reads: reads.into_iter().collect(),
+        }
+    }
+
+    fn rule(&mut self, def: &RuleDef) -> Option<Rule> {
+        self.check_keys(def);
+        let s = &def.spec;
+        let body = match def.kind {
+            Kind::Feature => {
+                if s.aggregate.is_some() {
+                    match Declared::parse(s) {
+                        Ok(d) => RuleBody::Declared(d),
+                        Err(m) => return self.fail(def, "rules.feature", m),
+                    }
+                } else {
+                    let script = match (&s.expr, &s.script) {
+                        (Some(e), None) => self.expr(def, e)?,
+                        (None, Some(p)) => self.program(def, p)?,
+                        _ => return self.fail(
+                            def,
+                            "rules.feature",
+                            "a feature needs `aggregate:` (declared) or one of `expr:` / `script:`"
+                                .into(),
+                        ),
+                    };
+                    RuleBody::Scripted {
+                        script,
+                        round: s.round,
+                    }
+                }
+            }
+            Kind::Segment => RuleBody::Segment(self.segment(def)?),
+            Kind::Allocation => {
+                return self.fail(
+                    def,
+                    "rules.unsupported",
+                    "allocation rules are not supported by this version of ledgerlens yet".into(),
+                )
+            }
+            Kind::Kpi => self.kpi(def)?,
+            Kind::Alert => RuleBody::Alert(self.alert(def)?),
+        };
+        let ty = match (&body, &s.ty) {
+            (RuleBody::Declared(d), _) => Some(d.ty()),
+            (RuleBody::Scripted { .. }, Some(t)) => match Type::parse(t) {
+                Some(t) => Some(t),
+                None => {
+                    return self.fail(
+                        def,
+                        "rules.type",
+                        format!("unknown type {t:?} (int, decimal, text, bool, date, list)"),
+                    )
+                }
+            },
+            // Inferred by the dry run.
+            (RuleBody::Scripted { .. }, None) => None,
+            (
+                RuleBody::Segment(SegmentDef::Rules {
+                    hit: Hit::Collect, ..
+                }),
+                _,
+            ) => Some(Type::List),
+            (RuleBody::Segment(SegmentDef::Quantile { .. }), _) => Some(Type::Int),
+            (RuleBody::Segment(_), _) => Some(Type::Text),
+            _ => None,
+        };
+        let deps = deps_of(&body);
+        Some(Rule {
+            name: def.name.clone(),
+            kind: def.kind,
+            body,
+            span: def.span.clone(),
+            description: s.description.clone(),
+            pack: def.pack.clone(),
+            ty,
+            deps,
+        })
+    }
+
+    fn fail<T>(&mut self, def: &RuleDef, code: &'static str, message: String) -> Option<T> {
+        self.problems.push(
+            def.span
+                .problem(None, code, format!("{}: {message}", def.name)),
+        );
+        None
+    }
+
+    /// Keys that belong to another kind of rule are errors, not silently ignored.
+    fn check_keys(&mut self, def: &RuleDef) {
+        let s = &def.spec;
+        let set: [(&str, bool, &[Kind]); 22] = [
+            ("type", s.ty.is_some(), &[Kind::Feature]),
+            ("aggregate", s.aggregate.is_some(), &[Kind::Feature]),
+            ("of", s.of.is_some(), &[Kind::Feature]),
+            ("kinds", s.kinds.is_some(), &[Kind::Feature]),
+            ("where", s.filter_dims.is_some(), &[Kind::Feature]),
+            ("window", s.window.is_some(), &[Kind::Feature]),
+            ("expr", s.expr.is_some(), &[Kind::Feature]),
+            ("script", s.script.is_some(), &[Kind::Feature]),
+            ("hit", s.hit.is_some(), &[Kind::Segment]),
+            ("rules", s.rules.is_some(), &[Kind::Segment]),
+            ("quantile", s.quantile.is_some(), &[Kind::Segment]),
+            ("pareto", s.pareto.is_some(), &[Kind::Segment]),
+            ("actions", s.actions.is_some(), &[Kind::Segment]),
+            ("by", s.by.is_some(), &[Kind::Kpi]),
+            ("per", s.per.is_some(), &[Kind::Kpi]),
+            ("value", s.value.is_some(), &[Kind::Kpi]),
+            ("filter", s.filter.is_some(), &[Kind::Kpi]),
+            ("round", s.round.is_some(), &[Kind::Kpi, Kind::Feature]),
+            ("unit", s.unit.is_some(), &[Kind::Kpi]),
+            ("on", s.on_kpi.is_some(), &[Kind::Alert]),
+            ("levels", s.levels.is_some(), &[Kind::Alert]),
+            (
+                "when",
+                s.when.is_some() || s.level.is_some(),
+                &[Kind::Alert],
+            ),
+        ];
+        for (key, present, kinds) in set {
+            if present && !kinds.contains(&def.kind) {
+                let span = def.locate(&format!("{key}:"));
+                self.problems.push(span.problem(
+                    None,
+                    "rules.key",
+                    format!(
+                        "{}: `{key}` does not belong in a {} rule",
+                        def.name,
+                        def.kind.key()
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn segment(&mut self, def: &RuleDef) -> Option<SegmentDef> {
+        let s = &def.spec;
+        let forms = [s.rules.is_some(), s.quantile.is_some(), s.pareto.is_some()];
+        if forms.iter().filter(|x| **x).count() != 1 {
+            return self.fail(
+                def,
+                "rules.segment",
+                "a segment has exactly one of `rules:`, `quantile:`, `pareto:`".into(),
+            );
+        }
+        if let Some(rules) = &s.rules {
+            let hit = match s.hit.as_deref().unwrap_or("first") {
+                "first" => Hit::First,
+                "unique" => Hit::Unique,
+                "priority" => Hit::Priority,
+                "collect" => Hit::Collect,
+                other => {
+                    return self.fail(
+                        def,
+                        "rules.segment",
+                        format!("unknown hit policy {other:?} (first, unique, priority, collect)"),
+                    )
+                }
+            };
+            let mut branches = Vec::new();
+            let mut ok = true;
+            for (i, r) in rules.iter().enumerate() {
+                let when = match &r.when {
+                    Some(w) => match self.expr(def, w) {
+                        Some(s) => Some(s),
+                        None => {
+                            ok = false;
+                            continue;
+                        }
+                    },
+                    None => None,
+                };
+                if when.is_none() && i + 1 != rules.len() {
+                    self.problems.push(def.locate(&r.label).problem(
+                        None,
+                        "rules.segment",
+                        format!(
+                            "{}: the rule giving {:?} has no `when:`; only the last rule may be the default",
+                            def.name, r.label
+                        ),
+                    ));
+                    ok = false;
+                }
+                branches.push(Branch {
+                    when,
+                    label: r.label.as_str().into(),
+                    action: r.action.clone(),
+                    priority: r.priority.unwrap_or(0),
+                });
+            }
+            return ok.then_some(SegmentDef::Rules { hit, branches });
+        }
+        if let Some(q) = &s.quantile {
+            let of = self.expr(def, &q.of)?;
+            if !(2..=100).contains(&q.buckets) {
+                return self.fail(
+                    def,
+                    "rules.segment",
+                    "quantile buckets must be 2 to 100".into(),
+                );
+            }
+            let low_is_better = match q.better.as_deref().unwrap_or("high") {
+                "high" => false,
+                "low" => true,
+                other => {
+                    return self.fail(
+                        def,
+                        "rules.segment",
+                        format!("better: {other:?}: use high or low"),
+                    )
+                }
+            };
+            return Some(SegmentDef::Quantile {
+                of,
+                buckets: q.buckets,
+                low_is_better,
+                actions: s.actions.clone().unwrap_or_default(),
+            });
+        }
+        let p = s.pareto.as_ref()?;
+        let of = self.expr(def, &p.of)?;
+        let mut classes = Vec::new();
+        let mut last = Decimal::ZERO;
+        for (i, c) in p.classes.iter().enumerate() {
+            let share = match &c.upto {
+                None if i + 1 == p.classes.len() => None,
+                None => {
+                    return self.fail(
+                        def,
+                        "rules.segment",
+                        format!(
+                            "pareto class {} needs `upto:` (only the last has none)",
+                            c.label
+                        ),
+                    )
+                }
+                Some(v) => match self.constant(def, v) {
+                    Some(x) if x > last && x <= Decimal::ONE => {
+                        last = x;
+                        Some(x)
+                    }
+                    Some(x) => {
+                        return self.fail(
+                            def,
+                            "rules.segment",
+                            format!("pareto class {}: upto {x} must rise, within 0..1", c.label),
+                        )
+                    }
+                    None => return None,
+                },
+            };
+            classes.push((c.label.as_str().into(), share));
+        }
+        if classes.last().is_none_or(|c| c.1.is_some()) {
+            return self.fail(
+                def,
+                "rules.segment",
+                "the last pareto class takes the rest: no `upto:`".into(),
+            );
+        }
+        Some(SegmentDef::Pareto {
+            of,
+            classes,
+            actions: s.actions.clone().unwrap_or_default(),
+        })
+    }
+
+    /// A number, or an expression over params, evaluated now.
+    fn constant(&mut self, def: &RuleDef, v: &serde_yaml::Value) -> Option<Decimal> {
+        if let serde_yaml::Value::String(text) = v {
+            let script = self.expr(def, text)?;
+            let mut scope = Scope::new();
+            scope.push_constant("params", self.params_map.clone());
+            return match self
+                .engine
+                .eval_ast_with_scope::<Dynamic>(&mut scope, &script.ast)
+                .map(|d| Value::from_dynamic(&d).and_then(|v| v.as_decimal()))
+            {
+                Ok(Some(x)) => Some(x),
+                Ok(None) => self.fail(def, "rules.type", format!("{text} is not a number")),
+                Err(e) => self.fail(
+                    def,
+                    "rules.eval",
+                    format!("{text}: {e} (thresholds may use numbers and params only)"),
+                ),
+            };
+        }
+        match yaml_value(v, Some(Type::Decimal)) {
+            Ok(Value::Decimal(d)) => Some(d),
+            _ => self.fail(def, "rules.type", format!("{v:?} is not a number")),
+        }
+    }
+
+    fn kpi(&mut self, def: &RuleDef) -> Option<RuleBody> {
+        let s = &def.spec;
+        let Some(value) = &s.value else {
+            return self.fail(
+                def,
+                "rules.kpi",
+                "a KPI needs `value:` (its formula)".into(),
+            );
+        };
+        if s.per.is_some() {
+            if s.per.as_deref() != Some("customer") || s.by.is_some() || s.filter.is_some() {
+                return self.fail(
+                    def,
+                    "rules.kpi",
+                    "`per:` takes only `customer`, and a per-customer KPI has no `by:` or `filter:`".into(),
+                );
+            }
+            let script = self.expr(def, value)?;
+            return Some(RuleBody::Scripted {
+                script,
+                round: s.round,
+            });
+        }
+        let by = s.by.clone().unwrap_or_default();
+        let by_period = by.iter().any(|k| PERIOD_KEYS.contains(&k.as_str()));
+        if by_period {
+            let periods = by
+                .iter()
+                .filter(|k| PERIOD_KEYS.contains(&k.as_str()))
+                .count();
+            let others: Vec<&String> = by
+                .iter()
+                .filter(|k| !PERIOD_KEYS.contains(&k.as_str()))
+                .collect();
+            if periods > 1
+                || others.len() > 1
+                || others.iter().any(|k| {
+                    !SPEND_KEYS.contains(&k.as_str()) && !BUDGET_KEYS.contains(&k.as_str())
+                })
+            {
+                return self.fail(
+                    def,
+                    "rules.kpi",
+                    format!(
+                        "by: {by:?}: a KPI by period takes one period (month, quarter, year) and at most one of channel, campaign, department, region"
+                    ),
+                );
+            }
+        }
+        let (rewritten, found) = match extract_aggregates(value) {
+            Ok(x) => x,
+            Err(m) => return self.fail(def, "rules.kpi", m),
+        };
+        let mut aggregates = Vec::new();
+        let mut scope = self.scope.clone();
+        for key in &by {
+            if scope.get(key).is_none() {
+                scope.push(key.clone(), Dynamic::UNIT);
+            }
+        }
+        for (i, (func, arg)) in found.iter().enumerate() {
+            let var: ImmutableString = format!("kpi_agg_{i}").into();
+            scope.push(var.to_string(), Dynamic::UNIT);
+            let arg = match arg {
+                Some(text) => Some(self.expr(def, text)?),
+                None if *func == AggFunc::Count => None,
+                None => {
+                    return self.fail(
+                        def,
+                        "rules.kpi",
+                        "an aggregate needs an argument, as in sum(net_revenue)".into(),
+                    )
+                }
+            };
+            if by_period {
+                return self.fail(
+                    def,
+                    "rules.kpi",
+                    "customer aggregates (sum, avg, count, ...) cannot be grouped by a period yet: a KPI by month, quarter or year reads spend() and budget() only".into(),
+                );
+            }
+            aggregates.push(Aggregate {
+                func: *func,
+                arg,
+                var,
+            });
+        }
+        let span = def.locate(value);
+        let formula = match self
+            .engine
+            .compile_expression_with_scope(&scope, &rewritten)
+        {
+            Ok(ast) => self.script(ast, span, value),
+            Err(e) => {
+                self.problems.push(span.problem(
+                    None,
+                    code_of(&e),
+                    format!("{}: {} (in the formula {value:?})", def.name, e.0),
+                ));
+                return None;
+            }
+        };
+        let filter = match &s.filter {
+            Some(f) => Some(self.expr(def, f)?),
+            None => None,
+        };
+        Some(RuleBody::GroupKpi(GroupKpi {
+            by,
+            by_period,
+            aggregates,
+            filter,
+            formula,
+            round: s.round,
+            unit: s.unit.clone(),
+        }))
+    }
+
+    fn alert(&mut self, def: &RuleDef) -> Option<AlertDef> {
+        let s = &def.spec;
+        match (&s.on_kpi, &s.levels, &s.when, &s.level) {
+            (Some(kpi), Some(levels), None, None) => {
+                let mut out = Vec::new();
+                for l in levels {
+                    let Some(level) = Level::parse(&l.level).filter(|l| *l != Level::Ok) else {
+                        return self.fail(
+                            def,
+                            "rules.alert",
+                            format!("unknown level {:?} (watch, review, critical)", l.level),
+                        );
+                    };
+                    let test = match (&l.above, &l.below, &l.outside) {
+                        (Some(x), None, None) => Test::Above(self.constant(def, x)?),
+                        (None, Some(x), None) => Test::Below(self.constant(def, x)?),
+                        (None, None, Some((lo, hi))) => {
+                            Test::Outside(self.constant(def, lo)?, self.constant(def, hi)?)
+                        }
+                        _ => {
+                            return self.fail(
+                                def,
+                                "rules.alert",
+                                format!("level {}: one of above, below, outside", l.level),
+                            )
+                        }
+                    };
+                    out.push((level, test));
+                }
+                Some(AlertDef::Thresholds {
+                    kpi: kpi.clone(),
+                    levels: out,
+                })
+            }
+            (None, None, Some(when), Some(level)) => {
+                let Some(level) = Level::parse(level).filter(|l| *l != Level::Ok) else {
+                    return self.fail(
+                        def,
+                        "rules.alert",
+                        format!("unknown level {level:?} (watch, review, critical)"),
+                    );
+                };
+                Some(AlertDef::Condition {
+                    when: self.expr(def, when)?,
+                    level,
+                })
+            }
+            _ => self.fail(
+                def,
+                "rules.alert",
+                "an alert has either `on:` (a KPI) with `levels:`, or `when:` with `level:`".into(),
+            ),
+        }
+    }
+
+    /// Orders rules so that each comes after what it reads; reports unknown references
+    /// and cycles. Returns indexes into `rules`.
+    fn order(&mut self, rules: &mut [Rule]) -> Option<Vec<usize>> {
+        let index: BTreeMap<String, usize> = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), i))
+            .collect();
+        // Alerts on KPIs depend on the KPI, which must exist.
+        for r in rules.iter_mut() {
+            if let RuleBody::Alert(AlertDef::Thresholds { kpi, .. }) = &r.body {
+                let known = index.get(kpi).copied();
+                match known {
+                    Some(_) => {
+                        r.deps.push(kpi.clone());
+                        r.deps.sort();
+                        r.deps.dedup();
+                    }
+                    None => self.problems.push(r.span.problem(
+                        None,
+                        "rules.unknown-name",
+                        format!("{}: no KPI named {kpi}", r.name),
+                    )),
+                }
+            }
+        }
+        for r in rules.iter() {
+            if let RuleBody::Alert(AlertDef::Thresholds { kpi, .. }) = &r.body {
+                if let Some(&i) = index.get(kpi) {
+                    if rules[i].kind != Kind::Kpi {
+                        self.problems.push(r.span.problem(
+                            None,
+                            "rules.type",
+                            format!("{}: {kpi} is a {}, not a KPI", r.name, rules[i].kind.key()),
+                        ));
+                    }
+                }
+            }
+            for d in &r.deps {
+                if let Some(&i) = index.get(d) {
+                    if !matches!(rules[i].kind, Kind::Feature | Kind::Segment)
+                        && !matches!(rules[i].body, RuleBody::Scripted { .. })
+                        && r.kind != Kind::Alert
+                    {
+                        self.problems.push(r.span.problem(
+                            None,
+                            "rules.type",
+                            format!(
+                                "{}: {d} is a {} without a per-customer value; it cannot be read here",
+                                r.name,
+                                rules[i].kind.key()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        // Kahn's algorithm, smallest name first among the ready.
+        let n = rules.len();
+        let mut indegree = vec![0usize; n];
+        let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, r) in rules.iter().enumerate() {
+            for d in &r.deps {
+                if let Some(&j) = index.get(d) {
+                    if j != i {
+                        indegree[i] += 1;
+                        users[j].push(i);
+                    } else {
+                        self.problems.push(r.span.problem(
+                            None,
+                            "rules.cycle",
+                            format!("{} reads itself", r.name),
+                        ));
+                        return None;
+                    }
+                }
+            }
+        }
+        let mut ready: BTreeSet<(String, usize)> = (0..n)
+            .filter(|&i| indegree[i] == 0)
+            .map(|i| (rules[i].name.clone(), i))
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(first) = ready.pop_first() {
+            let i = first.1;
+            order.push(i);
+            for &u in &users[i] {
+                indegree[u] -= 1;
+                if indegree[u] == 0 {
+                    ready.insert((rules[u].name.clone(), u));
+                }
+            }
+        }
+        if order.len() < n {
+            let stuck: Vec<&Rule> = (0..n)
+                .filter(|&i| indegree[i] > 0)
+                .map(|i| &rules[i])
+                .collect();
+            let names: Vec<&str> = stuck.iter().map(|r| r.name.as_str()).collect();
+            self.problems.push(stuck[0].span.problem(
+                None,
+                "rules.cycle",
+                format!(
+                    "these rules read each other in a cycle: {}",
+                    names.join(", ")
+                ),
+            ));
+            return None;
+        }
+        Some(order)
+    }
+}
+
+fn per_customer(def: &RuleDef) -> bool {
+    match def.kind {
+        Kind::Feature | Kind::Segment => true,
+        Kind::Kpi => def.spec.per.as_deref() == Some("customer"),
+        Kind::Allocation | Kind::Alert => false,
+    }
+}
+
+fn deps_of(body: &RuleBody) -> Vec<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    let mut add = |s: &Script| out.extend(s.reads.iter().cloned());
+    match body {
+        RuleBody::Declared(_) => {}
+        RuleBody::Scripted { script, .. } => add(script),
+        RuleBody::Segment(SegmentDef::Rules { branches, .. }) => branches
+            .iter()
+            .filter_map(|b| b.when.as_ref())
+            .for_each(add),
+        RuleBody::Segment(SegmentDef::Quantile { of, .. } | SegmentDef::Pareto { of, .. }) => {
+            add(of)
+        }
+        RuleBody::GroupKpi(k) => {
+            k.aggregates
+                .iter()
+                .filter_map(|a| a.arg.as_ref())
+                .for_each(&mut add);
+            if let Some(f) = &k.filter {
+                add(f);
+            }
+            add(&k.formula);
+            for key in &k.by {
+                out.insert(key.clone());
+            }
+        }
+        RuleBody::Alert(AlertDef::Condition { when, .. }) => add(when),
+        RuleBody::Alert(AlertDef::Thresholds { .. }) => {}
+    }
+    out.retain(|n| !RESERVED.contains(&n.as_str()) && !n.starts_with("kpi_agg_"));
+    out.into_iter().collect()
+}
+
+fn position(p: rhai::Position) -> Option<(usize, usize)> {
+    Some((p.line()?, p.position().unwrap_or(1)))
+}
+
+fn code_of(e: &rhai::ParseError) -> &'static str {
+    match *e.0 {
+        rhai::ParseErrorType::VariableUndefined(_) => "rules.unknown-name",
+        _ => "rules.syntax",
+    }
+}
+
+/// An aggregate call found in a formula: the function and its argument's text.
+pub(crate) type Found = (AggFunc, Option<String>);
+
+/// Finds the aggregate calls of a KPI formula (`sum(net_revenue)`, `count()`), and
+/// returns the formula with each replaced by a variable `kpi_agg_N`, with the calls'
+/// functions and argument texts. Strings are skipped; parentheses must balance.
+pub(crate) fn extract_aggregates(formula: &str) -> Result<(String, Vec<Found>), String> {
+    let bytes = formula.as_bytes();
+    let mut out = String::new();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' || c == b'\'' || c == b'`' {
+            let end = formula[i + 1..]
+                .find(c as char)
+                .map(|j| i + 1 + j)
+                .ok_or("unterminated string")?;
+            out.push_str(&formula[i..=end]);
+            i = end + 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let word = &formula[start..i];
+            let mut j = i;
+            while j < bytes.len() && bytes[j] == b' ' {
+                j += 1;
+            }
+            let preceded_by_dot = formula[..start].trim_end().ends_with('.');
+            match AggFunc::parse(word) {
+                Some(func) if !preceded_by_dot && bytes.get(j) == Some(&b'(') => {
+                    let mut depth = 0;
+                    let mut k = j;
+                    let mut end = None;
+                    while k < bytes.len() {
+                        match bytes[k] {
+                            b'(' => depth += 1,
+                            b')' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    end = Some(k);
+                                    break;
+                                }
+                            }
+                            b'"' => {
+                                k += formula[k + 1..].find('"').ok_or("unterminated string")? + 1
+                            }
+                            _ => {}
+                        }
+                        k += 1;
+                    }
+                    let end = end.ok_or_else(|| format!("{word}( is not closed"))?;
+                    let arg = formula[j + 1..end].trim();
+                    out.push_str(&format!("kpi_agg_{}", found.len()));
+                    found.push((func, (!arg.is_empty()).then(|| arg.to_string())));
+                    i = end + 1;
+                }
+                _ => out.push_str(word),
+            }
+            continue;
+        }
+        // Multi-byte characters are copied whole.
+        let ch = formula[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    Ok((out, found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregates_are_extracted() {
+        let (f, aggs) =
+            extract_aggregates("sum(net_revenue) / count() + avg(x * (1 + 2))").expect("ok");
+        assert_eq!(f, "kpi_agg_0 / kpi_agg_1 + kpi_agg_2");
+        assert_eq!(aggs.len(), 3);
+        assert_eq!(aggs[1], (AggFunc::Count, None));
+        assert_eq!(aggs[2], (AggFunc::Avg, Some("x * (1 + 2)".into())));
+        let (f, aggs) = extract_aggregates("spend() + sum(a) * \"sum(b)\"").expect("ok");
+        assert_eq!(f, "spend() + kpi_agg_0 * \"sum(b)\"");
+        assert_eq!(aggs.len(), 1);
+        assert!(extract_aggregates("sum(a").is_err());
+    }
+}

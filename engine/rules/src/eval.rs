@@ -1,0 +1,1210 @@
+//! Evaluating a [`Program`] over a customer table: rules in dependency order, each
+//! per-customer rule over all customers in parallel (chunks of rows on rayon's threads,
+//! each with one Rhai scope that is rewound, never rebuilt, between customers).
+//!
+//! Problems in the data are values: a division by zero, a missing value where a number is
+//! needed, a script error on one customer's data make that value null and are counted in
+//! a [`RuleDiagnostic`]. A script that exceeds the sandbox's limits stops the run
+//! ([`Error::Rule`]).
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use rhai::{Dynamic, EvalAltResult, ImmutableString, Scope};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+
+use crate::compile::{
+    AggFunc, AlertDef, GroupKpi, Hit, Level, Program, RuleBody, Script, SegmentDef,
+};
+use crate::error::{Error, Problem};
+use crate::facts::{period_of, Facts, GroupKeys, BUDGET_KEYS, PERIOD_KEYS, SPEND_KEYS};
+use crate::pack::Kind;
+use crate::sandbox::{self, Frame};
+use crate::value::{Column, Table, Type, Value};
+
+const CHUNK: usize = 4096;
+
+/// What a run found, every list sorted by its documented key.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The pack's name.
+    pub pack: String,
+    /// Its version.
+    pub version: String,
+    /// The as-of date of the run.
+    pub as_of: NaiveDate,
+    /// Customers evaluated.
+    pub customers: usize,
+    /// Segment sizes, by segment then label (as the label sorts).
+    pub segments: Vec<SegmentCount>,
+    /// KPI values over groups, by KPI then group keys.
+    pub kpis: Vec<KpiValue>,
+    /// Alerts, by alert then subject.
+    pub alerts: Vec<AlertRow>,
+    /// Problems met while evaluating, by rule then code.
+    pub diagnostics: Vec<RuleDiagnostic>,
+    /// The customer table with every rule's per-customer value as a column.
+    #[serde(skip)]
+    pub table: Table,
+}
+
+/// How many customers got a label.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SegmentCount {
+    /// The segment.
+    pub segment: String,
+    /// The label (`(none)`: no rule held).
+    pub label: String,
+    /// Customers with it.
+    pub customers: u64,
+    /// The recommended action.
+    pub action: Option<String>,
+}
+
+/// A KPI's value for one group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct KpiValue {
+    /// The KPI.
+    pub kpi: String,
+    /// Group keys and values, in the KPI's `by` order (empty: all customers).
+    pub group: Vec<(String, String)>,
+    /// The value (null: not defined, see the diagnostics).
+    pub value: Value,
+    /// Display unit.
+    pub unit: Option<String>,
+}
+
+/// An alert's level for one subject.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct AlertRow {
+    /// The alert rule.
+    pub alert: String,
+    /// Its subject: a group (`channel=微信广告`), `all`, or a customer id.
+    pub subject: String,
+    /// The level.
+    pub level: Level,
+    /// The value tested (null for a condition).
+    pub value: Value,
+    /// The threshold that tripped, or the condition.
+    pub threshold: String,
+    /// The KPI watched, if any.
+    pub kpi: Option<String>,
+}
+
+/// A problem met while evaluating a rule, counted over the customers or groups it hit.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct RuleDiagnostic {
+    /// The rule.
+    pub rule: String,
+    /// Stable code: `rules.null` (a value could not be computed: division by zero,
+    /// missing data), `rules.type` (a value of the wrong type), `rules.unique` (more than
+    /// one rule of a `unique` segment held).
+    pub code: &'static str,
+    /// Where the rule text is (`file:line:col`).
+    pub at: String,
+    /// The first message.
+    pub message: String,
+    /// How many customers or groups it happened to.
+    pub count: u64,
+    /// The first customer or group it happened to.
+    pub example: String,
+}
+
+/// Inputs of a run besides the program.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Customers with the program's input columns (and declared features).
+    pub table: Table,
+    /// Spend and budgets.
+    pub facts: Facts,
+    /// The as-of date.
+    pub as_of: NaiveDate,
+}
+
+impl Program {
+    /// Evaluates the program. The table must hold the program's input columns and one
+    /// column per declared feature (see [`Program::declared`]).
+    pub fn evaluate(&self, input: Input) -> Result<Outcome, Error> {
+        let mut run = Run {
+            program: self,
+            table: input.table,
+            facts: Arc::new(input.facts),
+            as_of: input.as_of,
+            kpis: Vec::new(),
+            alerts: Vec::new(),
+            diags: Diags::default(),
+            segments: Vec::new(),
+        };
+        for rule in &self.rules {
+            run.rule(rule)?;
+        }
+        let Run {
+            table,
+            mut kpis,
+            mut alerts,
+            diags,
+            mut segments,
+            ..
+        } = run;
+        kpis.sort();
+        alerts.sort();
+        segments.sort();
+        let mut diagnostics: Vec<RuleDiagnostic> = diags.0.into_values().collect();
+        diagnostics.sort();
+        Ok(Outcome {
+            pack: self.name.clone(),
+            version: self.version.clone(),
+            as_of: input.as_of,
+            customers: table.len(),
+            segments,
+            kpis,
+            alerts,
+            diagnostics,
+            table,
+        })
+    }
+
+    /// Names of the rules with a per-customer value (features, segments, per-customer
+    /// KPIs), in evaluation order, with their kinds.
+    pub fn customer_columns(&self) -> impl Iterator<Item = (&str, Kind)> {
+        self.rules
+            .iter()
+            .filter(|r| r.ty.is_some())
+            .map(|r| (r.name.as_str(), r.kind))
+    }
+}
+
+#[derive(Default)]
+struct Diags(BTreeMap<(String, &'static str), RuleDiagnostic>);
+
+impl Diags {
+    fn add(
+        &mut self,
+        rule: &str,
+        at: &str,
+        code: &'static str,
+        message: &str,
+        count: u64,
+        example: &str,
+    ) {
+        if count == 0 {
+            return;
+        }
+        let d = self
+            .0
+            .entry((rule.to_string(), code))
+            .or_insert_with(|| RuleDiagnostic {
+                rule: rule.to_string(),
+                code,
+                at: at.to_string(),
+                message: message.to_string(),
+                count: 0,
+                example: example.to_string(),
+            });
+        d.count += count;
+    }
+}
+
+struct Run<'p> {
+    program: &'p Program,
+    table: Table,
+    facts: Arc<Facts>,
+    as_of: NaiveDate,
+    kpis: Vec<KpiValue>,
+    alerts: Vec<AlertRow>,
+    diags: Diags,
+    segments: Vec<SegmentCount>,
+}
+
+/// The tally of one chunk's evaluation errors.
+#[derive(Default)]
+struct Tally {
+    nulls: u64,
+    null_first: Option<(usize, String)>,
+    types: u64,
+    type_first: Option<(usize, String)>,
+    uniques: u64,
+    unique_first: Option<(usize, String)>,
+}
+
+impl Tally {
+    fn merge(&mut self, o: Tally) {
+        fn first(a: &mut Option<(usize, String)>, b: Option<(usize, String)>) {
+            if let Some(b) = b {
+                if a.as_ref().is_none_or(|a| b.0 < a.0) {
+                    *a = Some(b);
+                }
+            }
+        }
+        self.nulls += o.nulls;
+        self.types += o.types;
+        self.uniques += o.uniques;
+        first(&mut self.null_first, o.null_first);
+        first(&mut self.type_first, o.type_first);
+        first(&mut self.unique_first, o.unique_first);
+    }
+
+    fn null(&mut self, row: usize, message: String) {
+        self.nulls += 1;
+        if self.null_first.is_none() {
+            self.null_first = Some((row, message));
+        }
+    }
+
+    fn wrong_type(&mut self, row: usize, message: String) {
+        self.types += 1;
+        if self.type_first.is_none() {
+            self.type_first = Some((row, message));
+        }
+    }
+}
+
+/// Whether a script error must stop the run (a sandbox limit), not just null a value.
+fn fatal(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTooManyOperations(_)
+        | EvalAltResult::ErrorStackOverflow(_)
+        | EvalAltResult::ErrorDataTooLarge(..)
+        | EvalAltResult::ErrorTerminated(..)
+        | EvalAltResult::ErrorTooManyVariables(_) => true,
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => fatal(inner),
+        _ => false,
+    }
+}
+
+impl Run<'_> {
+    fn rule(&mut self, rule: &crate::compile::Rule) -> Result<(), Error> {
+        let at = format!("{}:{}:{}", rule.span.file, rule.span.line, rule.span.column);
+        match &rule.body {
+            RuleBody::Declared(_) => {
+                if self.table.column(&rule.name).is_none() {
+                    return Err(Error::Rule {
+                        rule: rule.name.clone(),
+                        at,
+                        message: "the declared feature was not computed by the caller".into(),
+                    });
+                }
+            }
+            RuleBody::Scripted { script, round } => {
+                let ty = rule.ty.unwrap_or(Type::Decimal);
+                let (values, tally) = self.column(&rule.name, script, Some(ty))?;
+                let values = values
+                    .into_iter()
+                    .map(|v| round_value(v, *round))
+                    .collect::<Vec<_>>();
+                self.tallied(&rule.name, &at, tally, ty);
+                self.table
+                    .insert(&rule.name, Column::from_values(ty, values));
+            }
+            RuleBody::Segment(def) => self.segment(rule, &at, def)?,
+            RuleBody::GroupKpi(k) => self.group_kpi(rule, &at, k)?,
+            RuleBody::Alert(a) => self.alert(rule, &at, a)?,
+        }
+        Ok(())
+    }
+
+    fn tallied(&mut self, rule: &str, at: &str, t: Tally, ty: Type) {
+        let id = |row: usize| {
+            self.table
+                .ids()
+                .get(row)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        };
+        if let Some((row, m)) = &t.null_first {
+            self.diags
+                .add(rule, at, "rules.null", m, t.nulls, &id(*row));
+        }
+        if let Some((row, m)) = &t.type_first {
+            let message = format!("expected {ty}, got {m}");
+            self.diags
+                .add(rule, at, "rules.type", &message, t.types, &id(*row));
+        }
+        if let Some((row, m)) = &t.unique_first {
+            self.diags
+                .add(rule, at, "rules.unique", m, t.uniques, &id(*row));
+        }
+    }
+
+    fn chunks(&self) -> Vec<Range<usize>> {
+        let n = self.table.len();
+        (0..n.div_ceil(CHUNK))
+            .map(|i| i * CHUNK..((i + 1) * CHUNK).min(n))
+            .collect()
+    }
+
+    /// Runs `f` over every row, chunk by chunk in parallel, with this thread's frame set
+    /// to the table and a scope holding the parameters.
+    fn per_row<T: Send>(
+        &self,
+        f: impl Fn(&mut Scope<'static>, usize, &mut Tally) -> Result<T, Box<EvalAltResult>> + Sync,
+    ) -> Result<(Vec<T>, Tally), Box<EvalAltResult>> {
+        let chunks = self.chunks();
+        type Chunk<T> = Result<(Vec<T>, Tally), Box<EvalAltResult>>;
+        let results: Vec<Chunk<T>> = chunks
+            .par_iter()
+            .map(|range| {
+                let previous = sandbox::set_frame(Frame::Row {
+                    table: self.table.clone(),
+                    row: range.start,
+                    as_of: self.as_of,
+                });
+                let mut scope = Scope::new();
+                scope.push_constant("params", self.program.params_map.clone());
+                let base = scope.len();
+                let mut out = Vec::with_capacity(range.len());
+                let mut tally = Tally::default();
+                let mut result = Ok(());
+                for row in range.clone() {
+                    sandbox::set_row(row);
+                    match f(&mut scope, row, &mut tally) {
+                        Ok(v) => out.push(v),
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    scope.rewind(base);
+                }
+                sandbox::set_frame(previous);
+                result.map(|_| (out, tally))
+            })
+            .collect();
+        let mut all = Vec::with_capacity(self.table.len());
+        let mut tally = Tally::default();
+        for r in results {
+            let (values, t) = r?;
+            all.extend(values);
+            tally.merge(t);
+        }
+        Ok((all, tally))
+    }
+
+    /// One value per customer from a script; values not of type `ty` (when given) are
+    /// nulls, counted as type errors.
+    fn column(
+        &self,
+        rule: &str,
+        script: &Script,
+        ty: Option<Type>,
+    ) -> Result<(Vec<Value>, Tally), Error> {
+        let engine = &self.program.engine;
+        let fast = self
+            .table
+            .column(script.text.trim())
+            .filter(|_| is_name(&script.text));
+        if let Some(column) = fast {
+            // A bare column name: no script needed.
+            let values = (0..self.table.len()).map(|r| column.get(r)).collect();
+            return Ok((values, Tally::default()));
+        }
+        self.per_row(|scope, row, tally| {
+            match engine.eval_ast_with_scope::<Dynamic>(scope, &script.ast) {
+                Ok(d) => Ok(match Value::from_dynamic(&d) {
+                    Some(v)
+                        if v.type_of()
+                            .is_none_or(|t| ty.is_none_or(|ty| ty.accepts(t))) =>
+                    {
+                        v
+                    }
+                    _ => {
+                        tally.wrong_type(row, d.type_name().to_string());
+                        Value::Null
+                    }
+                }),
+                Err(e) if fatal(&e) => Err(e),
+                Err(e) => {
+                    tally.null(row, e.to_string());
+                    Ok(Value::Null)
+                }
+            }
+        })
+        .map_err(|e| stopped(rule, &script.span, &e))
+    }
+
+    fn segment(
+        &mut self,
+        rule: &crate::compile::Rule,
+        at: &str,
+        def: &SegmentDef,
+    ) -> Result<(), Error> {
+        let engine = &self.program.engine;
+        let (column, actions): (Column, BTreeMap<String, Option<String>>) = match def {
+            SegmentDef::Rules { hit, branches } => {
+                let (labels, tally) = self
+                    .per_row(|scope, row, tally| {
+                        let mut held: Vec<usize> = Vec::new();
+                        for (i, b) in branches.iter().enumerate() {
+                            let holds = match &b.when {
+                                None => held.is_empty(),
+                                Some(w) => {
+                                    match engine.eval_ast_with_scope::<Dynamic>(scope, &w.ast) {
+                                        Ok(d) => match d.as_bool() {
+                                            Ok(x) => x,
+                                            Err(t) => {
+                                                tally.wrong_type(row, t.to_string());
+                                                false
+                                            }
+                                        },
+                                        Err(e) if fatal(&e) => return Err(e),
+                                        Err(e) => {
+                                            tally.null(row, format!("{}: {e}", b.label));
+                                            false
+                                        }
+                                    }
+                                }
+                            };
+                            if holds {
+                                held.push(i);
+                                if *hit == Hit::First {
+                                    break;
+                                }
+                            }
+                        }
+                        Ok(match hit {
+                            Hit::First => held
+                                .first()
+                                .map_or(Value::Null, |&i| Value::Text(branches[i].label.clone())),
+                            Hit::Priority => held
+                                .iter()
+                                .max_by_key(|&&i| (branches[i].priority, std::cmp::Reverse(i)))
+                                .map_or(Value::Null, |&i| Value::Text(branches[i].label.clone())),
+                            Hit::Unique => {
+                                // The default counts only when nothing else held.
+                                if held.len() > 1 {
+                                    tally.uniques += 1;
+                                    if tally.unique_first.is_none() {
+                                        let names: Vec<&str> = held
+                                            .iter()
+                                            .map(|&i| branches[i].label.as_str())
+                                            .collect();
+                                        tally.unique_first = Some((
+                                            row,
+                                            format!(
+                                                "more than one rule held: {}",
+                                                names.join(", ")
+                                            ),
+                                        ));
+                                    }
+                                    Value::Null
+                                } else {
+                                    held.first().map_or(Value::Null, |&i| {
+                                        Value::Text(branches[i].label.clone())
+                                    })
+                                }
+                            }
+                            Hit::Collect => Value::List(
+                                held.iter().map(|&i| branches[i].label.clone()).collect(),
+                            ),
+                        })
+                    })
+                    .map_err(|e| stopped(&rule.name, &rule.span, &e))?;
+                self.tallied(&rule.name, at, tally, Type::Bool);
+                let ty = if *hit == Hit::Collect {
+                    Type::List
+                } else {
+                    Type::Text
+                };
+                let actions = branches
+                    .iter()
+                    .map(|b| (b.label.to_string(), b.action.clone()))
+                    .collect();
+                (Column::from_values(ty, labels), actions)
+            }
+            SegmentDef::Quantile {
+                of,
+                buckets,
+                low_is_better,
+                actions,
+            } => {
+                let (values, tally) = self.column(&rule.name, of, Some(Type::Decimal))?;
+                self.tallied(&rule.name, at, tally, Type::Decimal);
+                let scores = quantile_scores(&values, *buckets, *low_is_better);
+                let actions = actions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect();
+                (Column::from_values(Type::Int, scores), actions)
+            }
+            SegmentDef::Pareto {
+                of,
+                classes,
+                actions,
+            } => {
+                let (values, tally) = self.column(&rule.name, of, Some(Type::Decimal))?;
+                self.tallied(&rule.name, at, tally, Type::Decimal);
+                let labels = pareto_classes(&values, classes);
+                let actions = actions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Some(v.clone())))
+                    .collect();
+                (Column::from_values(Type::Text, labels), actions)
+            }
+        };
+        // Sizes.
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for row in 0..self.table.len() {
+            match column.get(row) {
+                Value::Null => *counts.entry("(none)".into()).or_default() += 1,
+                Value::List(l) if l.is_empty() => *counts.entry("(none)".into()).or_default() += 1,
+                Value::List(l) => l
+                    .iter()
+                    .for_each(|s| *counts.entry(s.to_string()).or_default() += 1),
+                v => *counts.entry(v.to_string()).or_default() += 1,
+            }
+        }
+        for (label, customers) in counts {
+            let action = actions.get(&label).cloned().flatten();
+            self.segments.push(SegmentCount {
+                segment: rule.name.clone(),
+                label,
+                customers,
+                action,
+            });
+        }
+        self.table.insert(&rule.name, column);
+        Ok(())
+    }
+
+    fn group_kpi(
+        &mut self,
+        rule: &crate::compile::Rule,
+        at: &str,
+        k: &GroupKpi,
+    ) -> Result<(), Error> {
+        let engine = &self.program.engine;
+        // Aggregates per group, over customers.
+        let mut groups: BTreeMap<Vec<String>, Vec<Acc>> = BTreeMap::new();
+        if !k.by_period {
+            let key_columns: Vec<Option<&Column>> =
+                k.by.iter().map(|key| self.table.column(key)).collect();
+            let filter_of = |scope: &mut Scope<'static>,
+                             row: usize,
+                             tally: &mut Tally|
+             -> Result<bool, Box<EvalAltResult>> {
+                let Some(f) = &k.filter else { return Ok(true) };
+                match engine.eval_ast_with_scope::<Dynamic>(scope, &f.ast) {
+                    Ok(d) => Ok(d.as_bool().unwrap_or(false)),
+                    Err(e) if fatal(&e) => Err(e),
+                    Err(e) => {
+                        tally.null(row, e.to_string());
+                        Ok(false)
+                    }
+                }
+            };
+            let (rows, tally) = self
+                .per_row(|scope, row, tally| {
+                    if !filter_of(scope, row, tally)? {
+                        return Ok(None);
+                    }
+                    let key: Vec<String> = key_columns
+                        .iter()
+                        .map(|c| c.map_or(Value::Null, |c| c.get(row)))
+                        .map(|v| {
+                            if v == Value::Null {
+                                "(none)".to_string()
+                            } else {
+                                v.to_string()
+                            }
+                        })
+                        .collect();
+                    let mut vals = Vec::with_capacity(k.aggregates.len());
+                    for a in &k.aggregates {
+                        let v = match &a.arg {
+                            None => Value::Bool(true),
+                            Some(arg) => {
+                                match engine.eval_ast_with_scope::<Dynamic>(scope, &arg.ast) {
+                                    Ok(d) => Value::from_dynamic(&d).unwrap_or(Value::Null),
+                                    Err(e) if fatal(&e) => return Err(e),
+                                    Err(e) => {
+                                        tally.null(row, e.to_string());
+                                        Value::Null
+                                    }
+                                }
+                            }
+                        };
+                        vals.push(v);
+                    }
+                    Ok(Some((key, vals)))
+                })
+                .map_err(|e| stopped(&rule.name, &k.formula.span, &e))?;
+            self.tallied(&rule.name, at, tally, Type::Decimal);
+            for (key, vals) in rows.into_iter().flatten() {
+                let accs = groups
+                    .entry(key)
+                    .or_insert_with(|| k.aggregates.iter().map(|a| Acc::new(a.func)).collect());
+                for (acc, v) in accs.iter_mut().zip(vals) {
+                    acc.push(v);
+                }
+            }
+            // Channels and campaigns with spend but no customers are groups too.
+            if let [key] = k.by.as_slice() {
+                if SPEND_KEYS.contains(&key.as_str()) {
+                    for s in &self.facts.spend {
+                        let v = if key == "channel" {
+                            Some(s.channel.clone())
+                        } else {
+                            s.campaign.clone()
+                        };
+                        if let Some(v) = v {
+                            groups.entry(vec![v]).or_insert_with(|| {
+                                k.aggregates.iter().map(|a| Acc::new(a.func)).collect()
+                            });
+                        }
+                    }
+                }
+            }
+            if k.by.is_empty() {
+                groups
+                    .entry(Vec::new())
+                    .or_insert_with(|| k.aggregates.iter().map(|a| Acc::new(a.func)).collect());
+            }
+        } else {
+            for key in fact_groups(&k.by, &self.facts) {
+                groups.insert(key, Vec::new());
+            }
+        }
+        // The formula per group.
+        let mut scope = Scope::new();
+        scope.push_constant("params", self.program.params_map.clone());
+        let base = scope.len();
+        let mut nulls = 0;
+        let mut first: Option<(String, String)> = None;
+        let mut error: Option<String> = None;
+        for (key, accs) in groups {
+            let keys = GroupKeys(k.by.iter().cloned().zip(key.iter().cloned()).collect());
+            let mut vars: Vec<(ImmutableString, Dynamic)> = k
+                .aggregates
+                .iter()
+                .zip(accs)
+                .map(|(a, acc)| (a.var.clone(), acc.finish().to_dynamic()))
+                .collect();
+            for (name, value) in &keys.0 {
+                vars.push((
+                    name.as_str().into(),
+                    Dynamic::from(ImmutableString::from(value.as_str())),
+                ));
+            }
+            let previous = sandbox::set_frame(Frame::Group {
+                vars,
+                keys: keys.clone(),
+                facts: self.facts.clone(),
+                as_of: self.as_of,
+            });
+            let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &k.formula.ast);
+            sandbox::set_frame(previous);
+            scope.rewind(base);
+            let value = match result {
+                Ok(d) => match Value::from_dynamic(&d) {
+                    Some(v @ (Value::Null | Value::Int(_) | Value::Decimal(_))) => v,
+                    _ => {
+                        self.diags.add(
+                            &rule.name,
+                            at,
+                            "rules.type",
+                            &format!("expected a number, got {}", d.type_name()),
+                            1,
+                            &subject(&keys),
+                        );
+                        Value::Null
+                    }
+                },
+                Err(e) if fatal(&e) => return Err(stopped(&rule.name, &k.formula.span, &e)),
+                Err(e) => {
+                    error = Some(e.to_string());
+                    Value::Null
+                }
+            };
+            if value == Value::Null {
+                nulls += 1;
+                if first.is_none() {
+                    let why = error
+                        .take()
+                        .unwrap_or_else(|| "the formula gave no value (missing data)".into());
+                    first = Some((subject(&keys), why));
+                }
+            }
+            self.kpis.push(KpiValue {
+                kpi: rule.name.clone(),
+                group: keys.0,
+                value: round_value(value, k.round),
+                unit: k.unit.clone(),
+            });
+        }
+        if let Some((example, message)) = first {
+            self.diags
+                .add(&rule.name, at, "rules.null", &message, nulls, &example);
+        }
+        Ok(())
+    }
+
+    fn alert(&mut self, rule: &crate::compile::Rule, at: &str, a: &AlertDef) -> Result<(), Error> {
+        match a {
+            AlertDef::Thresholds { kpi, levels } => {
+                let level_of = |v: Decimal| {
+                    levels
+                        .iter()
+                        .find(|(_, t)| t.trips(v))
+                        .map_or((Level::Ok, describe_ok(levels)), |(l, t)| {
+                            (*l, t.describe())
+                        })
+                };
+                let group_values: Vec<KpiValue> = self
+                    .kpis
+                    .iter()
+                    .filter(|v| &v.kpi == kpi)
+                    .cloned()
+                    .collect();
+                if !group_values.is_empty() || self.table.column(kpi).is_none() {
+                    for v in group_values {
+                        let Some(x) = v.value.as_decimal() else {
+                            continue;
+                        };
+                        let (level, threshold) = level_of(x);
+                        self.alerts.push(AlertRow {
+                            alert: rule.name.clone(),
+                            subject: subject(&GroupKeys(v.group.clone())),
+                            level,
+                            value: v.value.clone(),
+                            threshold,
+                            kpi: Some(kpi.clone()),
+                        });
+                    }
+                } else if let Some(column) = self.table.column(kpi) {
+                    for row in 0..self.table.len() {
+                        let value = column.get(row);
+                        let Some(x) = value.as_decimal() else {
+                            continue;
+                        };
+                        let (level, threshold) = level_of(x);
+                        if level > Level::Ok {
+                            self.alerts.push(AlertRow {
+                                alert: rule.name.clone(),
+                                subject: self.table.ids()[row].to_string(),
+                                level,
+                                value,
+                                threshold,
+                                kpi: Some(kpi.clone()),
+                            });
+                        }
+                    }
+                }
+            }
+            AlertDef::Condition { when, level } => {
+                let (values, tally) = self.column(&rule.name, when, Some(Type::Bool))?;
+                self.tallied(&rule.name, at, tally, Type::Bool);
+                for (row, v) in values.into_iter().enumerate() {
+                    if v == Value::Bool(true) {
+                        self.alerts.push(AlertRow {
+                            alert: rule.name.clone(),
+                            subject: self.table.ids()[row].to_string(),
+                            level: *level,
+                            value: Value::Null,
+                            threshold: when.text.trim().to_string(),
+                            kpi: None,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe_ok(levels: &[(Level, crate::compile::Test)]) -> String {
+    levels
+        .last()
+        .map(|(_, t)| format!("not {}", t.describe()))
+        .unwrap_or_default()
+}
+
+fn is_name(text: &str) -> bool {
+    crate::pack::valid_name(text.trim())
+}
+
+fn stopped(rule: &str, span: &crate::error::Span, e: &EvalAltResult) -> Error {
+    Error::Rule {
+        rule: rule.to_string(),
+        at: format!("{}:{}:{}", span.file, span.line, span.column),
+        message: format!("{e} (the limits are described by `ledgerlens functions`)"),
+    }
+}
+
+fn subject(keys: &GroupKeys) -> String {
+    if keys.0.is_empty() {
+        return "all".into();
+    }
+    keys.0
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn round_value(v: Value, places: Option<u32>) -> Value {
+    match (v, places) {
+        (Value::Decimal(d), Some(p)) => {
+            Value::Decimal(d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero))
+        }
+        (v, _) => v,
+    }
+}
+
+/// Groups of a KPI by period: every (key, period) that spend or budgets have.
+fn fact_groups(by: &[String], facts: &Facts) -> Vec<Vec<String>> {
+    let mut out: std::collections::BTreeSet<Vec<String>> = Default::default();
+    let key_of = |k: &str,
+                  channel: Option<&str>,
+                  campaign: Option<&str>,
+                  date: NaiveDate|
+     -> Option<String> {
+        if PERIOD_KEYS.contains(&k) {
+            return period_of(k, date);
+        }
+        match k {
+            "channel" => channel.map(str::to_string),
+            "campaign" => campaign.map(str::to_string),
+            _ => None,
+        }
+    };
+    for s in &facts.spend {
+        let key: Option<Vec<String>> = by
+            .iter()
+            .map(|k| key_of(k, Some(&s.channel), s.campaign.as_deref(), s.date))
+            .collect();
+        if let Some(key) = key {
+            out.insert(key);
+        }
+    }
+    for b in &facts.budgets {
+        let key: Option<Vec<String>> = by
+            .iter()
+            .map(|k| {
+                if PERIOD_KEYS.contains(&k.as_str()) {
+                    // Only budgets set for this granularity name a group.
+                    let p = b.period.to_string();
+                    let same = match k.as_str() {
+                        "month" => p.len() == 7 && !p.contains('Q'),
+                        "quarter" => p.contains('Q'),
+                        _ => p.len() == 4,
+                    };
+                    same.then_some(p)
+                } else if BUDGET_KEYS.contains(&k.as_str()) && b.dimension == *k {
+                    Some(b.key.clone())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        if let Some(key) = key {
+            out.insert(key);
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// An aggregate's running state over a group.
+enum Acc {
+    Sum(Decimal, bool),
+    Avg(Decimal, u64),
+    Min(Option<Decimal>),
+    Max(Option<Decimal>),
+    Count(i64),
+    Median(Vec<Decimal>),
+}
+
+impl Acc {
+    fn new(f: AggFunc) -> Acc {
+        match f {
+            AggFunc::Sum => Acc::Sum(Decimal::ZERO, false),
+            AggFunc::Avg => Acc::Avg(Decimal::ZERO, 0),
+            AggFunc::Min => Acc::Min(None),
+            AggFunc::Max => Acc::Max(None),
+            AggFunc::Count => Acc::Count(0),
+            AggFunc::Median => Acc::Median(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, v: Value) {
+        if let Acc::Count(n) = self {
+            if v == Value::Bool(true) {
+                *n += 1;
+            }
+            return;
+        }
+        let Some(x) = v.as_decimal() else { return };
+        match self {
+            Acc::Sum(s, any) => {
+                *s = s.saturating_add(x);
+                *any = true;
+            }
+            Acc::Avg(s, n) => {
+                *s = s.saturating_add(x);
+                *n += 1;
+            }
+            Acc::Min(m) => *m = Some(m.map_or(x, |m| m.min(x))),
+            Acc::Max(m) => *m = Some(m.map_or(x, |m| m.max(x))),
+            Acc::Median(v) => v.push(x),
+            Acc::Count(_) => {}
+        }
+    }
+
+    fn finish(self) -> Value {
+        match self {
+            Acc::Sum(s, _) => Value::Decimal(s),
+            Acc::Avg(_, 0) => Value::Null,
+            Acc::Avg(s, n) => Value::Decimal((s / Decimal::from(n)).round_dp(4)),
+            Acc::Min(m) | Acc::Max(m) => m.map_or(Value::Null, Value::Decimal),
+            Acc::Count(n) => Value::Int(n),
+            Acc::Median(mut v) => {
+                if v.is_empty() {
+                    return Value::Null;
+                }
+                v.sort_unstable();
+                let m = v.len() / 2;
+                Value::Decimal(if v.len() % 2 == 1 {
+                    v[m]
+                } else {
+                    (v[m - 1] + v[m]) / Decimal::TWO
+                })
+            }
+        }
+    }
+}
+
+/// Quantile scores 1..=buckets, tie-aware: a value's score depends only on how many
+/// values are below it (above it when lower is better), never on row order, so equal
+/// values get equal scores. Nulls get no score.
+pub(crate) fn quantile_scores(values: &[Value], buckets: u32, low_is_better: bool) -> Vec<Value> {
+    let mut ranked: Vec<(Decimal, usize)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.as_decimal().map(|d| (d, i)))
+        .collect();
+    ranked.sort_unstable();
+    if low_is_better {
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    }
+    let n = ranked.len() as u64;
+    let mut out = vec![Value::Null; values.len()];
+    let mut start = 0usize;
+    while start < ranked.len() {
+        let mut end = start;
+        while end < ranked.len() && ranked[end].0 == ranked[start].0 {
+            end += 1;
+        }
+        // The score of the tie group: from the number of values strictly worse.
+        let score = (start as u64 * u64::from(buckets) / n) as i64 + 1;
+        for &(_, i) in &ranked[start..end] {
+            out[i] = Value::Int(score);
+        }
+        start = end;
+    }
+    out
+}
+
+/// Pareto classes: values ranked descending; a customer's class is the first whose
+/// `upto` exceeds the cumulative share of the customers ranked strictly above it (so the
+/// customer that crosses a boundary is still inside it, and equal values share a class).
+/// Values of zero or less take the last class; nulls none.
+pub(crate) fn pareto_classes(
+    values: &[Value],
+    classes: &[(ImmutableString, Option<Decimal>)],
+) -> Vec<Value> {
+    let mut ranked: Vec<(Decimal, usize)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.as_decimal().map(|d| (d, i)))
+        .collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let total: Decimal = ranked.iter().map(|r| r.0.max(Decimal::ZERO)).sum();
+    let last = classes.last().map(|c| c.0.clone()).unwrap_or_default();
+    let mut out = vec![Value::Null; values.len()];
+    let mut above = Decimal::ZERO;
+    let mut start = 0usize;
+    while start < ranked.len() {
+        let value = ranked[start].0;
+        let mut end = start;
+        while end < ranked.len() && ranked[end].0 == value {
+            end += 1;
+        }
+        let label = if value <= Decimal::ZERO || total.is_zero() {
+            last.clone()
+        } else {
+            let share = above / total;
+            classes
+                .iter()
+                .find(|(_, upto)| upto.is_none_or(|u| share < u))
+                .map_or(last.clone(), |c| c.0.clone())
+        };
+        for &(v, i) in &ranked[start..end] {
+            out[i] = Value::Text(label.clone());
+            above += v.max(Decimal::ZERO);
+        }
+        start = end;
+    }
+    out
+}
+
+/// The dry run of `check` and of compilation: the program evaluated over one synthetic
+/// customer whose inputs all have values, to fix the types of scripted values and to find
+/// scripts that fail whatever the data (a wrong type, an unknown function, a runaway loop).
+pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) -> Result<(), Error> {
+    let as_of = NaiveDate::from_ymd_opt(2000, 1, 31).unwrap_or_default();
+    let sample = |t: Type| match t {
+        Type::Bool => Value::Bool(false),
+        Type::Int => Value::Int(7),
+        Type::Decimal => Value::Decimal(Decimal::new(12345, 2)),
+        Type::Text => Value::Text("x".into()),
+        Type::Date => Value::Date(as_of - chrono::Duration::days(30)),
+        Type::List => Value::List(vec!["x".into()]),
+    };
+    let mut problems = Vec::new();
+    let mut table = Table::new(["dry-run"]);
+    for (name, ty) in inputs {
+        table.insert(name, Column::from_values(*ty, [sample(*ty)]));
+    }
+    let mut inferred: Vec<(usize, Type)> = Vec::new();
+    let mut run = Run {
+        program,
+        table,
+        facts: Arc::new(Facts::default()),
+        as_of,
+        kpis: Vec::new(),
+        alerts: Vec::new(),
+        diags: Diags::default(),
+        segments: Vec::new(),
+    };
+    for (i, rule) in program.rules.iter().enumerate() {
+        if let RuleBody::Declared(d) = &rule.body {
+            run.table
+                .insert(&rule.name, Column::from_values(d.ty(), [sample(d.ty())]));
+            continue;
+        }
+        if let (RuleBody::Scripted { script, .. }, None) = (&rule.body, rule.ty) {
+            // Infer the type from the sample customer's value.
+            let ty = match run.column(&rule.name, script, None) {
+                Ok((values, _)) => values.first().and_then(Value::type_of),
+                Err(Error::Rule { message, .. }) => {
+                    problems.push(Problem {
+                        file: rule.span.file.clone(),
+                        line: rule.span.line,
+                        column: rule.span.column,
+                        code: "rules.limit",
+                        message: format!("{}: {message}", rule.name),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match ty {
+                Some(t) => inferred.push((i, t)),
+                None => {
+                    problems.push(rule.span.problem(
+                        None,
+                        "rules.type",
+                        format!("{}: the type of its value cannot be inferred (it gave no value on a sample customer); add `type:`", rule.name),
+                    ));
+                    continue;
+                }
+            }
+            let mut r = rule.clone();
+            r.ty = inferred.last().map(|x| x.1);
+            if let Err(Error::Rule { message, .. }) = run.rule(&r) {
+                problems.push(rule.span.problem(
+                    None,
+                    "rules.limit",
+                    format!("{}: {message}", rule.name),
+                ));
+            }
+            continue;
+        }
+        if let Err(Error::Rule { message, .. }) = run.rule(rule) {
+            problems.push(rule.span.problem(
+                None,
+                "rules.limit",
+                format!("{}: {message}", rule.name),
+            ));
+        }
+    }
+    for d in &run.diags.0.values().cloned().collect::<Vec<_>>() {
+        // Missing values from empty facts are expected in a dry run; wrong types and
+        // calls of functions that do not exist are not.
+        let data_dependent = d.code == "rules.null"
+            && (d.message.contains("Division by zero")
+                || d.message.contains("()")
+                || d.message.contains("no value"));
+        if d.code == "rules.unique" || data_dependent {
+            continue;
+        }
+        let rule = program.rules.iter().find(|r| r.name == d.rule);
+        let span = rule.map(|r| r.span.clone()).unwrap_or_default();
+        problems.push(span.problem(
+            None,
+            if d.code == "rules.null" {
+                "rules.eval"
+            } else {
+                d.code
+            },
+            format!("{}: {}", d.rule, d.message),
+        ));
+    }
+    drop(run);
+    for (i, t) in inferred {
+        program.rules[i].ty = Some(t);
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        problems.sort();
+        problems.dedup();
+        Err(Error::Pack(problems))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(values: &[i64]) -> Vec<Value> {
+        values
+            .iter()
+            .map(|&v| Value::Decimal(Decimal::from(v)))
+            .collect()
+    }
+
+    #[test]
+    fn quantiles_are_tie_aware_and_order_free() {
+        let v = dec(&[10, 20, 20, 30, 40]);
+        let s = quantile_scores(&v, 5, false);
+        assert_eq!(s, [1, 2, 2, 4, 5].map(Value::Int));
+        let mut rev = v.clone();
+        rev.reverse();
+        let mut s2 = quantile_scores(&rev, 5, false);
+        s2.reverse();
+        assert_eq!(s, s2);
+        let low = quantile_scores(&v, 5, true);
+        assert_eq!(low, [5, 3, 3, 2, 1].map(Value::Int));
+        assert_eq!(quantile_scores(&[Value::Null], 5, false), [Value::Null]);
+    }
+
+    #[test]
+    fn pareto_classes_by_cumulative_share() {
+        let classes: Vec<(ImmutableString, Option<Decimal>)> = vec![
+            ("A".into(), Some(Decimal::new(8, 1))),
+            ("B".into(), Some(Decimal::new(95, 2))),
+            ("C".into(), None),
+        ];
+        // Total 100: 70 (share above 0) A; 15 (above 70%) A; 10 (above 85%) B; 5 (95%) C; 0 C.
+        let v = dec(&[10, 70, 0, 15, 5]);
+        let c: Vec<String> = pareto_classes(&v, &classes)
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        assert_eq!(c, ["B", "A", "C", "A", "C"]);
+    }
+}

@@ -1,0 +1,335 @@
+//! The rule-pack commands: `run`, `check`, `functions`.
+//!
+//! Which pack runs: `--pack DIR` when given, else the project's `pack` folder when it
+//! holds a `pack.yaml`, else the standard pack alone. `extends: standard` resolves to the
+//! standard pack compiled into this binary (from rules/standard).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use ledgerlens_rules::{Level, Outcome, Pack, PackSource, Program, Resolver, Value};
+use serde_json::{json, Map};
+
+use crate::app::{data_as_of, Context};
+use crate::output::{Format, Listing};
+
+include!(concat!(env!("OUT_DIR"), "/standard_pack.rs"));
+
+/// Resolves `extends: standard` to the embedded standard pack.
+pub struct Builtin;
+
+impl Resolver for Builtin {
+    fn named(&self, name: &str) -> Option<PackSource> {
+        (name == "standard").then(standard)
+    }
+}
+
+/// The standard pack, as embedded.
+pub fn standard() -> PackSource {
+    PackSource::from_files("standard", STANDARD_PACK.iter().copied())
+}
+
+/// The pack folder a command uses (`None`: the standard pack alone).
+fn pack_dir(ctx: Option<&Context>, pack: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = pack {
+        return Some(p.to_path_buf());
+    }
+    let (dir, config) = ctx?.project.as_ref()?;
+    let p = dir.join(&config.pack);
+    p.join("pack.yaml").is_file().then_some(p)
+}
+
+/// Loads and compiles the pack a command uses.
+pub fn load(ctx: Option<&Context>, pack: Option<&Path>) -> anyhow::Result<Program> {
+    let source = match pack_dir(ctx, pack) {
+        Some(dir) => PackSource::read_dir(&dir)?,
+        None => standard(),
+    };
+    let pack = Pack::load(source, &Builtin)?;
+    Ok(Program::compile(
+        &pack,
+        &ledgerlens_pipeline::input_schema(),
+    )?)
+}
+
+/// `check`: loads, validates, compiles and dry-runs every rule.
+pub fn check(
+    out: &mut dyn Write,
+    ctx: Option<&Context>,
+    pack: Option<&Path>,
+) -> anyhow::Result<()> {
+    let program = load(ctx, pack)?;
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for r in &program.rules {
+        *kinds.entry(r.kind.key()).or_default() += 1;
+    }
+    let counts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    writeln!(
+        out,
+        "pack {} version {} ({}): {} rules OK ({})",
+        program.name,
+        program.version,
+        program.chain.join(" <- "),
+        program.rules.len(),
+        counts.join(", ")
+    )?;
+    Ok(())
+}
+
+/// `functions`: the host functions scripts may call, and the sandbox's limits.
+pub fn functions(out: &mut dyn Write, format: Format) -> anyhow::Result<()> {
+    let (_, docs) = ledgerlens_rules::sandbox::engine();
+    Listing::of(&["group", "signature", "description", "example"], &docs)?.write(out, format)?;
+    if format == Format::Table {
+        use ledgerlens_rules::sandbox as s;
+        writeln!(
+            out,
+            "\nevery value a rule reads is a variable: built-in features, master fields, and the names of features, segments and per-customer KPIs; parameters are `params.NAME`"
+        )?;
+        writeln!(
+            out,
+            "limits per evaluation: {} operations, call depth {}, expression depth {}, strings {} bytes, arrays {} items, maps {} entries; no file, module, clock or print access",
+            s::MAX_OPERATIONS,
+            s::MAX_CALL_LEVELS,
+            s::MAX_EXPR_DEPTH.0,
+            s::MAX_STRING_SIZE,
+            s::MAX_ARRAY_SIZE,
+            s::MAX_MAP_SIZE
+        )?;
+    }
+    Ok(())
+}
+
+/// Options of `run`.
+pub struct RunOptions<'a> {
+    pub pack: Option<&'a Path>,
+    pub as_of: Option<NaiveDate>,
+    pub out_dir: Option<&'a Path>,
+    pub fail_on: Option<Level>,
+}
+
+/// `run`: evaluates the pack; returns whether an alert at or above `fail_on` fired.
+pub fn run(
+    out: &mut dyn Write,
+    format: Format,
+    ctx: &Context,
+    opts: &RunOptions<'_>,
+) -> anyhow::Result<bool> {
+    let program = load(Some(ctx), opts.pack)?;
+    let store = ledgerlens_store::Store::open(&ctx.db, &ledgerlens_store::OpenOptions::existing())?;
+    let as_of = match opts.as_of {
+        Some(d) => d,
+        None => data_as_of(&store)?,
+    };
+    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of)?;
+    if let Some(dir) = opts.out_dir {
+        write_dir(dir, &program, &outcome)?;
+    }
+    write(out, format, &program, &outcome)?;
+    Ok(opts
+        .fail_on
+        .is_some_and(|level| outcome.alerts.iter().any(|a| a.level >= level)))
+}
+
+/// The per-customer results: id, then every segment and per-customer KPI, rows sorted by
+/// customer id.
+fn customer_rows(program: &Program, outcome: &Outcome) -> (Vec<String>, Vec<serde_json::Value>) {
+    let columns: Vec<&str> = program
+        .customer_columns()
+        .filter(|(_, kind)| {
+            matches!(
+                kind,
+                ledgerlens_rules::pack::Kind::Segment | ledgerlens_rules::pack::Kind::Kpi
+            )
+        })
+        .map(|(n, _)| n)
+        .collect();
+    let table = &outcome.table;
+    let mut order: Vec<usize> = (0..table.len()).collect();
+    order.sort_unstable_by(|&a, &b| table.ids()[a].cmp(&table.ids()[b]));
+    let cols: Vec<_> = columns.iter().map(|c| table.column(c)).collect();
+    let rows = order
+        .into_iter()
+        .map(|row| {
+            let mut m = Map::new();
+            m.insert("id".into(), json!(table.ids()[row].as_str()));
+            for (name, col) in columns.iter().zip(&cols) {
+                let v = col.map_or(Value::Null, |c| c.get(row));
+                m.insert((*name).into(), serde_json::to_value(&v).unwrap_or_default());
+            }
+            serde_json::Value::Object(m)
+        })
+        .collect();
+    let mut names = vec!["id".to_string()];
+    names.extend(columns.iter().map(|s| s.to_string()));
+    (names, rows)
+}
+
+fn group_object(group: &[(String, String)]) -> serde_json::Value {
+    serde_json::Value::Object(group.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+fn kpi_rows(outcome: &Outcome) -> Vec<serde_json::Value> {
+    outcome
+        .kpis
+        .iter()
+        .map(|k| json!({"name": k.kpi, "group": group_object(&k.group), "value": k.value, "unit": k.unit}))
+        .collect()
+}
+
+fn alert_rows(outcome: &Outcome) -> Vec<serde_json::Value> {
+    outcome
+        .alerts
+        .iter()
+        .map(|a| json!({"name": a.alert, "level": a.level, "subject": a.subject, "value": a.value, "threshold": a.threshold, "kpi": a.kpi}))
+        .collect()
+}
+
+/// The whole result as one object (the JSON and YAML output, and `run.json`).
+fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
+    let (_, customers) = customer_rows(program, outcome);
+    json!({
+        "pack": {"name": program.name, "version": program.version, "chain": program.chain},
+        "as_of": outcome.as_of,
+        "customers": customers,
+        "segments": outcome.segments,
+        "kpis": kpi_rows(outcome),
+        "alerts": alert_rows(outcome),
+        "diagnostics": outcome.diagnostics,
+    })
+}
+
+/// How many per-customer alerts of one rule the table view shows.
+const TABLE_ALERTS_PER_RULE: usize = 20;
+
+fn write(
+    out: &mut dyn Write,
+    format: Format,
+    program: &Program,
+    outcome: &Outcome,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &document(program, outcome))?;
+            writeln!(out)?;
+        }
+        Format::Yaml => serde_yaml::to_writer(&mut *out, &document(program, outcome))?,
+        Format::Csv => {
+            let (names, rows) = customer_rows(program, outcome);
+            let columns = names.iter().map(String::as_str).collect();
+            Listing { columns, rows }.write(out, Format::Csv)?;
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "pack {} version {} ({}), as of {}, {} customers",
+                program.name,
+                program.version,
+                program.chain.join(" <- "),
+                outcome.as_of,
+                outcome.customers
+            )?;
+            writeln!(out, "\n== segments")?;
+            Listing::of(
+                &["segment", "label", "customers", "action"],
+                &outcome.segments,
+            )?
+            .write(out, Format::Table)?;
+            writeln!(out, "\n== kpis")?;
+            let rows: Vec<serde_json::Value> = outcome
+                .kpis
+                .iter()
+                .map(|k| {
+                    let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
+                    json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
+                })
+                .collect();
+            Listing {
+                columns: vec!["kpi", "group", "value", "unit"],
+                rows,
+            }
+            .write(out, Format::Table)?;
+            writeln!(out, "\n== alerts (not ok)")?;
+            let mut shown = Vec::new();
+            let mut hidden = std::collections::BTreeMap::<&str, usize>::new();
+            for a in outcome.alerts.iter().filter(|a| a.level > Level::Ok) {
+                let n = shown
+                    .iter()
+                    .filter(|x: &&&ledgerlens_rules::AlertRow| x.alert == a.alert)
+                    .count();
+                if n < TABLE_ALERTS_PER_RULE {
+                    shown.push(a);
+                } else {
+                    *hidden.entry(&a.alert).or_default() += 1;
+                }
+            }
+            Listing::of(&["alert", "subject", "level", "value", "threshold"], &shown)?
+                .write(out, Format::Table)?;
+            for (alert, n) in hidden {
+                writeln!(
+                    out,
+                    "... and {n} more {alert} alerts (all of them: --format json, or --out DIR)"
+                )?;
+            }
+            if !outcome.diagnostics.is_empty() {
+                writeln!(out, "\n== diagnostics")?;
+                Listing::of(
+                    &["rule", "code", "count", "message", "example", "at"],
+                    &outcome.diagnostics,
+                )?
+                .write(out, Format::Table)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `run --out DIR`: the result as run.json, and one CSV per table.
+fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let file = |name: &str| -> anyhow::Result<std::fs::File> {
+        let path = dir.join(name);
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))
+    };
+    serde_json::to_writer_pretty(
+        std::io::BufWriter::new(file("run.json")?),
+        &document(program, outcome),
+    )?;
+    let (names, rows) = customer_rows(program, outcome);
+    let columns = names.iter().map(String::as_str).collect();
+    Listing { columns, rows }.write(
+        &mut std::io::BufWriter::new(file("customers.csv")?),
+        Format::Csv,
+    )?;
+    Listing::of(
+        &["segment", "label", "customers", "action"],
+        &outcome.segments,
+    )?
+    .write(&mut file("segments.csv")?, Format::Csv)?;
+    let kpis: Vec<serde_json::Value> = outcome
+        .kpis
+        .iter()
+        .map(|k| {
+            let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
+            json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
+        })
+        .collect();
+    Listing {
+        columns: vec!["kpi", "group", "value", "unit"],
+        rows: kpis,
+    }
+    .write(&mut file("kpis.csv")?, Format::Csv)?;
+    Listing::of(
+        &["alert", "subject", "level", "value", "threshold", "kpi"],
+        &outcome.alerts,
+    )?
+    .write(&mut file("alerts.csv")?, Format::Csv)?;
+    Listing::of(
+        &["rule", "code", "count", "message", "example", "at"],
+        &outcome.diagnostics,
+    )?
+    .write(&mut file("diagnostics.csv")?, Format::Csv)?;
+    Ok(())
+}
