@@ -122,6 +122,24 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Verdict> {
             crate::rules::functions(out, cli.format)?;
             Ok(Verdict::Clean)
         }
+        Command::Explain {
+            customer,
+            rule,
+            pack,
+            as_of,
+        } => {
+            let ctx = Context::resolve(cli)?;
+            crate::rules::explain(
+                out,
+                cli.format,
+                &ctx,
+                customer,
+                rule.as_deref(),
+                pack.as_deref(),
+                *as_of,
+            )?;
+            Ok(Verdict::Clean)
+        }
         _ => {
             other(cli, out)?;
             Ok(Verdict::Clean)
@@ -218,7 +236,10 @@ fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Command::Demo { out: dir } => crate::demo::run(out, cli.format, dir.as_deref()),
         // Dispatched by `run` above, which returns their verdict.
-        Command::Run { .. } | Command::Check { .. } | Command::Functions => {
+        Command::Run { .. }
+        | Command::Check { .. }
+        | Command::Functions
+        | Command::Explain { .. } => {
             bail!("internal error: rule commands are dispatched by app::run")
         }
     }
@@ -570,6 +591,24 @@ fn customers(
     Ok(())
 }
 
+/// The canonical id of a customer given by its id or by a source code `system:code`
+/// that was merged into it.
+pub fn resolve_customer(store: &Store, id: &str) -> anyhow::Result<String> {
+    if store.customer(id)?.is_some() {
+        return Ok(id.to_string());
+    }
+    let (system, code) = id.split_once(':').unwrap_or(("", id));
+    let p = store.partition_of_parts(&[system, code]);
+    match store
+        .xref_in(p)?
+        .into_iter()
+        .find(|r| r.system == system && r.code == code)
+    {
+        Some(row) => Ok(row.customer),
+        None => bail!("no customer '{id}' (ids are listed by `ledgerlens customers`; they look like system:code)"),
+    }
+}
+
 fn customer(
     out: &mut dyn Write,
     format: Format,
@@ -577,26 +616,8 @@ fn customer(
     id: &str,
     as_of: Option<NaiveDate>,
 ) -> anyhow::Result<()> {
-    let resolved;
-    let id = match store.customer(id)? {
-        Some(_) => id,
-        None => {
-            // A source code `system:code` that was merged into another customer.
-            let (system, code) = id.split_once(':').unwrap_or(("", id));
-            let p = store.partition_of_parts(&[system, code]);
-            let found = store
-                .xref_in(p)?
-                .into_iter()
-                .find(|r| r.system == system && r.code == code);
-            match found {
-                Some(row) => {
-                    resolved = row.customer;
-                    &resolved
-                }
-                None => bail!("no customer '{id}' (ids are listed by `ledgerlens customers`; they look like system:code)"),
-            }
-        }
-    };
+    let resolved = resolve_customer(store, id)?;
+    let id = resolved.as_str();
     let Some(c) = store.customer(id)? else {
         bail!("no customer '{id}' in the master");
     };

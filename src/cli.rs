@@ -114,6 +114,21 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         pack: Option<PathBuf>,
     },
+    /// Why a customer got each label and value: the rules that held and did not, the
+    /// inputs they saw, and the ledger entries (file, row, document) behind the figures.
+    Explain {
+        /// Canonical customer id, or a source code `system:code`.
+        customer: String,
+        /// Explain only this rule.
+        #[arg(long, value_name = "NAME")]
+        rule: Option<String>,
+        /// The pack folder (default: the project's, else the standard pack).
+        #[arg(long, value_name = "DIR")]
+        pack: Option<PathBuf>,
+        /// Evaluate as of this date (default: the latest entry date in the data).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<NaiveDate>,
+    },
     /// List the functions rule scripts may call, with examples, and the sandbox's limits.
     Functions,
     /// Run the main job on the bundled demo company: init, ingest, features, findings.

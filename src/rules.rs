@@ -333,3 +333,117 @@ fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result
     .write(&mut file("diagnostics.csv")?, Format::Csv)?;
     Ok(())
 }
+
+/// One ledger entry behind an explanation.
+#[derive(serde::Serialize)]
+struct SourceEntry {
+    date: NaiveDate,
+    kind: String,
+    amount: String,
+    document: Option<String>,
+    account: Option<String>,
+    memo: Option<String>,
+    file: String,
+    row: u64,
+}
+
+/// `explain`: runs the pack, then traces one customer's rules and lists the entries
+/// behind the figures (by date, then file and row).
+pub fn explain(
+    out: &mut dyn Write,
+    format: Format,
+    ctx: &Context,
+    customer: &str,
+    rule: Option<&str>,
+    pack: Option<&Path>,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<()> {
+    let program = load(Some(ctx), pack)?;
+    if let Some(r) = rule {
+        if program.rule(r).is_none() {
+            anyhow::bail!("no rule named {r} in pack {}", program.name);
+        }
+    }
+    let store = ledgerlens_store::Store::open(&ctx.db, &ledgerlens_store::OpenOptions::existing())?;
+    let id = crate::app::resolve_customer(&store, customer)?;
+    let as_of = match as_of {
+        Some(d) => d,
+        None => data_as_of(&store)?,
+    };
+    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of)?;
+    let row = outcome
+        .table
+        .row_of(&id)
+        .with_context(|| format!("customer {id} is not in the evaluated table"))?;
+    let explanations = program.explain(&outcome, row, rule);
+    let mut entries = Vec::new();
+    store.for_each_entry(store.partition_of(&id), |c, e, file| {
+        if c == id && e.date <= as_of {
+            entries.push(SourceEntry {
+                date: e.date,
+                kind: e.kind.to_string(),
+                amount: e.amount.to_string(),
+                document: e.document.map(str::to_string),
+                account: e.account.map(str::to_string),
+                memo: e.memo.map(str::to_string),
+                file: file.to_string(),
+                row: e.row,
+            });
+        }
+    })?;
+    entries.sort_by(|a, b| (a.date, &a.file, a.row).cmp(&(b.date, &b.file, b.row)));
+    if matches!(format, Format::Json | Format::Yaml) {
+        let v = json!({
+            "customer": id,
+            "as_of": as_of,
+            "pack": {"name": program.name, "version": program.version},
+            "explanations": explanations,
+            "entries": entries,
+        });
+        return crate::output::object(out, format, &v);
+    }
+    writeln!(
+        out,
+        "customer {id}, as of {as_of}, pack {} version {}",
+        program.name, program.version
+    )?;
+    for e in &explanations {
+        write!(
+            out,
+            "\n{} ({}, {}) = {}",
+            e.rule,
+            e.kind.key(),
+            e.at,
+            e.value
+        )?;
+        if let Some(a) = &e.action {
+            write!(out, "  [action: {a}]")?;
+        }
+        writeln!(out)?;
+        for s in &e.steps {
+            writeln!(
+                out,
+                "  {}\n      => {}",
+                s.what.replace('\n', "\n         "),
+                s.result
+            )?;
+            if !s.inputs.is_empty() {
+                let inputs: Vec<String> =
+                    s.inputs.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                writeln!(out, "      inputs: {}", inputs.join(", "))?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "\n== ledger entries behind the figures ({})",
+        entries.len()
+    )?;
+    Listing::of(
+        &[
+            "date", "kind", "amount", "document", "account", "memo", "file", "row",
+        ],
+        &entries,
+    )?
+    .write(out, Format::Table)
+}

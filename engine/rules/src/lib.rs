@@ -15,6 +15,8 @@
 //!    diagnostics, each sorted by a documented key, and the table with every rule's
 //!    per-customer value.
 //!
+//! [`Program::explain`] traces why one customer got each label and value.
+//!
 //! Declared features (sums, counts, ... over ledger entries) are computed natively by the
 //! caller with an [`Accumulator`], since only the caller reads the ledger.
 //!
@@ -43,6 +45,7 @@ pub mod compile;
 pub mod declared;
 mod error;
 mod eval;
+mod explain;
 pub mod facts;
 pub mod pack;
 pub mod sandbox;
@@ -53,6 +56,7 @@ pub use compile::{Level, Program, Rule, RuleBody};
 pub use declared::{Accumulator, Declared, EntryView};
 pub use error::{Error, Problem, Span};
 pub use eval::{AlertRow, Input, KpiValue, Outcome, RuleDiagnostic, SegmentCount};
+pub use explain::{Explanation, Step};
 pub use facts::Facts;
 pub use pack::{Pack, PackSource, Resolver};
 pub use sandbox::FunctionDoc;
