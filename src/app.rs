@@ -84,6 +84,8 @@ pub enum Verdict {
     Clean,
     /// Alerts at or above `--fail-on` fired (exit code 1).
     Alerts,
+    /// `snapshot --check`: a snapshot differs or is missing (exit code 1).
+    Differs,
 }
 
 /// Runs a command, writing its output to `out`.
@@ -121,6 +123,26 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<Verdict> {
         Command::Functions => {
             crate::rules::functions(out, cli.format)?;
             Ok(Verdict::Clean)
+        }
+        Command::Snapshot {
+            pack,
+            as_of,
+            dir,
+            check,
+        } => {
+            let ctx = Context::resolve(cli)?;
+            let opts = crate::snapshot::Options {
+                pack: pack.as_deref(),
+                as_of: *as_of,
+                dir: dir.as_deref(),
+                check: *check,
+            };
+            let differs = crate::snapshot::snapshot(out, cli.format, &ctx, &opts)?;
+            Ok(if differs {
+                Verdict::Differs
+            } else {
+                Verdict::Clean
+            })
         }
         Command::Explain {
             customer,
@@ -234,7 +256,12 @@ fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             }
             .write(out, cli.format)
         }
+        Command::Schema => crate::schema::write(out),
         Command::Demo { out: dir } => crate::demo::run(out, cli.format, dir.as_deref()),
+        // Dispatched by `run` above, which returns its verdict.
+        Command::Snapshot { .. } => {
+            bail!("internal error: snapshot is dispatched by app::run")
+        }
         // Dispatched by `run` above, which returns their verdict.
         Command::Run { .. }
         | Command::Check { .. }

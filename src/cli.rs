@@ -9,8 +9,9 @@ use crate::output::Format;
 
 /// ledgerlens: customer ledgers from financial and CRM exports, and the analytics on them.
 ///
-/// Exit codes: 0 success; 1 `run --fail-on LEVEL` and an alert at or above LEVEL fired;
-/// 2 error (a message on stderr says what and where).
+/// Exit codes: 0 success; 1 `run --fail-on LEVEL` and an alert at or above LEVEL fired,
+/// or `snapshot --check` found a snapshot that differs or is missing; 2 error (a message
+/// on stderr says what and where).
 #[derive(Debug, Parser)]
 #[command(name = "ledgerlens", version, propagate_version = true)]
 pub struct Cli {
@@ -131,6 +132,29 @@ pub enum Command {
     },
     /// List the functions rule scripts may call, with examples, and the sandbox's limits.
     Functions,
+    /// Write the rule outputs as insta snapshot files (segments, kpis, alerts,
+    /// diagnostics, customers), or with --check compare them with the files.
+    ///
+    /// Without --check the files are written and each is reported created, changed or
+    /// unchanged. With --check nothing is overwritten: a snapshot that differs or is
+    /// missing gets its new version in NAME.snap.new and a line diff, and the exit code is 1.
+    Snapshot {
+        /// The pack folder (default: the project's, else the standard pack).
+        #[arg(long, value_name = "DIR")]
+        pack: Option<PathBuf>,
+        /// Evaluate as of this date (default: the latest entry date in the data).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<NaiveDate>,
+        /// The snapshot folder (default: the project's `snapshots` folder).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Compare with the files instead of writing them; exit 1 if any differs or is
+        /// missing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print a JSON Schema (draft 2020-12) of pack.yaml and rule files, for editors.
+    Schema,
     /// Run the main job on the bundled demo company: init, ingest, features, findings.
     Demo {
         /// Keep the demo project in this folder (default: a temporary folder, removed after).

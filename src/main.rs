@@ -6,6 +6,8 @@ mod demo;
 mod init;
 mod output;
 mod rules;
+mod schema;
+mod snapshot;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -33,7 +35,7 @@ fn main() -> ExitCode {
     let mut out = stdout.lock();
     match app::run(&cli, &mut out) {
         Ok(app::Verdict::Clean) => ExitCode::SUCCESS,
-        Ok(app::Verdict::Alerts) => ExitCode::from(1),
+        Ok(app::Verdict::Alerts | app::Verdict::Differs) => ExitCode::from(1),
         Err(e) => {
             let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
             if e.chain().any(|c| {

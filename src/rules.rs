@@ -188,7 +188,7 @@ fn alert_rows(outcome: &Outcome) -> Vec<serde_json::Value> {
 }
 
 /// The whole result as one object (the JSON and YAML output, and `run.json`).
-fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
+pub fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
     let (_, customers) = customer_rows(program, outcome);
     json!({
         "pack": {"name": program.name, "version": program.version, "chain": program.chain},
