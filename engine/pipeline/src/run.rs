@@ -180,7 +180,9 @@ pub fn run_pack(
     program: &Program,
     as_of: NaiveDate,
 ) -> Result<(Outcome, RunReport), Error> {
+    let started = std::time::Instant::now();
     let (table, features) = customer_table(store, program, as_of)?;
+    tracing::info!(customers = table.len(), elapsed = ?started.elapsed(), "customer table built");
     let facts = store.facts()?;
     let outcome = program.evaluate(Input {
         table,

@@ -140,7 +140,9 @@ impl Program {
             segments: Vec::new(),
         };
         for rule in &self.rules {
+            let started = std::time::Instant::now();
             run.rule(rule)?;
+            tracing::debug!(rule = %rule.name, elapsed = ?started.elapsed(), "rule evaluated");
         }
         let Run {
             table,
