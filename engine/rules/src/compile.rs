@@ -26,6 +26,8 @@ pub struct Script {
     pub text: String,
     /// Rule outputs and inputs it reads, sorted.
     pub reads: Vec<String>,
+    /// The native form, when the expression has one (see [`crate::native`]).
+    pub(crate) native: Option<crate::native::Native>,
 }
 
 /// One rule of a segment.
@@ -476,6 +478,9 @@ impl Compiler<'_> {
     }
 
     fn script(&self, ast: AST, span: Span, text: &str) -> Script {
+        // Translated before the pack's script functions are merged in: a call of one of
+        // them is not native anyway.
+        let native = crate::native::Native::from_ast(&ast, &self.params_map);
         let ast = ast.merge(&self.library);
         let mut reads = BTreeSet::new();
         ast.walk(&mut |path| {
@@ -489,6 +494,7 @@ impl Compiler<'_> {
             span,
             text: text.to_string(),
             reads: reads.into_iter().collect(),
+            native,
         }
     }
 

@@ -22,6 +22,7 @@ use crate::compile::{
 };
 use crate::error::{Error, Problem};
 use crate::facts::{period_of, Facts, GroupKeys, BUDGET_KEYS, PERIOD_KEYS, SPEND_KEYS};
+use crate::native::{Bound, Failure};
 use crate::pack::Kind;
 use crate::sandbox::{self, Frame};
 use crate::value::{Column, Table, Type, Value};
@@ -265,6 +266,50 @@ impl Tally {
     }
 }
 
+/// What evaluating an expression for one customer gave.
+enum Got {
+    /// A value.
+    Value(Value),
+    /// No value: an error on this customer's data (division by zero, a null operand).
+    Failed(String),
+    /// A result of a type rules cannot hold (its type name).
+    Odd(String),
+}
+
+/// An expression ready to evaluate over the run's table: natively when it has a native
+/// form, else in Rhai.
+struct Evaluator<'a> {
+    script: &'a Script,
+    bound: Option<Bound<'a>>,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates for one row (the thread's frame must be on that row for Rhai). `Err` is a
+    /// sandbox limit, which stops the run.
+    fn eval(
+        &self,
+        engine: &rhai::Engine,
+        scope: &mut Scope<'static>,
+        row: usize,
+    ) -> Result<Got, Box<EvalAltResult>> {
+        if let Some(b) = &self.bound {
+            match b.eval(row) {
+                Ok(v) => return Ok(Got::Value(v)),
+                Err(Failure::Error(m)) => return Ok(Got::Failed(m)),
+                Err(Failure::Unsupported) => {}
+            }
+        }
+        match engine.eval_ast_with_scope::<Dynamic>(scope, &self.script.ast) {
+            Ok(d) => Ok(match Value::from_dynamic(&d) {
+                Some(v) => Got::Value(v),
+                None => Got::Odd(d.type_name().to_string()),
+            }),
+            Err(e) if fatal(&e) => Err(e),
+            Err(e) => Ok(Got::Failed(e.to_string())),
+        }
+    }
+}
+
 /// Whether a script error must stop the run (a sandbox limit), not just null a value.
 fn fatal(e: &EvalAltResult) -> bool {
     match e {
@@ -386,6 +431,16 @@ impl Run<'_> {
         Ok((all, tally))
     }
 
+    fn evaluator<'a>(&'a self, script: &'a Script) -> Evaluator<'a> {
+        Evaluator {
+            script,
+            bound: script
+                .native
+                .as_ref()
+                .and_then(|n| n.bind(&self.table, self.as_of)),
+        }
+    }
+
     /// One value per customer from a script; values not of type `ty` (when given) are
     /// nulls, counted as type errors.
     fn column(
@@ -404,26 +459,28 @@ impl Run<'_> {
             let values = (0..self.table.len()).map(|r| column.get(r)).collect();
             return Ok((values, Tally::default()));
         }
+        let ev = self.evaluator(script);
         self.per_row(|scope, row, tally| {
-            match engine.eval_ast_with_scope::<Dynamic>(scope, &script.ast) {
-                Ok(d) => Ok(match Value::from_dynamic(&d) {
-                    Some(v)
-                        if v.type_of()
-                            .is_none_or(|t| ty.is_none_or(|ty| ty.accepts(t))) =>
-                    {
-                        v
-                    }
-                    _ => {
-                        tally.wrong_type(row, d.type_name().to_string());
-                        Value::Null
-                    }
-                }),
-                Err(e) if fatal(&e) => Err(e),
-                Err(e) => {
-                    tally.null(row, e.to_string());
-                    Ok(Value::Null)
+            Ok(match ev.eval(engine, scope, row)? {
+                Got::Value(v)
+                    if v.type_of()
+                        .is_none_or(|t| ty.is_none_or(|ty| ty.accepts(t))) =>
+                {
+                    v
                 }
-            }
+                Got::Value(v) => {
+                    tally.wrong_type(row, v.type_of().map_or("()", Type::name).to_string());
+                    Value::Null
+                }
+                Got::Odd(t) => {
+                    tally.wrong_type(row, t);
+                    Value::Null
+                }
+                Got::Failed(m) => {
+                    tally.null(row, m);
+                    Value::Null
+                }
+            })
         })
         .map_err(|e| stopped(rule, &script.span, &e))
     }
@@ -437,28 +494,38 @@ impl Run<'_> {
         let engine = &self.program.engine;
         let (column, actions): (Column, BTreeMap<String, Option<String>>) = match def {
             SegmentDef::Rules { hit, branches } => {
+                let whens: Vec<Option<Evaluator<'_>>> = branches
+                    .iter()
+                    .map(|b| b.when.as_ref().map(|w| self.evaluator(w)))
+                    .collect();
                 let (labels, tally) = self
                     .per_row(|scope, row, tally| {
                         let mut held: Vec<usize> = Vec::new();
-                        for (i, b) in branches.iter().enumerate() {
-                            let holds = match &b.when {
+                        for (i, (b, when)) in branches.iter().zip(&whens).enumerate() {
+                            let holds = match when {
                                 None => held.is_empty(),
-                                Some(w) => {
-                                    match engine.eval_ast_with_scope::<Dynamic>(scope, &w.ast) {
-                                        Ok(d) => match d.as_bool() {
-                                            Ok(x) => x,
-                                            Err(t) => {
-                                                tally.wrong_type(row, t.to_string());
-                                                false
-                                            }
-                                        },
-                                        Err(e) if fatal(&e) => return Err(e),
-                                        Err(e) => {
-                                            tally.null(row, format!("{}: {e}", b.label));
-                                            false
-                                        }
+                                Some(w) => match w.eval(engine, scope, row)? {
+                                    Got::Value(Value::Bool(x)) => x,
+                                    Got::Value(v) => {
+                                        let t = v.type_of().map_or("()", Type::name);
+                                        tally.wrong_type(
+                                            row,
+                                            format!("{t} from the rule giving {}", b.label),
+                                        );
+                                        false
                                     }
-                                }
+                                    Got::Odd(t) => {
+                                        tally.wrong_type(
+                                            row,
+                                            format!("{t} from the rule giving {}", b.label),
+                                        );
+                                        false
+                                    }
+                                    Got::Failed(m) => {
+                                        tally.null(row, format!("{}: {m}", b.label));
+                                        false
+                                    }
+                                },
                             };
                             if holds {
                                 held.push(i);
@@ -584,19 +651,25 @@ impl Run<'_> {
         if !k.by_period {
             let key_columns: Vec<Option<&Column>> =
                 k.by.iter().map(|key| self.table.column(key)).collect();
+            let filter = k.filter.as_ref().map(|f| self.evaluator(f));
+            let args: Vec<Option<Evaluator<'_>>> = k
+                .aggregates
+                .iter()
+                .map(|a| a.arg.as_ref().map(|s| self.evaluator(s)))
+                .collect();
             let filter_of = |scope: &mut Scope<'static>,
                              row: usize,
                              tally: &mut Tally|
              -> Result<bool, Box<EvalAltResult>> {
-                let Some(f) = &k.filter else { return Ok(true) };
-                match engine.eval_ast_with_scope::<Dynamic>(scope, &f.ast) {
-                    Ok(d) => Ok(d.as_bool().unwrap_or(false)),
-                    Err(e) if fatal(&e) => Err(e),
-                    Err(e) => {
-                        tally.null(row, e.to_string());
-                        Ok(false)
+                let Some(f) = &filter else { return Ok(true) };
+                Ok(match f.eval(engine, scope, row)? {
+                    Got::Value(v) => v == Value::Bool(true),
+                    Got::Odd(_) => false,
+                    Got::Failed(m) => {
+                        tally.null(row, m);
+                        false
                     }
-                }
+                })
             };
             let (rows, tally) = self
                 .per_row(|scope, row, tally| {
@@ -615,19 +688,17 @@ impl Run<'_> {
                         })
                         .collect();
                     let mut vals = Vec::with_capacity(k.aggregates.len());
-                    for a in &k.aggregates {
-                        let v = match &a.arg {
+                    for arg in &args {
+                        let v = match arg {
                             None => Value::Bool(true),
-                            Some(arg) => {
-                                match engine.eval_ast_with_scope::<Dynamic>(scope, &arg.ast) {
-                                    Ok(d) => Value::from_dynamic(&d).unwrap_or(Value::Null),
-                                    Err(e) if fatal(&e) => return Err(e),
-                                    Err(e) => {
-                                        tally.null(row, e.to_string());
-                                        Value::Null
-                                    }
+                            Some(arg) => match arg.eval(engine, scope, row)? {
+                                Got::Value(v) => v,
+                                Got::Odd(_) => Value::Null,
+                                Got::Failed(m) => {
+                                    tally.null(row, m);
+                                    Value::Null
                                 }
-                            }
+                            },
                         };
                         vals.push(v);
                     }

@@ -47,6 +47,7 @@ mod error;
 mod eval;
 mod explain;
 pub mod facts;
+mod native;
 pub mod pack;
 pub mod sandbox;
 pub mod spec;
