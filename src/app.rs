@@ -599,7 +599,7 @@ fn customers(
         }
         Format::Yaml => {
             for row in rows() {
-                serde_yaml::to_writer(&mut *out, &[row])?;
+                crate::output::yaml(out, &[row])?;
             }
         }
         Format::Csv => {

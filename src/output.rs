@@ -20,6 +20,14 @@ pub enum Format {
     Yaml,
 }
 
+/// Writes `value` as YAML. The text is rendered first and then written, so a failed write
+/// is an `io::Error` (serde_yaml's writer hides it, and a broken pipe must stay
+/// recognizable: `main` exits quietly on one).
+pub fn yaml<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> anyhow::Result<()> {
+    out.write_all(serde_yaml::to_string(value)?.as_bytes())?;
+    Ok(())
+}
+
 /// A listing: column names and rows of JSON values (objects keyed by column).
 pub struct Listing<'a> {
     pub columns: Vec<&'a str>,
@@ -46,7 +54,7 @@ impl<'a> Listing<'a> {
                 serde_json::to_writer_pretty(&mut *out, &self.rows)?;
                 writeln!(out)?;
             }
-            Format::Yaml => serde_yaml::to_writer(&mut *out, &self.rows)?,
+            Format::Yaml => yaml(out, &self.rows)?,
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(&self.columns)?;
@@ -173,7 +181,7 @@ pub fn object<T: Serialize>(out: &mut dyn Write, format: Format, value: &T) -> a
             serde_json::to_writer_pretty(&mut *out, &v)?;
             writeln!(out)?;
         }
-        Format::Yaml => serde_yaml::to_writer(&mut *out, &v)?,
+        Format::Yaml => yaml(out, &v)?,
         Format::Csv => {
             let Value::Object(map) = &v else {
                 anyhow::bail!("not an object")

@@ -215,7 +215,7 @@ fn write(
             serde_json::to_writer_pretty(&mut *out, &document(program, outcome))?;
             writeln!(out)?;
         }
-        Format::Yaml => serde_yaml::to_writer(&mut *out, &document(program, outcome))?,
+        Format::Yaml => crate::output::yaml(out, &document(program, outcome))?,
         Format::Csv => {
             let (names, rows) = customer_rows(program, outcome);
             let columns = names.iter().map(String::as_str).collect();

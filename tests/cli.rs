@@ -352,6 +352,20 @@ fn broken_pipe_exits_quietly() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // YAML too (its serializer used to hide the broken pipe behind its own error).
+    let mut child = bin()
+        .arg("--project")
+        .arg(p)
+        .args(["customers", "--format", "yaml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
     let _ = stdout;
 }
 
