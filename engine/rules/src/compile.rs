@@ -835,6 +835,22 @@ impl Compiler<'_> {
                 );
             }
         }
+        if !by_period {
+            for key in &by {
+                if self.scope.get(key).is_none() || RESERVED.contains(&key.as_str()) {
+                    let span = def.locate(key);
+                    self.problems.push(span.problem(
+                        None,
+                        "rules.unknown-name",
+                        format!(
+                            "{}: by: {key} is not a customer value (a built-in feature, a master field, a feature, a segment or a per-customer KPI), nor a period (month, quarter, year)",
+                            def.name
+                        ),
+                    ));
+                    return None;
+                }
+            }
+        }
         let (rewritten, found) = match extract_aggregates(value) {
             Ok(x) => x,
             Err(m) => return self.fail(def, "rules.kpi", m),

@@ -221,7 +221,10 @@ struct State {
     sum: Decimal,
     count: i64,
     best: Option<(NaiveDate, Value)>,
-    distinct: Option<FxHashSet<String>>,
+    /// Distinct texts; a text is copied only the first time it is seen.
+    texts: Option<FxHashSet<String>>,
+    /// Distinct other values.
+    values: Option<FxHashSet<Value>>,
 }
 
 /// Accumulates one declared feature over the entries of a set of customers (rows).
@@ -260,13 +263,6 @@ impl<'a> Accumulator<'a> {
         {
             return;
         }
-        let value = match spec.of {
-            Field::Amount => Value::Decimal(e.amount),
-            Field::Quantity => e.quantity.map_or(Value::Null, Value::Decimal),
-            Field::Date => Value::Date(e.date),
-            Field::Document => e.document.map_or(Value::Null, |d| Value::Text(d.into())),
-            Field::Dimension(i) => e.dims[i].map_or(Value::Null, |d| Value::Text(d.into())),
-        };
         let Some(state) = self.states.get_mut(row) else {
             return;
         };
@@ -274,6 +270,28 @@ impl<'a> Accumulator<'a> {
             state.count += 1;
             return;
         }
+        let text = match spec.of {
+            Field::Document => e.document,
+            Field::Dimension(i) => e.dims[i],
+            _ => None,
+        };
+        if spec.func == Func::Distinct {
+            if let Some(t) = text {
+                let set = state.texts.get_or_insert_with(FxHashSet::default);
+                if !set.contains(t) {
+                    set.insert(t.to_string());
+                }
+                return;
+            }
+        }
+        let value = match spec.of {
+            Field::Amount => Value::Decimal(e.amount),
+            Field::Quantity => e.quantity.map_or(Value::Null, Value::Decimal),
+            Field::Date => Value::Date(e.date),
+            Field::Document | Field::Dimension(_) => {
+                text.map_or(Value::Null, |d| Value::Text(d.into()))
+            }
+        };
         if value == Value::Null {
             return;
         }
@@ -286,9 +304,9 @@ impl<'a> Accumulator<'a> {
             }
             Func::Distinct => {
                 state
-                    .distinct
+                    .values
                     .get_or_insert_with(FxHashSet::default)
-                    .insert(value.to_string());
+                    .insert(value);
             }
             Func::Min => {
                 if state.best.as_ref().is_none_or(|(_, b)| value < *b) {
@@ -323,7 +341,9 @@ impl<'a> Accumulator<'a> {
             .map(|s| match func {
                 Func::Sum => Value::Decimal(s.sum),
                 Func::Count => Value::Int(s.count),
-                Func::Distinct => Value::Int(s.distinct.map_or(0, |d| d.len() as i64)),
+                Func::Distinct => Value::Int(
+                    (s.texts.map_or(0, |d| d.len()) + s.values.map_or(0, |d| d.len())) as i64,
+                ),
                 Func::Avg if s.count > 0 => {
                     Value::Decimal((s.sum / Decimal::from(s.count)).round_dp(4))
                 }

@@ -385,14 +385,17 @@ impl Run<'_> {
     }
 
     /// Runs `f` over every row, chunk by chunk in parallel, with this thread's frame set
-    /// to the table and a scope holding the parameters.
-    fn per_row<T: Send>(
+    /// to the table and a scope holding the parameters; each chunk folds its rows into a
+    /// state made by `init`. Returns the chunks' states in row order.
+    fn fold_rows<S: Send>(
         &self,
-        f: impl Fn(&mut Scope<'static>, usize, &mut Tally) -> Result<T, Box<EvalAltResult>> + Sync,
-    ) -> Result<(Vec<T>, Tally), Box<EvalAltResult>> {
-        let chunks = self.chunks();
-        type Chunk<T> = Result<(Vec<T>, Tally), Box<EvalAltResult>>;
-        let results: Vec<Chunk<T>> = chunks
+        init: impl Fn(usize) -> S + Sync,
+        f: impl Fn(&mut S, &mut Scope<'static>, usize, &mut Tally) -> Result<(), Box<EvalAltResult>>
+            + Sync,
+    ) -> Result<(Vec<S>, Tally), Box<EvalAltResult>> {
+        type Chunk<S> = Result<(S, Tally), Box<EvalAltResult>>;
+        let results: Vec<Chunk<S>> = self
+            .chunks()
             .par_iter()
             .map(|range| {
                 let previous = sandbox::set_frame(Frame::Row {
@@ -403,30 +406,43 @@ impl Run<'_> {
                 let mut scope = Scope::new();
                 scope.push_constant("params", self.program.params_map.clone());
                 let base = scope.len();
-                let mut out = Vec::with_capacity(range.len());
+                let mut state = init(range.len());
                 let mut tally = Tally::default();
                 let mut result = Ok(());
                 for row in range.clone() {
                     sandbox::set_row(row);
-                    match f(&mut scope, row, &mut tally) {
-                        Ok(v) => out.push(v),
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
+                    if let Err(e) = f(&mut state, &mut scope, row, &mut tally) {
+                        result = Err(e);
+                        break;
                     }
                     scope.rewind(base);
                 }
                 sandbox::set_frame(previous);
-                result.map(|_| (out, tally))
+                result.map(|_| (state, tally))
             })
             .collect();
-        let mut all = Vec::with_capacity(self.table.len());
+        let mut states = Vec::with_capacity(results.len());
         let mut tally = Tally::default();
         for r in results {
-            let (values, t) = r?;
-            all.extend(values);
+            let (state, t) = r?;
+            states.push(state);
             tally.merge(t);
+        }
+        Ok((states, tally))
+    }
+
+    /// One result per row, in row order (see [`Run::fold_rows`]).
+    fn per_row<T: Send>(
+        &self,
+        f: impl Fn(&mut Scope<'static>, usize, &mut Tally) -> Result<T, Box<EvalAltResult>> + Sync,
+    ) -> Result<(Vec<T>, Tally), Box<EvalAltResult>> {
+        let (chunks, tally) = self.fold_rows(Vec::with_capacity, |out, scope, row, tally| {
+            out.push(f(scope, row, tally)?);
+            Ok(())
+        })?;
+        let mut all = Vec::with_capacity(self.table.len());
+        for c in chunks {
+            all.extend(c);
         }
         Ok((all, tally))
     }
@@ -528,20 +544,19 @@ impl Run<'_> {
                                 },
                             };
                             if holds {
-                                held.push(i);
                                 if *hit == Hit::First {
-                                    break;
+                                    return Ok(Picked::Branch(Some(i)));
                                 }
+                                held.push(i);
                             }
                         }
                         Ok(match hit {
-                            Hit::First => held
-                                .first()
-                                .map_or(Value::Null, |&i| Value::Text(branches[i].label.clone())),
-                            Hit::Priority => held
-                                .iter()
-                                .max_by_key(|&&i| (branches[i].priority, std::cmp::Reverse(i)))
-                                .map_or(Value::Null, |&i| Value::Text(branches[i].label.clone())),
+                            Hit::First => Picked::Branch(None),
+                            Hit::Priority => Picked::Branch(
+                                held.iter()
+                                    .copied()
+                                    .max_by_key(|&i| (branches[i].priority, std::cmp::Reverse(i))),
+                            ),
                             Hit::Unique => {
                                 // The default counts only when nothing else held.
                                 if held.len() > 1 {
@@ -559,30 +574,23 @@ impl Run<'_> {
                                             ),
                                         ));
                                     }
-                                    Value::Null
+                                    Picked::Branch(None)
                                 } else {
-                                    held.first().map_or(Value::Null, |&i| {
-                                        Value::Text(branches[i].label.clone())
-                                    })
+                                    Picked::Branch(held.first().copied())
                                 }
                             }
-                            Hit::Collect => Value::List(
+                            Hit::Collect => Picked::Labels(
                                 held.iter().map(|&i| branches[i].label.clone()).collect(),
                             ),
                         })
                     })
                     .map_err(|e| stopped(&rule.name, &rule.span, &e))?;
                 self.tallied(&rule.name, at, tally, Type::Bool);
-                let ty = if *hit == Hit::Collect {
-                    Type::List
-                } else {
-                    Type::Text
-                };
                 let actions = branches
                     .iter()
                     .map(|b| (b.label.to_string(), b.action.clone()))
                     .collect();
-                (Column::from_values(ty, labels), actions)
+                (label_column(branches, labels), actions)
             }
             SegmentDef::Quantile {
                 of,
@@ -614,16 +622,43 @@ impl Run<'_> {
                 (Column::from_values(Type::Text, labels), actions)
             }
         };
-        // Sizes.
+        // Sizes: counted by dictionary code or by value, named at the end.
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for row in 0..self.table.len() {
-            match column.get(row) {
-                Value::Null => *counts.entry("(none)".into()).or_default() += 1,
-                Value::List(l) if l.is_empty() => *counts.entry("(none)".into()).or_default() += 1,
-                Value::List(l) => l
-                    .iter()
-                    .for_each(|s| *counts.entry(s.to_string()).or_default() += 1),
-                v => *counts.entry(v.to_string()).or_default() += 1,
+        let none = "(none)".to_string();
+        match &column {
+            Column::Text(codes, dict) => {
+                let mut by_code = vec![0u64; dict.len() + 1];
+                for &c in codes {
+                    by_code[if (c as usize) < dict.len() {
+                        c as usize
+                    } else {
+                        dict.len()
+                    }] += 1;
+                }
+                for (i, n) in by_code.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+                    let label = dict.get(i).map_or_else(|| none.clone(), |s| s.to_string());
+                    *counts.entry(label).or_default() += n;
+                }
+            }
+            _ => {
+                let mut by_value: rustc_hash::FxHashMap<Value, u64> = Default::default();
+                for row in 0..self.table.len() {
+                    match column.get(row) {
+                        Value::List(l) if !l.is_empty() => l
+                            .into_iter()
+                            .for_each(|s| *by_value.entry(Value::Text(s)).or_default() += 1),
+                        Value::List(_) => *by_value.entry(Value::Null).or_default() += 1,
+                        v => *by_value.entry(v).or_default() += 1,
+                    }
+                }
+                for (v, n) in by_value {
+                    let label = if v == Value::Null {
+                        none.clone()
+                    } else {
+                        v.to_string()
+                    };
+                    *counts.entry(label).or_default() += n;
+                }
             }
         }
         for (label, customers) in counts {
@@ -671,14 +706,51 @@ impl Run<'_> {
                     }
                 })
             };
-            let (rows, tally) = self
-                .per_row(|scope, row, tally| {
-                    if !filter_of(scope, row, tally)? {
-                        return Ok(None);
-                    }
-                    let key: Vec<String> = key_columns
-                        .iter()
-                        .map(|c| c.map_or(Value::Null, |c| c.get(row)))
+            type Groups = rustc_hash::FxHashMap<Vec<Value>, Vec<Acc>>;
+            let new_accs = || {
+                k.aggregates
+                    .iter()
+                    .map(|a| Acc::new(a.func))
+                    .collect::<Vec<_>>()
+            };
+            let (chunks, tally) = self
+                .fold_rows(
+                    |_| Groups::default(),
+                    |groups, scope, row, tally| {
+                        if !filter_of(scope, row, tally)? {
+                            return Ok(());
+                        }
+                        let key: Vec<Value> = key_columns
+                            .iter()
+                            .map(|c| c.map_or(Value::Null, |c| c.get(row)))
+                            .collect();
+                        let mut vals = Vec::with_capacity(args.len());
+                        for arg in &args {
+                            vals.push(match arg {
+                                None => Value::Bool(true),
+                                Some(arg) => match arg.eval(engine, scope, row)? {
+                                    Got::Value(v) => v,
+                                    Got::Odd(_) => Value::Null,
+                                    Got::Failed(m) => {
+                                        tally.null(row, m);
+                                        Value::Null
+                                    }
+                                },
+                            });
+                        }
+                        let accs = groups.entry(key).or_insert_with(new_accs);
+                        for (acc, v) in accs.iter_mut().zip(vals) {
+                            acc.push(v);
+                        }
+                        Ok(())
+                    },
+                )
+                .map_err(|e| stopped(&rule.name, &k.formula.span, &e))?;
+            self.tallied(&rule.name, at, tally, Type::Decimal);
+            for chunk in chunks {
+                for (key, accs) in chunk {
+                    let key: Vec<String> = key
+                        .into_iter()
                         .map(|v| {
                             if v == Value::Null {
                                 "(none)".to_string()
@@ -687,31 +759,12 @@ impl Run<'_> {
                             }
                         })
                         .collect();
-                    let mut vals = Vec::with_capacity(k.aggregates.len());
-                    for arg in &args {
-                        let v = match arg {
-                            None => Value::Bool(true),
-                            Some(arg) => match arg.eval(engine, scope, row)? {
-                                Got::Value(v) => v,
-                                Got::Odd(_) => Value::Null,
-                                Got::Failed(m) => {
-                                    tally.null(row, m);
-                                    Value::Null
-                                }
-                            },
-                        };
-                        vals.push(v);
+                    match groups.get_mut(&key) {
+                        Some(total) => total.iter_mut().zip(accs).for_each(|(t, a)| t.merge(a)),
+                        None => {
+                            groups.insert(key, accs);
+                        }
                     }
-                    Ok(Some((key, vals)))
-                })
-                .map_err(|e| stopped(&rule.name, &k.formula.span, &e))?;
-            self.tallied(&rule.name, at, tally, Type::Decimal);
-            for (key, vals) in rows.into_iter().flatten() {
-                let accs = groups
-                    .entry(key)
-                    .or_insert_with(|| k.aggregates.iter().map(|a| Acc::new(a.func)).collect());
-                for (acc, v) in accs.iter_mut().zip(vals) {
-                    acc.push(v);
                 }
             }
             // Channels and campaigns with spend but no customers are groups too.
@@ -888,6 +941,50 @@ impl Run<'_> {
     }
 }
 
+/// What a segment's rules picked for one customer.
+enum Picked {
+    /// The rule that gave the label (none held: no label).
+    Branch(Option<usize>),
+    /// The labels of every rule that held (`collect`).
+    Labels(Vec<ImmutableString>),
+}
+
+/// The segment's column: labels dictionary-encoded straight from the rule indexes.
+fn label_column(branches: &[crate::compile::Branch], picked: Vec<Picked>) -> Column {
+    let mut dict: Vec<ImmutableString> = Vec::new();
+    let code_of: Vec<u32> = branches
+        .iter()
+        .map(|b| match dict.iter().position(|l| *l == b.label) {
+            Some(i) => i as u32,
+            None => {
+                dict.push(b.label.clone());
+                (dict.len() - 1) as u32
+            }
+        })
+        .collect();
+    if picked.iter().any(|p| matches!(p, Picked::Labels(_))) {
+        return Column::List(
+            picked
+                .into_iter()
+                .map(|p| match p {
+                    Picked::Labels(l) => l,
+                    Picked::Branch(b) => b
+                        .map(|i| vec![branches[i].label.clone()])
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        );
+    }
+    let codes = picked
+        .into_iter()
+        .map(|p| match p {
+            Picked::Branch(Some(i)) => code_of[i],
+            _ => crate::value::NO_TEXT,
+        })
+        .collect();
+    Column::Text(codes, dict)
+}
+
 fn describe_ok(levels: &[(Level, crate::compile::Test)]) -> String {
     levels
         .last()
@@ -1023,6 +1120,35 @@ impl Acc {
             Acc::Max(m) => *m = Some(m.map_or(x, |m| m.max(x))),
             Acc::Median(v) => v.push(x),
             Acc::Count(_) => {}
+        }
+    }
+
+    /// Adds another chunk's state of the same aggregate.
+    fn merge(&mut self, other: Acc) {
+        match (self, other) {
+            (Acc::Sum(s, any), Acc::Sum(t, other_any)) => {
+                *s = s.saturating_add(t);
+                *any |= other_any;
+            }
+            (Acc::Avg(s, n), Acc::Avg(t, m)) => {
+                *s = s.saturating_add(t);
+                *n += m;
+            }
+            (Acc::Min(a), Acc::Min(b)) => {
+                *a = match (*a, b) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                }
+            }
+            (Acc::Max(a), Acc::Max(b)) => {
+                *a = match (*a, b) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    (x, y) => x.or(y),
+                }
+            }
+            (Acc::Count(n), Acc::Count(m)) => *n += m,
+            (Acc::Median(v), Acc::Median(w)) => v.extend(w),
+            _ => {}
         }
     }
 

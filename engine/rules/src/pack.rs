@@ -555,15 +555,23 @@ fn parse_rules(file: &str, text: &str, pack: &str, problems: &mut Vec<Problem>) 
     let mut out = Vec::new();
     // Track where each document starts so a rule's text can be located after it.
     let mut search_from = 0usize;
+    let mut last_error: Option<String> = None;
     for doc in serde_yaml::Deserializer::from_str(text) {
         let spec = match RuleSpec::deserialize(doc) {
             Ok(s) => s,
             Err(e) => {
-                problems.push(yaml_problem(file, &e));
-                // A syntax error ends the stream; a schema error only this document.
-                if e.location().is_none() {
+                // A schema error (an unknown key) spoils only its document; after a
+                // syntax error the stream repeats it forever: stop at the first repeat.
+                let problem = yaml_problem(file, &e);
+                let key = problem.to_string();
+                if e.location().is_none() || last_error.as_deref() == Some(key.as_str()) {
+                    if last_error.as_deref() != Some(key.as_str()) {
+                        problems.push(problem);
+                    }
                     break;
                 }
+                problems.push(problem);
+                last_error = Some(key);
                 continue;
             }
         };

@@ -215,7 +215,8 @@ pub enum Column {
     List(Vec<Vec<ImmutableString>>),
 }
 
-const NO_TEXT: u32 = u32::MAX;
+/// The code of a null text.
+pub(crate) const NO_TEXT: u32 = u32::MAX;
 
 impl Column {
     /// An empty column of a type.
