@@ -40,6 +40,10 @@ impl<'a> Cursor<'a> {
         self.bytes.len().saturating_sub(self.pos)
     }
 
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.bytes.len()
     }
@@ -81,6 +85,14 @@ impl<'a> Cursor<'a> {
             shift += 7;
         }
         Some(((z >> 1) as i128) ^ -((z & 1) as i128))
+    }
+
+    /// The next `n` bytes.
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let b = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(b)
     }
 
     pub(crate) fn str(&mut self) -> Option<&'a str> {
