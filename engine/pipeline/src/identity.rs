@@ -615,12 +615,9 @@ impl<'s> Directory<'s> {
             parties: &self.parties,
         };
         work.into_par_iter().try_for_each(|(p, locals, changes)| {
-            let customers = PartitionCustomers::new(&view, locals);
+            let customers = PartitionCustomers::new(&view, locals)?;
             ledger(p, &customers)?;
-            let new = locals
-                .iter()
-                .any(|&s| view.slots[s as usize].origin == Origin::New);
-            if new || !changes.is_empty() {
+            if customers.any_new() || !changes.is_empty() {
                 let list = view.master(store.customers_in(p)?, &customers, changes)?;
                 import.put_customer_list(p, list)?;
             }
@@ -694,9 +691,15 @@ fn push_unique<'r>(
 /// partition's ledger block and master list. Customers are named by their local key (see
 /// [`Directory::place`]).
 pub struct PartitionCustomers<'d> {
-    view: &'d DirectoryView<'d>,
     /// Slots by local key.
     locals: &'d [Slot],
+    /// The ids, by local key, gathered from the directory once (its tables are large
+    /// and visited in no useful order; this copy is small and at hand).
+    ids: String,
+    /// Where each local key's id ends in `ids`.
+    ends: Vec<u32>,
+    /// Whether each local key is a new customer, and its first-seen date.
+    new: Vec<(bool, Option<NaiveDate>)>,
     /// Local keys in id order.
     order: Vec<u32>,
     /// Each local key's place in `order`.
@@ -704,20 +707,35 @@ pub struct PartitionCustomers<'d> {
 }
 
 impl<'d> PartitionCustomers<'d> {
-    fn new(view: &'d DirectoryView<'d>, locals: &'d [Slot]) -> PartitionCustomers<'d> {
-        let mut order: Vec<u32> = (0..locals.len() as u32).collect();
-        let id = |local: u32| view.id(locals[local as usize]);
-        order.sort_unstable_by(|&a, &b| id(a).cmp(id(b)));
+    fn new(view: &DirectoryView<'_>, locals: &'d [Slot]) -> Result<PartitionCustomers<'d>, Error> {
+        let mut ids = String::new();
+        let mut ends = Vec::with_capacity(locals.len());
+        let mut new = Vec::with_capacity(locals.len());
+        for &slot in locals {
+            let info = view.slots.get(slot as usize);
+            new.push(info.map_or((false, None), |s| (s.origin == Origin::New, s.first_seen)));
+            ids.push_str(view.id(slot));
+            let end = u32::try_from(ids.len())
+                .map_err(|_| Error::Invariant("a partition's ids exceed 4 GiB".into()))?;
+            ends.push(end);
+        }
+        let mut customers = PartitionCustomers {
+            locals,
+            ids,
+            ends,
+            new,
+            order: (0..locals.len() as u32).collect(),
+            rank: Vec::new(),
+        };
+        let mut order = std::mem::take(&mut customers.order);
+        order.sort_unstable_by(|&a, &b| customers.id(a).cmp(customers.id(b)));
         let mut rank = vec![0; order.len()];
         for (r, &local) in order.iter().enumerate() {
             rank[local as usize] = r as u32;
         }
-        PartitionCustomers {
-            view,
-            locals,
-            order,
-            rank,
-        }
+        customers.order = order;
+        customers.rank = rank;
+        Ok(customers)
     }
 
     /// A customer's place in id order.
@@ -726,16 +744,42 @@ impl<'d> PartitionCustomers<'d> {
     }
 
     /// A customer's canonical id.
-    pub fn id(&self, local: u32) -> &'d str {
-        self.locals
-            .get(local as usize)
-            .map_or("", |&slot| self.view.id(slot))
+    pub fn id(&self, local: u32) -> &str {
+        let l = local as usize;
+        let end = self.ends.get(l).map_or(0, |&e| e as usize);
+        let start = match l.checked_sub(1) {
+            Some(prev) => self.ends.get(prev).map_or(0, |&e| e as usize),
+            None => 0,
+        };
+        self.ids.get(start..end).unwrap_or_default()
     }
 
-    /// The slots in id order.
-    fn slots(&self) -> impl Iterator<Item = Slot> + Clone + '_ {
-        self.order.iter().map(|&l| self.locals[l as usize])
+    /// Whether any of the customers is new.
+    fn any_new(&self) -> bool {
+        self.new.iter().any(|&(new, _)| new)
     }
+
+    /// The customers in id order.
+    fn in_order(&self) -> impl Iterator<Item = Touched<'_>> + Clone + '_ {
+        self.order.iter().map(|&l| {
+            let (new, first_seen) = self.new[l as usize];
+            Touched {
+                slot: self.locals[l as usize],
+                id: self.id(l),
+                new,
+                first_seen,
+            }
+        })
+    }
+}
+
+/// A customer an import touched, as the master writer sees it.
+#[derive(Clone, Copy)]
+struct Touched<'c> {
+    slot: Slot,
+    id: &'c str,
+    new: bool,
+    first_seen: Option<NaiveDate>,
 }
 
 /// What the master writers read of a directory (shared between threads).
@@ -761,42 +805,40 @@ impl<'d> DirectoryView<'d> {
         customers: &PartitionCustomers<'_>,
         changes: Vec<Change>,
     ) -> Result<CustomerList, Error> {
-        let new = customers
-            .slots()
-            .filter(|&s| self.slots[s as usize].origin == Origin::New);
+        let new = customers.in_order().filter(|c| c.new);
         let mut list = CustomerList::new();
-        let plain = changes.is_empty() && new.clone().all(|s| !self.parties.contains_key(&s));
+        let plain = changes.is_empty()
+            && (self.parties.is_empty()
+                || new.clone().all(|c| !self.parties.contains_key(&c.slot)));
         if plain {
             // Only new customers without attributes: merge them into the existing ones by
             // id, encoding them straight from the directory.
             let mut old = existing.iter().peekable();
-            for slot in new {
-                let id = self.id(slot);
-                while let Some(c) = old.next_if(|c| c.id.as_str() < id) {
-                    list.push(c)?;
+            for c in new {
+                while let Some(o) = old.next_if(|o| o.id.as_str() < c.id) {
+                    list.push(o)?;
                 }
-                list.push_new(id, self.slots[slot as usize].first_seen);
+                list.push_new(c.id, c.first_seen);
             }
-            for c in old {
-                list.push(c)?;
+            for o in old {
+                list.push(o)?;
             }
             return Ok(list);
         }
-        let mut customers = existing;
-        for slot in new {
-            let id = self.id(slot).to_string();
+        let mut all = existing;
+        for c in new {
             let mut customer = Customer {
-                id: CustomerId::new(id.clone()),
-                first_seen: self.slots[slot as usize].first_seen,
+                id: CustomerId::new(c.id),
+                first_seen: c.first_seen,
                 ..Customer::default()
             };
-            if let Some(party) = self.parties.get(&slot) {
+            if let Some(party) = self.parties.get(&c.slot) {
                 apply_party(&mut customer, party);
             }
-            customer.codes.insert(id);
-            customers.push(customer);
+            customer.codes.insert(c.id.to_string());
+            all.push(customer);
         }
-        let by_id: FxHashMap<String, usize> = customers
+        let by_id: FxHashMap<String, usize> = all
             .iter()
             .enumerate()
             .map(|(i, c)| (c.id.0.clone(), i))
@@ -805,18 +847,18 @@ impl<'d> DirectoryView<'d> {
             match change {
                 Change::AddCode { id, code } => {
                     if let Some(&i) = by_id.get(&id) {
-                        customers[i].codes.insert(code);
+                        all[i].codes.insert(code);
                     }
                 }
                 Change::Upsert { id, record } => {
                     if let Some(&i) = by_id.get(&id) {
-                        apply_record(&mut customers[i], *record);
+                        apply_record(&mut all[i], *record);
                     }
                 }
             }
         }
-        customers.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        for c in &customers {
+        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        for c in &all {
             list.push(c)?;
         }
         Ok(list)

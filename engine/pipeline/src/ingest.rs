@@ -44,6 +44,9 @@ fn implausible(record: &Record) -> Option<&'static str> {
 /// Rows sent from the reading thread to the resolving thread at a time.
 const ROW_BATCH: usize = 4096;
 
+/// A batch is sent early when its bytes reach this (rows with long memos).
+const BATCH_BYTES: usize = 1 << 20;
+
 /// Batches under way between the two threads (and recycled back).
 const BATCHES_IN_FLIGHT: usize = 8;
 
@@ -99,14 +102,17 @@ const COMPANY_KEY: u32 = u32::MAX;
 
 /// One row on its way from the reading thread to the resolving thread.
 enum Step {
-    /// A ledger entry, encoded: in its batch's bytes, the entry runs from where the
-    /// previous entry ended to `entry_end`, then its customer (see [`put_party`]) to `end`;
-    /// no customer means the company ledger.
+    /// A ledger entry, encoded, and its customer. In the batch's `bytes`, the entry runs
+    /// from where the previous entry's bytes ended to `entry_end`, followed up to `end` by
+    /// the lengths of the customer's attributes (see [`put_party`]); in its `text`, the
+    /// customer's code and attributes run from where the previous one's ended to
+    /// `text_end`. No text means the company ledger.
     Entry {
         row: u64,
         date: NaiveDate,
         entry_end: usize,
         end: usize,
+        text_end: usize,
     },
     /// A record that needs the directory: a customer master row or an activity count.
     Record(Box<Row>),
@@ -117,51 +123,63 @@ enum Step {
 #[derive(Default)]
 struct Batch {
     bytes: Vec<u8>,
+    text: String,
     steps: Vec<Step>,
 }
 
-/// Appends a row's customer: a mask of the attributes present (name, phone, USCC), then
-/// the code and each attribute present as a length (u32, little-endian) and UTF-8 bytes.
-fn put_party(out: &mut Vec<u8>, p: &Party) {
+/// Appends a row's customer: its code and attributes to `text`; when it has attributes,
+/// a mask of those present (name, phone, USCC) and their lengths (u32, little-endian) to
+/// `bytes`.
+fn put_party(bytes: &mut Vec<u8>, text: &mut String, p: &Party) {
+    text.push_str(&p.code);
     let attributes = [p.name.as_deref(), p.phone.as_deref(), p.uscc.as_deref()];
+    if attributes.iter().all(Option::is_none) {
+        return;
+    }
     let mask = attributes
         .iter()
         .enumerate()
         .fold(0u8, |m, (i, a)| if a.is_some() { m | 1 << i } else { m });
-    out.push(mask);
-    for s in std::iter::once(p.code.as_str()).chain(attributes.into_iter().flatten()) {
+    bytes.push(mask);
+    for a in attributes.into_iter().flatten() {
         // Cells are far below 4 GiB: the adapter reads whole files into memory.
-        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        out.extend_from_slice(s.as_bytes());
+        bytes.extend_from_slice(&(a.len() as u32).to_le_bytes());
+        text.push_str(a);
     }
 }
 
-/// Reads what [`put_party`] wrote.
-fn read_party(bytes: &[u8]) -> Option<PartyRef<'_>> {
-    let (&mask, mut rest) = bytes.split_first()?;
-    let mut next = || -> Option<&str> {
-        let (len, tail) = rest.split_first_chunk::<4>()?;
-        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
-        let (s, tail) = tail.split_at_checked(len)?;
-        rest = tail;
-        std::str::from_utf8(s).ok()
+/// Reads what [`put_party`] wrote: the `text` and `lengths` of one customer.
+fn read_party<'t>(text: &'t str, lengths: &[u8]) -> Option<PartyRef<'t>> {
+    let Some((&mask, mut lengths)) = lengths.split_first() else {
+        return Some(PartyRef {
+            code: text,
+            ..PartyRef::default()
+        });
     };
-    let code = next()?;
-    let mut attribute = |i: u8| -> Option<Option<&str>> {
-        if mask & (1 << i) != 0 {
-            next().map(Some)
-        } else {
-            Some(None)
-        }
-    };
-    let name = attribute(0)?;
-    let phone = attribute(1)?;
-    let uscc = attribute(2)?;
+    let mut lens = [0usize; 3];
+    let mut n = 0;
+    while let Some((len, rest)) = lengths.split_first_chunk::<4>() {
+        *lens.get_mut(n)? = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        n += 1;
+        lengths = rest;
+    }
+    if !lengths.is_empty() || n != mask.count_ones() as usize {
+        return None;
+    }
+    // Attributes follow the code in order: take them from the back.
+    let mut attributes = [None; 3];
+    let mut end = text.len();
+    for i in (0..3).rev().filter(|i| mask & (1 << i) != 0) {
+        n -= 1;
+        let start = end.checked_sub(lens[n])?;
+        attributes[i] = Some(text.get(start..end)?);
+        end = start;
+    }
     Some(PartyRef {
-        code,
-        name,
-        phone,
-        uscc,
+        code: text.get(..end)?,
+        name: attributes[0],
+        phone: attributes[1],
+        uscc: attributes[2],
     })
 }
 
@@ -384,7 +402,7 @@ impl<'a> Reader<'a> {
                 }
             }
             self.item(item, &mut batch)?;
-            if batch.steps.len() >= ROW_BATCH {
+            if batch.steps.len() >= ROW_BATCH || batch.bytes.len() >= BATCH_BYTES {
                 let next = free.try_recv().unwrap_or_default();
                 if tx.send(std::mem::replace(&mut batch, next)).is_err() {
                     return Ok(self); // the worker stopped on an error; joining it reports it
@@ -543,13 +561,14 @@ impl<'a> Reader<'a> {
         encode_entry(&mut batch.bytes, &entry, &source.currency);
         let entry_end = batch.bytes.len();
         if let Some(party) = party {
-            put_party(&mut batch.bytes, party);
+            put_party(&mut batch.bytes, &mut batch.text, party);
         }
         batch.steps.push(Step::Entry {
             row,
             date: t.date,
             entry_end,
             end: batch.bytes.len(),
+            text_end: batch.text.len(),
         });
         self.entry_on(t.date);
     }
@@ -558,7 +577,7 @@ impl<'a> Reader<'a> {
 impl Resolver<'_, '_> {
     /// Resolves a batch's customers and files its entries; leaves the batch empty.
     fn batch(&mut self, batch: &mut Batch) -> Result<(), Error> {
-        let mut start = 0;
+        let (mut start, mut text_start) = (0, 0);
         for step in batch.steps.drain(..) {
             match step {
                 Step::Entry {
@@ -566,25 +585,29 @@ impl Resolver<'_, '_> {
                     date,
                     entry_end,
                     end,
+                    text_end,
                 } => {
-                    let bytes = batch.bytes.get(start..end).unwrap_or_default();
-                    let (entry, party) = bytes.split_at(entry_end - start);
+                    let garbled =
+                        || Error::Invariant(format!("{}: row {row}: a garbled batch", self.file));
+                    let entry = batch.bytes.get(start..entry_end).ok_or_else(garbled)?;
+                    let lengths = batch.bytes.get(entry_end..end).ok_or_else(garbled)?;
+                    let text = batch.text.get(text_start..text_end).ok_or_else(garbled)?;
                     start = end;
-                    let slot = if party.is_empty() {
+                    text_start = text_end;
+                    let slot = if text.is_empty() {
                         None
                     } else {
-                        let party = read_party(party).ok_or_else(|| {
-                            Error::Invariant(format!("{}: row {row}: a garbled batch", self.file))
-                        })?;
+                        let party = read_party(text, lengths).ok_or_else(garbled)?;
                         Some(self.dir.resolve(party, Some(date), self.file, row)?)
                     };
                     let (part, key) = self.buffer(slot);
-                    self.parts[part].push_encoded(key, date, row, entry);
+                    self.parts[part].push_encoded(key, entry);
                 }
                 Step::Record(row) => self.record(*row)?,
             }
         }
         batch.bytes.clear();
+        batch.text.clear();
         Ok(())
     }
 
@@ -925,6 +948,35 @@ impl Run<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parties_travel_through_a_batch() {
+        let parties = [
+            Party {
+                code: "C1".into(),
+                ..Party::default()
+            },
+            Party {
+                code: "客户 7".into(),
+                name: Some("杭州星河".into()),
+                phone: None,
+                uscc: Some("91330100MA27XXXX0X".into()),
+            },
+            Party {
+                code: "".into(),
+                name: None,
+                phone: Some("13800138000".into()),
+                uscc: None,
+            },
+        ];
+        for p in &parties {
+            let (mut bytes, mut text) = (Vec::new(), String::new());
+            put_party(&mut bytes, &mut text, p);
+            let read = read_party(&text, &bytes).unwrap();
+            assert_eq!(read, PartyRef::from(p));
+        }
+        assert_eq!(read_party("ab", &[1, 9, 0, 0, 0]), None);
+    }
 
     #[test]
     fn the_amount_cap_is_ten_to_the_eighteenth() {
