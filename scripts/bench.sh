@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ledgerlens benchmark: CDNOW_master scaled N times (default 100: 6,965,900 lines,
 # 2,357,000 customers; copies get customer-id offsets), then ingest and feature computation
-# timed over repeated runs, with peak resident memory. Release mode. Not a test.
+# timed over repeated runs, with CPU time (user + system) and peak resident memory. Release
+# mode. Not a test. On a shared machine, compare CPU times: wall times follow the load.
 #
 #   scripts/bench.sh [SCALE] [RUNS]        e.g. scripts/bench.sh 100 3
 #
@@ -44,9 +45,10 @@ echo "data: $lines lines, $(du -h "$data" | cut -f1)"
 
 measure() { # label, command...
     local label=$1; shift
-    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" > "$work/out.txt"
-    read -r secs kb < "$work/time.txt"
-    printf '%-28s %6.2f s   peak RSS %5d MB\n' "$label" "$secs" $((kb / 1024))
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@" > "$work/out.txt"
+    read -r secs user sys kb < "$work/time.txt"
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+    printf '%-28s %6.2f s   CPU %6.2f s   peak RSS %5d MB\n' "$label" "$secs" "$cpu" $((kb / 1024))
 }
 
 for run in $(seq 1 "$runs"); do

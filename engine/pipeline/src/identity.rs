@@ -9,31 +9,75 @@
 //! `system\0code`, attribute index by `kind\0value`, master by id). A [`Directory`] loads
 //! the partitions it needs lazily and writes back only what changed, so an import's memory
 //! grows with the customers it touches, not with the whole master.
+//!
+//! An import can meet millions of codes, most of them new, so the directory keeps the
+//! codes it has resolved compactly: their texts back to back in one string, a small
+//! record per [`Slot`], and a hash table of slot numbers. New customers are written to the
+//! master and the cross-reference straight from those texts.
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use std::ops::Range;
 
+use hashbrown::HashTable;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 
 use chrono::NaiveDate;
 use ledgerlens_model::{normalize, Customer, CustomerId, CustomerRecord, Diagnostic, Party};
 use ledgerlens_store::{
-    Import, IndexRow, Merge, Store, XrefRow, IDENTITY_NAME, IDENTITY_PHONE, IDENTITY_USCC,
+    CustomerList, Import, IndexRow, Merge, Store, XrefList, IDENTITY_NAME, IDENTITY_PHONE,
+    IDENTITY_USCC,
 };
 
 use crate::Error;
 
-/// A resolved customer of this import: an index into the directory's id table.
+/// A resolved customer code of this import: an index into the directory's table.
 pub type Slot = u32;
 
-/// What changes in a master partition.
+/// A customer as one row names it, borrowed: its code in the source system and the
+/// identifying attributes the row carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartyRef<'a> {
+    /// The customer's code in the source system.
+    pub code: &'a str,
+    /// Name, as spelled in the source.
+    pub name: Option<&'a str>,
+    /// Phone, as written in the source.
+    pub phone: Option<&'a str>,
+    /// Unified social credit code, as written in the source.
+    pub uscc: Option<&'a str>,
+}
+
+impl<'a> From<&'a Party> for PartyRef<'a> {
+    fn from(p: &'a Party) -> PartyRef<'a> {
+        PartyRef {
+            code: &p.code,
+            name: p.name.as_deref(),
+            phone: p.phone.as_deref(),
+            uscc: p.uscc.as_deref(),
+        }
+    }
+}
+
+impl PartyRef<'_> {
+    /// Whether the row says anything about the customer besides its code.
+    pub fn has_attributes(&self) -> bool {
+        self.name.is_some() || self.phone.is_some() || self.uscc.is_some()
+    }
+
+    fn to_party(self) -> Party {
+        Party {
+            code: self.code.to_string(),
+            name: self.name.map(str::to_string),
+            phone: self.phone.map(str::to_string),
+            uscc: self.uscc.map(str::to_string),
+        }
+    }
+}
+
+/// What changes in a master partition besides the new customers.
 enum Change {
-    /// A new customer, first seen on a date, with the attributes of its first row.
-    New {
-        slot: Slot,
-        first_seen: Option<NaiveDate>,
-        party: Option<Box<Party>>,
-    },
     /// A code linked to an existing customer.
     AddCode { id: String, code: String },
     /// A master row for a customer.
@@ -43,25 +87,120 @@ enum Change {
     },
 }
 
+/// How a slot's code came to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Through the store's cross-reference: nothing to write.
+    Known,
+    /// Linked to an existing customer by an attribute: a new cross-reference row.
+    Linked,
+    /// A new customer: a new cross-reference row and a new master row.
+    New,
+}
+
+/// Where a string is in the directory's text.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    fn range(self) -> Range<usize> {
+        let start = self.start as usize;
+        start..start + self.len as usize
+    }
+}
+
+/// One resolved code.
+#[derive(Debug, Clone, Copy)]
+struct SlotInfo {
+    code: Span,
+    /// The canonical id (for a new customer, `system:code`, whose tail is the code).
+    id: Span,
+    /// The master (and ledger) partition of the id.
+    partition: u32,
+    /// The slot's place among the partition's slots, in the order they were added.
+    local: u32,
+    /// For a new customer, the date of its first row.
+    first_seen: Option<NaiveDate>,
+    origin: Origin,
+}
+
+/// 32 bits of a code's hash (kept in the table, so it can grow without rereading codes).
+fn code_hash(code: &str) -> u32 {
+    let h = FxBuildHasher.hash_one(code);
+    (h ^ (h >> 32)) as u32
+}
+
+/// The table's hash of a code's 32-bit hash.
+fn table_hash(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Slots grouped by a partition number: `slots[starts[p]..starts[p + 1]]`.
+struct Buckets {
+    starts: Vec<usize>,
+    slots: Vec<Slot>,
+}
+
+impl Buckets {
+    /// Groups `(partition, slot)` pairs (partitions below `n`), keeping their order.
+    fn new(n: usize, pairs: &[(u32, Slot)]) -> Buckets {
+        let mut starts = vec![0usize; n + 1];
+        for &(p, _) in pairs {
+            starts[p as usize + 1] += 1;
+        }
+        for p in 0..n {
+            starts[p + 1] += starts[p];
+        }
+        let mut next = starts.clone();
+        let mut slots = vec![0; pairs.len()];
+        for &(p, slot) in pairs {
+            slots[next[p as usize]] = slot;
+            next[p as usize] += 1;
+        }
+        Buckets { starts, slots }
+    }
+
+    fn get(&self, p: usize) -> &[Slot] {
+        &self.slots[self.starts[p]..self.starts[p + 1]]
+    }
+
+    /// The partitions with slots, with their slots.
+    fn non_empty(&self) -> impl Iterator<Item = (u32, &[Slot])> + '_ {
+        (0..self.starts.len() - 1)
+            .map(|p| (p as u32, self.get(p)))
+            .filter(|(_, s)| !s.is_empty())
+    }
+}
+
 /// Resolves the codes of one source system during one import.
 pub struct Directory<'s> {
     store: &'s Store,
     system: String,
-    codes: FxHashMap<String, Slot>,
-    ids: Vec<String>,
+    /// The codes and ids of the slots, back to back.
+    text: String,
+    slots: Vec<SlotInfo>,
+    /// Slots per partition so far.
+    per_partition: Vec<u32>,
+    /// Code -> slot; each entry is `code_hash << 32 | slot`.
+    codes: HashTable<u64>,
+    /// The slot resolved last (rows of one customer often come together).
+    last: Option<Slot>,
     /// Lookups of this system's codes, per cross-reference partition loaded.
     xref: FxHashMap<u32, FxHashMap<String, String>>,
-    /// Slots whose code is newly linked, per cross-reference partition.
-    xref_new: BTreeMap<u32, Vec<Slot>>,
     /// Attribute index per partition loaded: (kind, value) -> id.
     index: FxHashMap<u32, FxHashMap<(u8, String), String>>,
     /// New index rows per partition.
     index_new: BTreeMap<u32, Vec<IndexRow>>,
-    /// Master changes per partition, in arrival order.
+    /// Master changes other than new customers, per partition, in arrival order.
     changes: BTreeMap<u32, Vec<Change>>,
+    /// The attributes of new customers whose first row had some.
+    parties: FxHashMap<Slot, Box<Party>>,
     merges: Vec<Merge>,
     /// Customers that hold a code of this system (created or linked in this import).
-    holds_system: rustc_hash::FxHashSet<String>,
+    holds_system: FxHashSet<String>,
     /// What the master says of customers considered for a merge: (holds a code of this
     /// system, USCC).
     master_facts: FxHashMap<String, (bool, Option<String>)>,
@@ -76,13 +215,16 @@ impl<'s> Directory<'s> {
         Directory {
             store,
             system: system.to_string(),
-            codes: FxHashMap::default(),
-            ids: Vec::new(),
+            text: String::new(),
+            slots: Vec::new(),
+            per_partition: vec![0; store.partitions() as usize],
+            codes: HashTable::new(),
+            last: None,
             xref: FxHashMap::default(),
-            xref_new: BTreeMap::new(),
             index: FxHashMap::default(),
             index_new: BTreeMap::new(),
             changes: BTreeMap::new(),
+            parties: FxHashMap::default(),
             merges: Vec::new(),
             holds_system: Default::default(),
             master_facts: FxHashMap::default(),
@@ -96,9 +238,40 @@ impl<'s> Directory<'s> {
         self.store
     }
 
+    fn text(&self, span: Span) -> &str {
+        self.text.get(span.range()).unwrap_or_default()
+    }
+
+    fn code(&self, slot: Slot) -> &str {
+        self.slots
+            .get(slot as usize)
+            .map_or("", |s| self.text(s.code))
+    }
+
     /// The canonical id of a slot.
     pub fn id(&self, slot: Slot) -> &str {
-        &self.ids[slot as usize]
+        self.slots
+            .get(slot as usize)
+            .map_or("", |s| self.text(s.id))
+    }
+
+    /// The partition of a slot's customer (where its ledger and master row go), and the
+    /// slot's local key there: its place among the partition's slots (see
+    /// [`PartitionCustomers`]).
+    pub fn place(&self, slot: Slot) -> (u32, u32) {
+        self.slots
+            .get(slot as usize)
+            .map_or((0, 0), |s| (s.partition, s.local))
+    }
+
+    /// Number of codes resolved so far.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no code was resolved yet.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
     }
 
     /// Number of customers created so far.
@@ -116,33 +289,60 @@ impl<'s> Directory<'s> {
         self.store.partition_of_parts(&[&kind.to_string(), value])
     }
 
+    /// The slot of a code resolved before, if any.
+    fn find(&self, hash: u32, code: &str) -> Option<Slot> {
+        self.codes
+            .find(table_hash(hash), |&e| {
+                (e >> 32) as u32 == hash && self.code(e as Slot) == code
+            })
+            .map(|&e| e as Slot)
+    }
+
     /// Resolves a party seen on `date` (`file`/`row` for warnings) to a slot.
     pub fn resolve(
         &mut self,
-        party: &Party,
+        party: PartyRef<'_>,
         date: Option<NaiveDate>,
         file: &str,
         row: u64,
     ) -> Result<Slot, Error> {
-        if let Some(&slot) = self.codes.get(party.code.as_str()) {
-            return Ok(slot);
+        if let Some(last) = self.last {
+            if self.code(last) == party.code {
+                return Ok(last);
+            }
         }
-        let code = party.code.clone();
+        let hash = code_hash(party.code);
+        let slot = match self.find(hash, party.code) {
+            Some(slot) => slot,
+            None => self.resolve_new(party, hash, date, file, row)?,
+        };
+        self.last = Some(slot);
+        Ok(slot)
+    }
+
+    /// Resolves a code met for the first time in this import.
+    fn resolve_new(
+        &mut self,
+        party: PartyRef<'_>,
+        hash: u32,
+        date: Option<NaiveDate>,
+        file: &str,
+        row: u64,
+    ) -> Result<Slot, Error> {
+        let code = party.code;
         // 1. Exact code in this system.
-        let xp = self.xref_key(&code);
+        let xp = self.xref_key(code);
         if !self.xref.contains_key(&xp) {
-            let system = self.system.clone();
             let rows = self.store.xref_in(xp)?;
             let map = rows
                 .into_iter()
-                .filter(|r| r.system == system)
+                .filter(|r| r.system == self.system)
                 .map(|r| (r.code, r.customer))
                 .collect();
             self.xref.insert(xp, map);
         }
-        if let Some(id) = self.xref.get(&xp).and_then(|m| m.get(&code)).cloned() {
-            let slot = self.slot(code, id);
-            return Ok(slot);
+        if let Some(id) = self.xref.get(&xp).and_then(|m| m.get(code)).cloned() {
+            return self.add_slot(code, hash, Some(&id), Origin::Known, None);
         }
         // 2-4. Attributes, in order of trust.
         let keys = self.attribute_keys(party, file, row);
@@ -165,7 +365,7 @@ impl<'s> Directory<'s> {
                 self.merges.push(Merge {
                     batch: 0,
                     system: self.system.clone(),
-                    code: code.clone(),
+                    code: code.to_string(),
                     customer: id.clone(),
                     rule: rule.to_string(),
                     evidence: value.clone(),
@@ -177,46 +377,98 @@ impl<'s> Directory<'s> {
                 });
                 self.add_index(&keys, &id)?;
                 self.holds_system.insert(id.clone());
-                let slot = self.slot(code, id);
-                self.link(xp, slot);
-                return Ok(slot);
+                return self.add_slot(code, hash, Some(&id), Origin::Linked, None);
             }
         }
         // New customer.
-        let mut id = String::with_capacity(self.system.len() + 1 + code.len());
-        id.push_str(&self.system);
-        id.push(':');
-        id.push_str(&code);
-        if !keys.is_empty() {
-            self.add_index(&keys, &id)?;
-        }
+        let slot = self.add_slot(code, hash, None, Origin::New, date)?;
         self.customers_new += 1;
-        let mp = self.store.partition_of(&id);
         if !keys.is_empty() {
-            self.holds_system.insert(id.clone());
+            let id = self.id(slot).to_string();
+            self.add_index(&keys, &id)?;
+            self.holds_system.insert(id);
         }
-        let slot = self.slot(code, id);
-        self.link(xp, slot);
-        let has_attributes = party.name.is_some() || party.phone.is_some() || party.uscc.is_some();
-        self.changes.entry(mp).or_default().push(Change::New {
-            slot,
-            first_seen: date,
-            party: has_attributes.then(|| Box::new(party.clone())),
+        if party.has_attributes() {
+            self.parties.insert(slot, Box::new(party.to_party()));
+        }
+        Ok(slot)
+    }
+
+    /// Adds a slot for `code`, resolving to `id` (a new customer `system:code` when none).
+    fn add_slot(
+        &mut self,
+        code: &str,
+        hash: u32,
+        id: Option<&str>,
+        origin: Origin,
+        first_seen: Option<NaiveDate>,
+    ) -> Result<Slot, Error> {
+        let too_many = || {
+            Error::Invariant("more customer codes in one import than the directory holds".into())
+        };
+        let slot = Slot::try_from(self.slots.len()).map_err(|_| too_many())?;
+        let start = self.text.len();
+        let (code_start, id_start) = match id {
+            None => {
+                self.text.push_str(&self.system);
+                self.text.push(':');
+                let code_start = self.text.len();
+                self.text.push_str(code);
+                (code_start, start)
+            }
+            Some(id) => {
+                self.text.push_str(code);
+                self.text.push_str(id);
+                (start, start + code.len())
+            }
+        };
+        let end = self.text.len();
+        let span = |from: usize, to: usize| -> Result<Span, Error> {
+            Ok(Span {
+                start: u32::try_from(from).map_err(|_| too_many())?,
+                len: u32::try_from(to - from).map_err(|_| too_many())?,
+            })
+        };
+        let info = SlotInfo {
+            code: span(code_start, code_start + code.len())?,
+            id: span(id_start, end)?,
+            partition: 0,
+            local: 0,
+            first_seen,
+            origin,
+        };
+        let partition = self.store.partition_of(self.text(info.id));
+        let count = self
+            .per_partition
+            .get_mut(partition as usize)
+            .ok_or_else(|| Error::Invariant(format!("partition {partition} out of range")))?;
+        let local = *count;
+        *count += 1;
+        self.slots.push(SlotInfo {
+            partition,
+            local,
+            ..info
         });
+        self.codes.insert_unique(
+            table_hash(hash),
+            (u64::from(hash) << 32) | u64::from(slot),
+            |&e| table_hash((e >> 32) as u32),
+        );
         Ok(slot)
     }
 
     /// Applies a customer master row: resolves its code (creating the customer if new)
     /// and records the attributes to write.
     pub fn upsert(&mut self, record: CustomerRecord, file: &str, row: u64) -> Result<Slot, Error> {
-        let slot = self.resolve(&record.party, record.first_seen, file, row)?;
+        let party = PartyRef::from(&record.party);
+        let slot = self.resolve(party, record.first_seen, file, row)?;
         let id = self.id(slot).to_string();
         // `resolve` already reported a bad USCC on this row.
         let warnings = self.warnings.len();
-        let keys = self.attribute_keys(&record.party, file, row);
+        let keys = self.attribute_keys(party, file, row);
         self.warnings.truncate(warnings);
         self.add_index(&keys, &id)?;
-        let mp = self.store.partition_of(&id);
+        let (mp, _) = self.place(slot);
         self.changes.entry(mp).or_default().push(Change::Upsert {
             id,
             record: Box::new(record),
@@ -244,25 +496,13 @@ impl<'s> Directory<'s> {
         Ok(!same_system && !conflict)
     }
 
-    fn slot(&mut self, code: String, id: String) -> Slot {
-        let slot = self.ids.len() as Slot;
-        self.ids.push(id);
-        self.codes.insert(code, slot);
-        slot
-    }
-
-    /// Records that a slot's code now resolves to its id (written at the end).
-    fn link(&mut self, xref_partition: u32, slot: Slot) {
-        self.xref_new.entry(xref_partition).or_default().push(slot);
-    }
-
     /// The normalized identifying attributes of a party, most trusted first.
-    fn attribute_keys(&mut self, party: &Party, file: &str, row: u64) -> Vec<(u8, String)> {
+    fn attribute_keys(&mut self, party: PartyRef<'_>, file: &str, row: u64) -> Vec<(u8, String)> {
         let mut keys = Vec::new();
-        if party.uscc.is_none() && party.phone.is_none() && party.name.is_none() {
+        if !party.has_attributes() {
             return keys;
         }
-        if let Some(raw) = party.uscc.as_deref().filter(|s| !s.trim().is_empty()) {
+        if let Some(raw) = party.uscc.filter(|s| !s.trim().is_empty()) {
             match normalize::uscc(raw) {
                 Some(code) => keys.push((IDENTITY_USCC, code)),
                 None => self.warnings.push(
@@ -275,10 +515,10 @@ impl<'s> Directory<'s> {
                 ),
             }
         }
-        if let Some(phone) = party.phone.as_deref().and_then(normalize::phone) {
+        if let Some(phone) = party.phone.and_then(normalize::phone) {
             keys.push((IDENTITY_PHONE, phone));
         }
-        if let Some(name) = party.name.as_deref().map(normalize::name_key) {
+        if let Some(name) = party.name.map(normalize::name_key) {
             if !name.is_empty() {
                 keys.push((IDENTITY_NAME, name));
             }
@@ -329,27 +569,19 @@ impl<'s> Directory<'s> {
     }
 
     /// Writes the changed partitions (cross-reference, index, master) into the batch and
-    /// returns the merges to record. Partitions are prepared in parallel.
-    pub fn write(self, import: &Import<'_>) -> Result<Vec<Merge>, Error> {
+    /// returns the merges to record.
+    ///
+    /// Partitions are prepared and written in parallel. For every customer partition,
+    /// `ledger` is called with the partition's customers in id order first, so the
+    /// caller can write the partition's ledger block while they are at hand.
+    pub fn write(
+        self,
+        import: &Import<'_>,
+        ledger: impl Fn(u32, &PartitionCustomers<'_>) -> Result<(), Error> + Sync,
+    ) -> Result<Vec<Merge>, Error> {
         let store = self.store;
-        let mut code_of: Vec<&str> = vec![""; self.ids.len()];
-        for (code, &slot) in &self.codes {
-            code_of[slot as usize] = code;
-        }
-        // Each partition is read, rebuilt, encoded and written by one rayon task, so
-        // memory holds only the partitions in flight.
-        self.xref_new.par_iter().try_for_each(|(p, slots)| {
-            let mut all = store.xref_in(*p)?;
-            all.extend(slots.iter().map(|&slot| XrefRow {
-                system: self.system.clone(),
-                code: code_of[slot as usize].to_string(),
-                customer: self.ids[slot as usize].clone(),
-            }));
-            all.sort_unstable();
-            all.dedup();
-            import.put_xref(*p, &all).map_err(Error::from)
-        })?;
-        tracing::info!(partitions = self.xref_new.len(), "cross-reference written");
+        let n = store.partitions() as usize;
+        self.write_xref(import, n)?;
         for (p, rows) in &self.index_new {
             let mut all = store.index_in(*p)?;
             all.extend(rows.iter().cloned());
@@ -357,10 +589,39 @@ impl<'s> Directory<'s> {
             all.dedup_by(|a, b| a.kind == b.kind && a.value == b.value);
             import.put_index(*p, &all)?;
         }
-        let ids = &self.ids;
-        self.changes.into_par_iter().try_for_each(|(p, changes)| {
-            let list = apply_changes(store.customers_in(p)?, changes, ids);
-            import.put_customers(p, &list).map_err(Error::from)
+        // Slots by partition, in local-key order.
+        let pairs: Vec<(u32, Slot)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.partition, i as Slot))
+            .collect();
+        let buckets = Buckets::new(n, &pairs);
+        drop(pairs);
+        let mut changes = self.changes;
+        let work: Vec<(u32, &[Slot], Vec<Change>)> = (0..n)
+            .map(|p| {
+                let part = p as u32;
+                (
+                    part,
+                    buckets.get(p),
+                    changes.remove(&part).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let view = DirectoryView {
+            text: &self.text,
+            slots: &self.slots,
+            parties: &self.parties,
+        };
+        work.into_par_iter().try_for_each(|(p, locals, changes)| {
+            let customers = PartitionCustomers::new(&view, locals)?;
+            ledger(p, &customers)?;
+            if customers.any_new() || !changes.is_empty() {
+                let list = view.master(store.customers_in(p)?, &customers, changes)?;
+                import.put_customer_list(p, list)?;
+            }
+            Ok::<_, Error>(())
         })?;
         let batch = import.batch();
         Ok(self
@@ -369,56 +630,239 @@ impl<'s> Directory<'s> {
             .map(|m| Merge { batch, ..m })
             .collect())
     }
+
+    /// Writes the cross-reference partitions that gained rows: the codes linked or
+    /// created in this import, merged with the rows already there.
+    fn write_xref(&self, import: &Import<'_>, n: usize) -> Result<(), Error> {
+        let pairs: Vec<(u32, Slot)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.origin != Origin::Known)
+            .map(|(i, s)| (self.xref_key(self.text(s.code)), i as Slot))
+            .collect();
+        let buckets = Buckets::new(n, &pairs);
+        drop(pairs);
+        let work: Vec<(u32, &[Slot])> = buckets.non_empty().collect();
+        work.into_par_iter().try_for_each(|(p, slots)| {
+            let mut new: Vec<(&str, &str)> =
+                slots.iter().map(|&s| (self.code(s), self.id(s))).collect();
+            new.sort_unstable();
+            let existing = self.store.xref_in(p)?;
+            let mut list = XrefList::new();
+            let mut last = None;
+            let mut old = existing
+                .iter()
+                .map(|r| (r.system.as_str(), r.code.as_str(), r.customer.as_str()))
+                .peekable();
+            for (code, id) in new {
+                let row = (self.system.as_str(), code, id);
+                while let Some(r) = old.next_if(|r| *r < row) {
+                    push_unique(&mut list, &mut last, r);
+                }
+                push_unique(&mut list, &mut last, row);
+            }
+            for r in old {
+                push_unique(&mut list, &mut last, r);
+            }
+            import.put_xref_list(p, list).map_err(Error::from)
+        })?;
+        tracing::info!(
+            partitions = buckets.non_empty().count(),
+            "cross-reference written"
+        );
+        Ok(())
+    }
 }
 
-/// A partition's master after this import's changes, sorted by id.
-fn apply_changes(existing: Vec<Customer>, changes: Vec<Change>, ids: &[String]) -> Vec<Customer> {
-    let mut list = existing;
-    let mut by_id: FxHashMap<String, usize> = FxHashMap::default();
-    let needs_lookup = changes.iter().any(|c| !matches!(c, Change::New { .. }));
-    if needs_lookup {
-        by_id = list
+/// Pushes a cross-reference row unless it repeats the one before.
+fn push_unique<'r>(
+    list: &mut XrefList,
+    last: &mut Option<(&'r str, &'r str, &'r str)>,
+    row: (&'r str, &'r str, &'r str),
+) {
+    if *last != Some(row) {
+        list.push(row.0, row.1, row.2);
+        *last = Some(row);
+    }
+}
+
+/// The customers of one partition that an import touched, in id order: the order of the
+/// partition's ledger block and master list. Customers are named by their local key (see
+/// [`Directory::place`]).
+pub struct PartitionCustomers<'d> {
+    /// Slots by local key.
+    locals: &'d [Slot],
+    /// The ids, by local key, gathered from the directory once (its tables are large
+    /// and visited in no useful order; this copy is small and at hand).
+    ids: String,
+    /// Where each local key's id ends in `ids`.
+    ends: Vec<u32>,
+    /// Whether each local key is a new customer, and its first-seen date.
+    new: Vec<(bool, Option<NaiveDate>)>,
+    /// Local keys in id order.
+    order: Vec<u32>,
+    /// Each local key's place in `order`.
+    rank: Vec<u32>,
+}
+
+impl<'d> PartitionCustomers<'d> {
+    fn new(view: &DirectoryView<'_>, locals: &'d [Slot]) -> Result<PartitionCustomers<'d>, Error> {
+        let mut ids = String::new();
+        let mut ends = Vec::with_capacity(locals.len());
+        let mut new = Vec::with_capacity(locals.len());
+        for &slot in locals {
+            let info = view.slots.get(slot as usize);
+            new.push(info.map_or((false, None), |s| (s.origin == Origin::New, s.first_seen)));
+            ids.push_str(view.id(slot));
+            let end = u32::try_from(ids.len())
+                .map_err(|_| Error::Invariant("a partition's ids exceed 4 GiB".into()))?;
+            ends.push(end);
+        }
+        let mut customers = PartitionCustomers {
+            locals,
+            ids,
+            ends,
+            new,
+            order: (0..locals.len() as u32).collect(),
+            rank: Vec::new(),
+        };
+        let mut order = std::mem::take(&mut customers.order);
+        order.sort_unstable_by(|&a, &b| customers.id(a).cmp(customers.id(b)));
+        let mut rank = vec![0; order.len()];
+        for (r, &local) in order.iter().enumerate() {
+            rank[local as usize] = r as u32;
+        }
+        customers.order = order;
+        customers.rank = rank;
+        Ok(customers)
+    }
+
+    /// A customer's place in id order.
+    pub fn rank(&self, local: u32) -> u32 {
+        self.rank.get(local as usize).copied().unwrap_or(0)
+    }
+
+    /// A customer's canonical id.
+    pub fn id(&self, local: u32) -> &str {
+        let l = local as usize;
+        let end = self.ends.get(l).map_or(0, |&e| e as usize);
+        let start = match l.checked_sub(1) {
+            Some(prev) => self.ends.get(prev).map_or(0, |&e| e as usize),
+            None => 0,
+        };
+        self.ids.get(start..end).unwrap_or_default()
+    }
+
+    /// Whether any of the customers is new.
+    fn any_new(&self) -> bool {
+        self.new.iter().any(|&(new, _)| new)
+    }
+
+    /// The customers in id order.
+    fn in_order(&self) -> impl Iterator<Item = Touched<'_>> + Clone + '_ {
+        self.order.iter().map(|&l| {
+            let (new, first_seen) = self.new[l as usize];
+            Touched {
+                slot: self.locals[l as usize],
+                id: self.id(l),
+                new,
+                first_seen,
+            }
+        })
+    }
+}
+
+/// A customer an import touched, as the master writer sees it.
+#[derive(Clone, Copy)]
+struct Touched<'c> {
+    slot: Slot,
+    id: &'c str,
+    new: bool,
+    first_seen: Option<NaiveDate>,
+}
+
+/// What the master writers read of a directory (shared between threads).
+struct DirectoryView<'d> {
+    text: &'d str,
+    slots: &'d [SlotInfo],
+    parties: &'d FxHashMap<Slot, Box<Party>>,
+}
+
+impl<'d> DirectoryView<'d> {
+    fn id(&self, slot: Slot) -> &'d str {
+        self.slots
+            .get(slot as usize)
+            .and_then(|s| self.text.get(s.id.range()))
+            .unwrap_or_default()
+    }
+
+    /// A partition's master after this import: the `existing` customers (sorted by id),
+    /// the new ones among `customers`, then the other `changes`.
+    fn master(
+        &self,
+        existing: Vec<Customer>,
+        customers: &PartitionCustomers<'_>,
+        changes: Vec<Change>,
+    ) -> Result<CustomerList, Error> {
+        let new = customers.in_order().filter(|c| c.new);
+        let mut list = CustomerList::new();
+        let plain = changes.is_empty()
+            && (self.parties.is_empty()
+                || new.clone().all(|c| !self.parties.contains_key(&c.slot)));
+        if plain {
+            // Only new customers without attributes: merge them into the existing ones by
+            // id, encoding them straight from the directory.
+            let mut old = existing.iter().peekable();
+            for c in new {
+                while let Some(o) = old.next_if(|o| o.id.as_str() < c.id) {
+                    list.push(o)?;
+                }
+                list.push_new(c.id, c.first_seen);
+            }
+            for o in old {
+                list.push(o)?;
+            }
+            return Ok(list);
+        }
+        let mut all = existing;
+        for c in new {
+            let mut customer = Customer {
+                id: CustomerId::new(c.id),
+                first_seen: c.first_seen,
+                ..Customer::default()
+            };
+            if let Some(party) = self.parties.get(&c.slot) {
+                apply_party(&mut customer, party);
+            }
+            customer.codes.insert(c.id.to_string());
+            all.push(customer);
+        }
+        let by_id: FxHashMap<String, usize> = all
             .iter()
             .enumerate()
             .map(|(i, c)| (c.id.0.clone(), i))
             .collect();
-    }
-    for change in changes {
-        match change {
-            Change::New {
-                slot,
-                first_seen,
-                party,
-            } => {
-                let id = ids[slot as usize].clone();
-                let mut customer = Customer {
-                    id: CustomerId::new(id.clone()),
-                    first_seen,
-                    ..Customer::default()
-                };
-                if let Some(party) = party {
-                    apply_party(&mut customer, &party);
+        for change in changes {
+            match change {
+                Change::AddCode { id, code } => {
+                    if let Some(&i) = by_id.get(&id) {
+                        all[i].codes.insert(code);
+                    }
                 }
-                if needs_lookup {
-                    by_id.insert(id.clone(), list.len());
-                }
-                customer.codes.insert(id);
-                list.push(customer);
-            }
-            Change::AddCode { id, code } => {
-                if let Some(&i) = by_id.get(&id) {
-                    list[i].codes.insert(code);
-                }
-            }
-            Change::Upsert { id, record } => {
-                if let Some(&i) = by_id.get(&id) {
-                    apply_record(&mut list[i], *record);
+                Change::Upsert { id, record } => {
+                    if let Some(&i) = by_id.get(&id) {
+                        apply_record(&mut all[i], *record);
+                    }
                 }
             }
         }
+        all.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        for c in &all {
+            list.push(c)?;
+        }
+        Ok(list)
     }
-    list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    list
 }
 
 /// Fills identifying attributes the customer does not have yet.
@@ -459,4 +903,19 @@ fn apply_record(c: &mut Customer, r: CustomerRecord) {
     }
     c.tags.extend(r.tags);
     c.attributes.extend(r.attributes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_group_in_order() {
+        let b = Buckets::new(3, &[(2, 10), (0, 11), (2, 12), (0, 13)]);
+        assert_eq!(b.get(0), &[11, 13]);
+        assert_eq!(b.get(1), &[] as &[Slot]);
+        assert_eq!(b.get(2), &[10, 12]);
+        let parts: Vec<u32> = b.non_empty().map(|(p, _)| p).collect();
+        assert_eq!(parts, [0, 2]);
+    }
 }

@@ -2,21 +2,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use chrono::NaiveDate;
-use ledgerlens_adapter::{Adapter, Input, SourceOptions};
+use ledgerlens_adapter::{Adapter, Input, Item, SourceOptions};
 use ledgerlens_model::{
-    normalize, Activity, Diagnostic, EntryKind, Provenance, Record, Row, Severity, Transaction,
-    VoucherLine,
+    normalize, Activity, CustomerId, Diagnostic, EntryKind, Party, Provenance, Record, Row,
+    Severity, Transaction, VoucherLine,
 };
-use ledgerlens_store::block::{encode_entry, BlockBuilder, EntryRef};
+use ledgerlens_store::block::{encode_entry, BlockBuffer, EntryRef};
 use ledgerlens_store::{Facts, Import, ImportRecord, Quarantined, Store, COMPANY_PARTITION};
-use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::accounts::{ChartOfAccounts, Side};
-use crate::identity::{Directory, Slot};
+use crate::identity::{Directory, PartyRef, Slot};
 use crate::Error;
 
 /// Amounts (and quantities) at or beyond this magnitude are quarantined: no real ledger
@@ -43,6 +43,12 @@ fn implausible(record: &Record) -> Option<&'static str> {
 
 /// Rows sent from the reading thread to the resolving thread at a time.
 const ROW_BATCH: usize = 4096;
+
+/// A batch is sent early when its bytes reach this (rows with long memos).
+const BATCH_BYTES: usize = 1 << 20;
+
+/// Batches under way between the two threads (and recycled back).
+const BATCHES_IN_FLIGHT: usize = 8;
 
 /// What one file's import did. `rows_read == rows_stored + rows_quarantined` always.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,40 +97,127 @@ pub struct Ingest<'a> {
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
 }
 
-/// An entry encoded into a partition buffer, with its sort key.
-struct Ix {
-    slot: Slot,
-    date: NaiveDate,
-    row: u64,
-    off: usize,
-    len: u32,
+/// The key of company-ledger entries in their buffer.
+const COMPANY_KEY: u32 = u32::MAX;
+
+/// One row on its way from the reading thread to the resolving thread.
+enum Step {
+    /// A ledger entry, encoded, and its customer. In the batch's `bytes`, the entry runs
+    /// from where the previous entry's bytes ended to `entry_end`, followed up to `end` by
+    /// the lengths of the customer's attributes (see [`put_party`]); in its `text`, the
+    /// customer's code and attributes run from where the previous one's ended to
+    /// `text_end`. No text means the company ledger.
+    Entry {
+        row: u64,
+        date: NaiveDate,
+        entry_end: usize,
+        end: usize,
+        text_end: usize,
+    },
+    /// A record that needs the directory: a customer master row or an activity count.
+    Record(Box<Row>),
 }
 
+/// Rows from the reading thread to the resolving thread, in file order. Sent back empty
+/// for reuse.
 #[derive(Default)]
-struct PartBuf {
-    index: Vec<Ix>,
+struct Batch {
     bytes: Vec<u8>,
+    text: String,
+    steps: Vec<Step>,
 }
 
-/// The import of one file, while it runs.
-struct Run<'a, 's> {
+/// Appends a row's customer: its code and attributes to `text`; when it has attributes,
+/// a mask of those present (name, phone, USCC) and their lengths (u32, little-endian) to
+/// `bytes`.
+fn put_party(bytes: &mut Vec<u8>, text: &mut String, p: &Party) {
+    text.push_str(&p.code);
+    let attributes = [p.name.as_deref(), p.phone.as_deref(), p.uscc.as_deref()];
+    if attributes.iter().all(Option::is_none) {
+        return;
+    }
+    let mask = attributes
+        .iter()
+        .enumerate()
+        .fold(0u8, |m, (i, a)| if a.is_some() { m | 1 << i } else { m });
+    bytes.push(mask);
+    for a in attributes.into_iter().flatten() {
+        // Cells are far below 4 GiB: the adapter reads whole files into memory.
+        bytes.extend_from_slice(&(a.len() as u32).to_le_bytes());
+        text.push_str(a);
+    }
+}
+
+/// Reads what [`put_party`] wrote: the `text` and `lengths` of one customer.
+fn read_party<'t>(text: &'t str, lengths: &[u8]) -> Option<PartyRef<'t>> {
+    let Some((&mask, mut lengths)) = lengths.split_first() else {
+        return Some(PartyRef {
+            code: text,
+            ..PartyRef::default()
+        });
+    };
+    let mut lens = [0usize; 3];
+    let mut n = 0;
+    while let Some((len, rest)) = lengths.split_first_chunk::<4>() {
+        *lens.get_mut(n)? = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        n += 1;
+        lengths = rest;
+    }
+    if !lengths.is_empty() || n != mask.count_ones() as usize {
+        return None;
+    }
+    // Attributes follow the code in order: take them from the back.
+    let mut attributes = [None; 3];
+    let mut end = text.len();
+    for i in (0..3).rev().filter(|i| mask & (1 << i) != 0) {
+        n -= 1;
+        let start = end.checked_sub(lens[n])?;
+        attributes[i] = Some(text.get(start..end)?);
+        end = start;
+    }
+    Some(PartyRef {
+        code: text.get(..end)?,
+        name: attributes[0],
+        phone: attributes[1],
+        uscc: attributes[2],
+    })
+}
+
+/// The reading thread's share of an import: everything that needs no customer identity
+/// (checks, warnings, facts, vouchers, encoding entries).
+struct Reader<'a> {
     file: &'a str,
     source: &'a SourceOptions,
-    dir: Directory<'s>,
-    /// Entry buffers by partition; the company ledger is the last one.
-    parts: Vec<PartBuf>,
+    /// The source maps a customer column (so an empty customer cell is worth a warning).
+    customer_column: bool,
     facts: Facts,
+    vouchers: Vec<(u64, VoucherLine)>,
     quarantined: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     rows_read: u64,
     entries: u64,
-    customer_rows: u64,
     min_date: Option<NaiveDate>,
     max_date: Option<NaiveDate>,
-    scratch: Vec<u8>,
-    unmapped: BTreeMap<String, u64>,
     seen_docs: HashMap<(String, EntryKind, String), u64>,
     seen_facts: HashMap<String, u64>,
+}
+
+/// The resolving thread's share: customer identity and the ledger buffers.
+struct Resolver<'a, 's> {
+    file: &'a str,
+    currency: &'a str,
+    dir: Directory<'s>,
+    /// Entries by partition; the company ledger is the last one.
+    parts: Vec<BlockBuffer>,
+    customer_rows: u64,
+    activities: Vec<Activity>,
+}
+
+/// The import of one file after reading: vouchers, then writing.
+struct Run<'a, 's> {
+    read: Reader<'a>,
+    resolved: Resolver<'a, 's>,
+    unmapped: BTreeMap<String, u64>,
 }
 
 /// The encoding a file's bytes are in, as the adapter will read them.
@@ -204,82 +297,71 @@ impl Ingest<'_> {
             bytes,
         };
         let import = store.begin_import()?;
-        let mut run = Run {
+        let reader = Reader {
             file: name,
             source,
-            dir: Directory::new(store, source.system()),
-            parts: (0..=store.partitions())
-                .map(|_| PartBuf::default())
-                .collect(),
+            customer_column: source
+                .columns
+                .contains_key(&ledgerlens_adapter::Field::Customer),
             facts: Facts::default(),
+            vouchers: Vec::new(),
             quarantined: Vec::new(),
             warnings: Vec::new(),
             rows_read: 0,
             entries: 0,
-            customer_rows: 0,
             min_date: None,
             max_date: None,
-            scratch: Vec::new(),
-            unmapped: BTreeMap::new(),
             seen_docs: HashMap::new(),
             seen_facts: HashMap::new(),
         };
+        let resolver = Resolver {
+            file: name,
+            currency: &source.currency,
+            dir: Directory::new(store, source.system()),
+            parts: (0..=store.partitions())
+                .map(|_| BlockBuffer::new())
+                .collect(),
+            customer_rows: 0,
+            activities: Vec::new(),
+        };
         let started = std::time::Instant::now();
         // Two stages on two threads: this one runs the adapter (decoding, splitting,
-        // parsing values); a worker resolves customers and encodes entries. Rows travel
-        // in batches over a bounded channel, in file order.
+        // parsing values), checks rows and encodes entries; a worker resolves customers
+        // and files entries by partition. Rows travel in batches over a bounded channel,
+        // in file order, and the emptied batches come back for reuse.
         let items = adapter.read(&input, source)?;
         let progress = self.progress;
-        let (mut run, vouchers) = std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ledgerlens_adapter::Item>>(8);
+        let (read, resolved) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+            let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
             let worker = scope.spawn(move || -> Result<_, Error> {
-                let mut vouchers: Vec<(u64, VoucherLine)> = Vec::new();
-                for batch in rx {
-                    for item in batch {
-                        run.rows_read += 1;
-                        if run.rows_read.is_multiple_of(65_536) {
-                            if let Some(progress) = progress {
-                                progress(run.rows_read);
-                            }
-                        }
-                        match item {
-                            Err(d) if d.code == "adapter.malformed" => {
-                                return Err(Error::Malformed(d));
-                            }
-                            Err(d) => run.quarantine(d),
-                            Ok(Row {
-                                row,
-                                record: Record::VoucherLine(line),
-                            }) => vouchers.push((row, line)),
-                            Ok(row) => run.record(row)?,
-                        }
-                    }
+                let mut resolver = resolver;
+                for mut batch in rx {
+                    resolver.batch(&mut batch)?;
+                    // A full return channel only means the reader has batches enough.
+                    let _ = free_tx.try_send(batch);
                 }
-                Ok((run, vouchers))
+                Ok(resolver)
             });
-            let mut batch = Vec::with_capacity(ROW_BATCH);
-            for item in items {
-                batch.push(item);
-                if batch.len() == ROW_BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ROW_BATCH));
-                    if tx.send(full).is_err() {
-                        break; // the worker stopped on an error; join reports it
-                    }
-                }
-            }
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
-            }
-            drop(tx);
-            worker
+            let read = reader.read(items, progress, tx, free_rx);
+            let resolved = worker
                 .join()
-                .map_err(|_| Error::Invariant(format!("{name}: the ingest worker panicked")))?
+                .map_err(|_| Error::Invariant(format!("{name}: the ingest worker panicked")))?;
+            // A reader error (a malformed file) comes first; the worker fails only on
+            // store errors, and the reader then stops early without one.
+            Ok::<_, Error>((read?, resolved?))
         })?;
         drop(input);
-        tracing::info!(rows = run.rows_read, elapsed = ?started.elapsed(), "read");
+        tracing::info!(rows = read.rows_read, elapsed = ?started.elapsed(), "read");
+        let mut run = Run {
+            read,
+            resolved,
+            unmapped: BTreeMap::new(),
+        };
+        let vouchers = std::mem::take(&mut run.read.vouchers);
         run.vouchers(vouchers, self.chart)?;
-        if run.rows_read == 0 {
-            run.warnings.push(
+        if run.read.rows_read == 0 {
+            run.read.warnings.push(
                 Diagnostic::warning(
                     "ingest.no_rows",
                     "the file has no data rows (a header only?)",
@@ -288,7 +370,7 @@ impl Ingest<'_> {
             );
         }
         for (account, count) in std::mem::take(&mut run.unmapped) {
-            run.warnings.push(
+            run.read.warnings.push(
                 Diagnostic::warning(
                     "ingest.unmapped_account",
                     format!("{count} customer line(s) on account {account} match no chart-of-accounts rule; stored as kind 'other'"),
@@ -301,7 +383,92 @@ impl Ingest<'_> {
     }
 }
 
-impl<'a, 's> Run<'a, 's> {
+impl<'a> Reader<'a> {
+    /// Reads every row, sending what needs identity to the resolving thread. Stops early
+    /// (without an error of its own) when that thread stopped on an error.
+    fn read(
+        mut self,
+        items: impl Iterator<Item = Item>,
+        progress: Option<&(dyn Fn(u64) + Sync)>,
+        tx: SyncSender<Batch>,
+        free: Receiver<Batch>,
+    ) -> Result<Reader<'a>, Error> {
+        let mut batch = Batch::default();
+        for item in items {
+            self.rows_read += 1;
+            if self.rows_read.is_multiple_of(65_536) {
+                if let Some(progress) = progress {
+                    progress(self.rows_read);
+                }
+            }
+            self.item(item, &mut batch)?;
+            if batch.steps.len() >= ROW_BATCH || batch.bytes.len() >= BATCH_BYTES {
+                let next = free.try_recv().unwrap_or_default();
+                if tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                    return Ok(self); // the worker stopped on an error; joining it reports it
+                }
+            }
+        }
+        if !batch.steps.is_empty() {
+            let _ = tx.send(batch);
+        }
+        Ok(self)
+    }
+
+    fn item(&mut self, item: Item, batch: &mut Batch) -> Result<(), Error> {
+        let row = match item {
+            Err(d) if d.code == "adapter.malformed" => return Err(Error::Malformed(d)),
+            Err(d) => {
+                self.quarantine(d);
+                return Ok(());
+            }
+            Ok(row) => row,
+        };
+        let r = row.row;
+        if let Some(column) = implausible(&row.record) {
+            let d = Diagnostic::error(
+                "validate.amount_too_large",
+                format!("{column} is {MAX_AMOUNT} or more in magnitude; a typo or a corrupt cell?"),
+            )
+            .in_file(self.file)
+            .at_row(r)
+            .at_column(column);
+            self.quarantine(d);
+            return Ok(());
+        }
+        match row.record {
+            Record::Transaction(t) => self.transaction(r, t, batch),
+            Record::VoucherLine(line) => self.vouchers.push((r, line)),
+            record @ (Record::Customer(_) | Record::Activity(_)) => {
+                batch
+                    .steps
+                    .push(Step::Record(Box::new(Row { row: r, record })));
+            }
+            Record::Spend(mut s) => {
+                s.source = self.provenance(r);
+                let key = format!(
+                    "spend\0{}\0{}\0{:?}\0{}",
+                    s.date, s.channel, s.campaign, s.amount
+                );
+                self.warn_duplicate(key, r, "this spend row");
+                self.facts.spend.push(s);
+            }
+            Record::Budget(mut b) => {
+                b.source = self.provenance(r);
+                let key = format!("budget\0{}\0{}\0{}", b.dimension, b.key, b.period);
+                self.warn_duplicate(key, r, "this budget (same dimension, key and period)");
+                self.facts.budgets.push(b);
+            }
+            Record::CostPool(mut p) => {
+                p.source = self.provenance(r);
+                let key = format!("pool\0{}\0{}", p.pool, p.period);
+                self.warn_duplicate(key, r, "this cost pool (same pool and period)");
+                self.facts.cost_pools.push(p);
+            }
+        }
+        Ok(())
+    }
+
     fn quarantine(&mut self, mut d: Diagnostic) {
         d.severity = Severity::Error;
         if d.file.is_none() {
@@ -333,85 +500,26 @@ impl<'a, 's> Run<'a, 's> {
         }
     }
 
-    fn record(&mut self, row: Row) -> Result<(), Error> {
-        let r = row.row;
-        if let Some(column) = implausible(&row.record) {
-            let d = Diagnostic::error(
-                "validate.amount_too_large",
-                format!("{column} is {MAX_AMOUNT} or more in magnitude; a typo or a corrupt cell?"),
-            )
-            .in_file(self.file)
-            .at_row(r)
-            .at_column(column);
-            self.quarantine(d);
-            return Ok(());
-        }
-        match row.record {
-            Record::Transaction(t) => self.transaction(r, t)?,
-            Record::VoucherLine(_) => {}
-            Record::Customer(c) => {
-                self.dir.upsert(c, self.file, r)?;
-                self.customer_rows += 1;
-            }
-            Record::Spend(mut s) => {
-                s.source = self.provenance(r);
-                let key = format!(
-                    "spend\0{}\0{}\0{:?}\0{}",
-                    s.date, s.channel, s.campaign, s.amount
-                );
-                self.warn_duplicate(key, r, "this spend row");
-                self.facts.spend.push(s);
-            }
-            Record::Budget(mut b) => {
-                b.source = self.provenance(r);
-                let key = format!("budget\0{}\0{}\0{}", b.dimension, b.key, b.period);
-                self.warn_duplicate(key, r, "this budget (same dimension, key and period)");
-                self.facts.budgets.push(b);
-            }
-            Record::CostPool(mut p) => {
-                p.source = self.provenance(r);
-                let key = format!("pool\0{}\0{}", p.pool, p.period);
-                self.warn_duplicate(key, r, "this cost pool (same pool and period)");
-                self.facts.cost_pools.push(p);
-            }
-            Record::Activity(a) => {
-                let slot = self.dir.resolve(&a.customer, Some(a.date), self.file, r)?;
-                let customer = ledgerlens_model::CustomerId::new(self.dir.id(slot));
-                self.facts.activities.push(Activity {
-                    customer,
-                    activity: a.activity,
-                    date: a.date,
-                    count: a.count,
-                    source: self.provenance(r),
-                });
-            }
-        }
-        Ok(())
+    /// Counts an entry stored on `date`.
+    fn entry_on(&mut self, date: NaiveDate) {
+        self.entries += 1;
+        self.min_date = Some(self.min_date.map_or(date, |d| d.min(date)));
+        self.max_date = Some(self.max_date.map_or(date, |d| d.max(date)));
     }
 
-    fn transaction(&mut self, row: u64, t: Transaction) -> Result<(), Error> {
-        let slot = match &t.customer {
-            Some(party) if !party.code.is_empty() => {
-                Some(self.dir.resolve(party, Some(t.date), self.file, row)?)
-            }
-            _ => {
-                if self
-                    .source
-                    .columns
-                    .contains_key(&ledgerlens_adapter::Field::Customer)
-                {
-                    self.warnings.push(
-                        Diagnostic::warning(
-                            "ingest.no_customer",
-                            "the customer cell is empty; the row is stored on the company ledger",
-                        )
-                        .in_file(self.file)
-                        .at_row(row),
-                    );
-                }
-                None
-            }
-        };
+    /// Checks a transaction and encodes its entry into the batch.
+    fn transaction(&mut self, row: u64, t: Transaction, batch: &mut Batch) {
+        let party = t.customer.as_ref().filter(|p| !p.code.is_empty());
+        if party.is_none() && self.customer_column {
+            self.warnings.push(
+                Diagnostic::warning(
+                    "ingest.no_customer",
+                    "the customer cell is empty; the row is stored on the company ledger",
+                )
+                .in_file(self.file)
+                .at_row(row),
+            );
+        }
         if let (Some(doc), Some(party)) = (&t.document, &t.customer) {
             let key = (
                 party.code.clone(),
@@ -438,7 +546,6 @@ impl<'a, 's> Run<'a, 's> {
             .as_deref()
             .map(normalize::currency)
             .unwrap_or(&source.currency);
-        let d = &t.dims;
         let entry = EntryRef {
             date: t.date,
             kind: t.kind,
@@ -448,38 +555,126 @@ impl<'a, 's> Run<'a, 's> {
             document: t.document.as_deref(),
             account: None,
             memo: t.memo.as_deref(),
-            dims: EntryRef::dims_of(d),
+            dims: EntryRef::dims_of(&t.dims),
             row,
         };
-        self.push(slot, &entry);
+        encode_entry(&mut batch.bytes, &entry, &source.currency);
+        let entry_end = batch.bytes.len();
+        if let Some(party) = party {
+            put_party(&mut batch.bytes, &mut batch.text, party);
+        }
+        batch.steps.push(Step::Entry {
+            row,
+            date: t.date,
+            entry_end,
+            end: batch.bytes.len(),
+            text_end: batch.text.len(),
+        });
+        self.entry_on(t.date);
+    }
+}
+
+impl Resolver<'_, '_> {
+    /// Resolves a batch's customers and files its entries; leaves the batch empty.
+    fn batch(&mut self, batch: &mut Batch) -> Result<(), Error> {
+        let (mut start, mut text_start) = (0, 0);
+        for step in batch.steps.drain(..) {
+            match step {
+                Step::Entry {
+                    row,
+                    date,
+                    entry_end,
+                    end,
+                    text_end,
+                } => {
+                    let garbled =
+                        || Error::Invariant(format!("{}: row {row}: a garbled batch", self.file));
+                    let entry = batch.bytes.get(start..entry_end).ok_or_else(garbled)?;
+                    let lengths = batch.bytes.get(entry_end..end).ok_or_else(garbled)?;
+                    let text = batch.text.get(text_start..text_end).ok_or_else(garbled)?;
+                    start = end;
+                    text_start = text_end;
+                    let slot = if text.is_empty() {
+                        None
+                    } else {
+                        let party = read_party(text, lengths).ok_or_else(garbled)?;
+                        Some(self.dir.resolve(party, Some(date), self.file, row)?)
+                    };
+                    let (part, key) = self.buffer(slot);
+                    self.parts[part].push_encoded(key, entry);
+                }
+                Step::Record(row) => self.record(*row)?,
+            }
+        }
+        batch.bytes.clear();
+        batch.text.clear();
         Ok(())
     }
 
+    /// The buffer (partition) of a customer's entries, and its key there.
+    fn buffer(&self, slot: Option<Slot>) -> (usize, u32) {
+        match slot {
+            Some(s) => {
+                let (partition, local) = self.dir.place(s);
+                (partition as usize, local)
+            }
+            None => (self.parts.len() - 1, COMPANY_KEY),
+        }
+    }
+
+    /// Encodes and files an entry.
     fn push(&mut self, slot: Option<Slot>, entry: &EntryRef<'_>) {
-        let index = match slot {
-            Some(s) => self.dir_partition(s) as usize,
-            None => self.parts.len() - 1,
-        };
-        self.scratch.clear();
-        encode_entry(&mut self.scratch, entry, &self.source.currency);
-        let buf = &mut self.parts[index];
-        buf.index.push(Ix {
-            slot: slot.unwrap_or(Slot::MAX),
-            date: entry.date,
-            row: entry.row,
-            off: buf.bytes.len(),
-            len: self.scratch.len() as u32,
-        });
-        buf.bytes.extend_from_slice(&self.scratch);
-        self.entries += 1;
-        self.min_date = Some(self.min_date.map_or(entry.date, |d| d.min(entry.date)));
-        self.max_date = Some(self.max_date.map_or(entry.date, |d| d.max(entry.date)));
+        let (part, key) = self.buffer(slot);
+        self.parts[part].push(key, entry, self.currency);
     }
 
-    fn dir_partition(&self, slot: Slot) -> u32 {
-        self.dir.store().partition_of(self.dir.id(slot))
+    fn record(&mut self, row: Row) -> Result<(), Error> {
+        match row.record {
+            Record::Customer(c) => {
+                self.dir.upsert(c, self.file, row.row)?;
+                self.customer_rows += 1;
+            }
+            Record::Activity(a) => {
+                let party = PartyRef::from(&a.customer);
+                let slot = self.dir.resolve(party, Some(a.date), self.file, row.row)?;
+                self.activities.push(Activity {
+                    customer: CustomerId::new(self.dir.id(slot)),
+                    activity: a.activity,
+                    date: a.date,
+                    count: a.count,
+                    source: Provenance {
+                        file: self.file.to_string(),
+                        row: row.row,
+                    },
+                });
+            }
+            other => {
+                return Err(Error::Invariant(format!(
+                    "{}: row {}: a {} record reached the resolver",
+                    self.file,
+                    row.row,
+                    record_name(&other)
+                )))
+            }
+        }
+        Ok(())
     }
+}
 
+/// A record's type, for messages.
+fn record_name(record: &Record) -> &'static str {
+    match record {
+        Record::Transaction(_) => "transaction",
+        Record::VoucherLine(_) => "voucher-line",
+        Record::Customer(_) => "customer",
+        Record::Spend(_) => "spend",
+        Record::Budget(_) => "budget",
+        Record::CostPool(_) => "cost-pool",
+        Record::Activity(_) => "activity",
+    }
+}
+
+impl Run<'_, '_> {
     /// Validates vouchers (each must balance to the cent) and turns their lines into
     /// entries through the chart of accounts.
     fn vouchers(
@@ -495,12 +690,12 @@ impl<'a, 's> Run<'a, 's> {
             if too_large {
                 // The voucher then does not balance and is quarantined whole, this line
                 // with its own reason.
-                self.quarantined.push(
+                self.read.quarantined.push(
                     Diagnostic::error(
                         "validate.amount_too_large",
                         format!("debit, credit or quantity is {MAX_AMOUNT} or more in magnitude; a typo or a corrupt cell?"),
                     )
-                    .in_file(self.file)
+                    .in_file(self.read.file)
                     .at_row(*row),
                 );
                 continue;
@@ -542,9 +737,9 @@ impl<'a, 's> Run<'a, 's> {
             if let Some((code, message)) = problem {
                 for &i in &idx {
                     let d = Diagnostic::error(code, message.clone())
-                        .in_file(self.file)
+                        .in_file(self.read.file)
                         .at_row(lines[i].0);
-                    self.quarantined.push(d);
+                    self.read.quarantined.push(d);
                 }
                 continue;
             }
@@ -574,9 +769,12 @@ impl<'a, 's> Run<'a, 's> {
             (Side::Debit, line.debit)
         };
         let slot = match &line.customer {
-            Some(party) if !party.code.is_empty() => {
-                Some(self.dir.resolve(party, Some(line.date), self.file, row)?)
-            }
+            Some(party) if !party.code.is_empty() => Some(self.resolved.dir.resolve(
+                PartyRef::from(party),
+                Some(line.date),
+                self.read.file,
+                row,
+            )?),
             _ => None,
         };
         let kind = match chart.classify(&line.account, side, line.memo.as_deref()) {
@@ -595,7 +793,7 @@ impl<'a, 's> Run<'a, 's> {
         } else {
             amount
         };
-        let source: &SourceOptions = self.source;
+        let source: &SourceOptions = self.read.source;
         let currency = line
             .currency
             .as_deref()
@@ -615,63 +813,82 @@ impl<'a, 's> Run<'a, 's> {
             dims: EntryRef::dims_of(d),
             row,
         };
-        self.push(slot, &entry);
+        self.resolved.push(slot, &entry);
+        self.read.entry_on(line.date);
         Ok(())
     }
 
     /// Writes everything and commits, after checking the counts add up.
     fn finish(
-        mut self,
+        self,
         import: Import<'_>,
         report: &mut IngestReport,
         hash: &str,
     ) -> Result<(), Error> {
-        let facts_stored = self.facts.len() as u64;
-        let rows_quarantined = self.quarantined.len() as u64;
-        let rows_stored = self.entries + facts_stored + self.customer_rows;
-        if self.rows_read != rows_stored + rows_quarantined {
+        let Run {
+            mut read, resolved, ..
+        } = self;
+        let Resolver {
+            dir,
+            parts,
+            customer_rows,
+            activities,
+            ..
+        } = resolved;
+        read.facts.activities = activities;
+        let file = read.file;
+        let facts_stored = read.facts.len() as u64;
+        let rows_quarantined = read.quarantined.len() as u64;
+        let rows_stored = read.entries + facts_stored + customer_rows;
+        if read.rows_read != rows_stored + rows_quarantined {
             return Err(Error::Invariant(format!(
                 "{}: rows read {} != rows stored {} + rows quarantined {}",
-                self.file, self.rows_read, rows_stored, rows_quarantined
+                file, read.rows_read, rows_stored, rows_quarantined
             )));
         }
-        self.quarantined.sort_by_key(|d| d.row);
-        self.warnings.extend(std::mem::take(&mut self.dir.warnings));
-        self.warnings.sort_by_key(|d| d.row);
+        read.quarantined.sort_by_key(|d| d.row);
+        let mut warnings = read.warnings;
+        warnings.extend(dir.warnings.iter().cloned());
+        warnings.sort_by_key(|d| d.row);
 
-        // Ledger blocks, built in parallel (one per partition).
-        let dir = &self.dir;
-        let file = self.file;
-        let currency = self.source.currency.as_str();
-        let company = self.parts.len() - 1;
-        let parts: Vec<(u32, PartBuf)> = std::mem::take(&mut self.parts)
-            .into_iter()
+        // Ledger blocks, and then identity. Each partition's entries are sorted by
+        // customer (in id order), date and row, encoded and written by one rayon task;
+        // the identity writer hands each partition's customers over in id order.
+        let currency = read.source.currency.as_str();
+        let company = parts.len() - 1;
+        let partitions: Vec<u32> = parts
+            .iter()
             .enumerate()
-            .filter(|(_, buf)| !buf.index.is_empty())
-            .map(|(i, buf)| {
-                (
-                    if i == company {
-                        COMPANY_PARTITION
-                    } else {
-                        i as u32
-                    },
-                    buf,
-                )
+            .filter(|(_, buf)| !buf.is_empty())
+            .map(|(i, _)| {
+                if i == company {
+                    COMPANY_PARTITION
+                } else {
+                    i as u32
+                }
             })
             .collect();
-        let mut partitions: Vec<u32> = parts.iter().map(|(p, _)| *p).collect();
-        partitions.sort_unstable();
-        // Each partition's block is sorted, encoded and written by one rayon task.
-        parts.into_par_iter().try_for_each(|(p, buf)| {
-            let block = build_block(file, currency, dir, buf);
-            import.put_ledger_block(p, &block).map_err(Error::from)
+        if !parts[company].is_empty() {
+            let block = parts[company].finish(file, currency, |_| 0, |_| "")?;
+            import.put_ledger_block(COMPANY_PARTITION, &block)?;
+        }
+        let customers_new = dir.customers_new();
+        let merges = dir.write(&import, |p, customers| {
+            let buf = &parts[p as usize];
+            if !buf.is_empty() {
+                let block =
+                    buf.finish(file, currency, |l| customers.rank(l), |l| customers.id(l))?;
+                import.put_ledger_block(p, &block)?;
+            }
+            Ok(())
         })?;
-        tracing::info!(blocks = partitions.len(), "blocks written");
-        let customers_new = self.dir.customers_new();
-        let merges = self.dir.write(&import)?;
-        tracing::info!("identity written");
+        drop(parts);
+        tracing::info!(
+            blocks = partitions.len(),
+            "ledger blocks and identity written"
+        );
         let batch = import.batch();
-        let quarantined: Vec<Quarantined> = self
+        let quarantined: Vec<Quarantined> = read
             .quarantined
             .iter()
             .map(|d| Quarantined {
@@ -680,21 +897,21 @@ impl<'a, 's> Run<'a, 's> {
             })
             .collect();
         import.put_quarantine(&quarantined)?;
-        import.put_facts(&self.facts)?;
+        import.put_facts(&read.facts)?;
         import.put_merges(&merges)?;
 
         *report = IngestReport {
             batch,
-            rows_read: self.rows_read,
+            rows_read: read.rows_read,
             rows_stored,
             rows_quarantined,
-            entries_stored: self.entries,
+            entries_stored: read.entries,
             facts_stored,
-            customer_rows: self.customer_rows,
+            customer_rows,
             customers_new,
             merges: merges.len() as u64,
-            warnings: self.warnings,
-            quarantined: self.quarantined,
+            warnings,
+            quarantined: read.quarantined,
             ..report.clone()
         };
         let record = ImportRecord {
@@ -717,8 +934,8 @@ impl<'a, 's> Run<'a, 's> {
             customers_new: report.customers_new,
             merges: report.merges,
             warnings: report.warnings.len() as u64,
-            min_date: self.min_date,
-            max_date: self.max_date,
+            min_date: read.min_date,
+            max_date: read.max_date,
             partitions,
         };
         crate::crash_point("before-commit");
@@ -728,37 +945,38 @@ impl<'a, 's> Run<'a, 's> {
     }
 }
 
-/// Sorts a partition's entries by customer id, date and row, and encodes the block.
-fn build_block(file: &str, currency: &str, dir: &Directory<'_>, mut buf: PartBuf) -> Vec<u8> {
-    let id = |slot: Slot| if slot == Slot::MAX { "" } else { dir.id(slot) };
-    buf.index.sort_by(|a, b| {
-        id(a.slot)
-            .cmp(id(b.slot))
-            .then(a.date.cmp(&b.date))
-            .then(a.row.cmp(&b.row))
-    });
-    let mut builder = BlockBuilder::new(file, currency);
-    let mut i = 0;
-    while i < buf.index.len() {
-        let customer = id(buf.index[i].slot);
-        let start = i;
-        while i < buf.index.len() && id(buf.index[i].slot) == customer {
-            i += 1;
-        }
-        let bytes = &buf.bytes;
-        builder.customer(
-            customer,
-            buf.index[start..i]
-                .iter()
-                .map(|ix| &bytes[ix.off..ix.off + ix.len as usize]),
-        );
-    }
-    builder.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parties_travel_through_a_batch() {
+        let parties = [
+            Party {
+                code: "C1".into(),
+                ..Party::default()
+            },
+            Party {
+                code: "客户 7".into(),
+                name: Some("杭州星河".into()),
+                phone: None,
+                uscc: Some("91330100MA27XXXX0X".into()),
+            },
+            Party {
+                code: "".into(),
+                name: None,
+                phone: Some("13800138000".into()),
+                uscc: None,
+            },
+        ];
+        for p in &parties {
+            let (mut bytes, mut text) = (Vec::new(), String::new());
+            put_party(&mut bytes, &mut text, p);
+            let read = read_party(&text, &bytes).unwrap();
+            assert_eq!(read, PartyRef::from(p));
+        }
+        assert_eq!(read_party("ab", &[1, 9, 0, 0, 0]), None);
+    }
 
     #[test]
     fn the_amount_cap_is_ten_to_the_eighteenth() {

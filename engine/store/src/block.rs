@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use ledgerlens_model::{CustomerId, Dimensions, Entry, EntryKind, Provenance};
 use rust_decimal::Decimal;
 
-use crate::varint::{put_i128, put_str, put_u64, Cursor};
+use crate::varint::{put_i128, put_i64, put_str, put_u64, Cursor};
 use crate::Error;
 
 /// The block format version this build writes and reads.
@@ -33,9 +33,17 @@ const F_ACCOUNT: u8 = 8;
 const F_MEMO: u8 = 16;
 const F_DIMS: u8 = 32;
 
-/// The epoch dates are counted from.
-fn epoch() -> NaiveDate {
-    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(NaiveDate::MIN)
+/// Days from 1970-01-01 to 0001-01-01 (proleptic Gregorian), as chrono counts them.
+const EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// The date `days` after 1970-01-01.
+fn date_of(days: i64) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(days.checked_add(EPOCH_DAYS_FROM_CE)?).ok()?)
+}
+
+/// A date as days since 1970-01-01 (cheaper than subtracting dates).
+fn days(date: NaiveDate) -> i64 {
+    i64::from(chrono::Datelike::num_days_from_ce(&date)) - EPOCH_DAYS_FROM_CE
 }
 
 /// One ledger entry without its customer, borrowing its strings.
@@ -149,7 +157,7 @@ pub fn encode_entry(out: &mut Vec<u8>, e: &EntryRef<'_>, default_currency: &str)
     if e.dims.iter().any(Option::is_some) {
         flags |= F_DIMS;
     }
-    put_i128(out, i128::from((e.date - epoch()).num_days()));
+    put_i64(out, days(e.date));
     out.push(e.kind.code());
     out.push(flags);
     put_decimal(out, e.amount);
@@ -245,6 +253,123 @@ impl BlockBuilder {
             builder.customer(id, group.iter().map(Vec::as_slice));
         }
         builder.finish()
+    }
+}
+
+/// One import's entries of one partition, collected in any order, then sorted and encoded
+/// as one block by [`finish`](BlockBuffer::finish).
+///
+/// Entries are kept encoded ([`encode_entry`]) behind a small header (customer key and
+/// length), so a buffer holds about five bytes per entry more than the block will. A customer key
+/// is any number the caller can map to a customer id when the block is built (`u32::MAX`
+/// may stand for the company ledger).
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use ledgerlens_model::EntryKind;
+/// use ledgerlens_store::{BlockBuffer, BlockReader, EntryRef};
+/// let date = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+/// let entry = |row| EntryRef {
+///     date, kind: EntryKind::Sale, amount: 5.into(), currency: "CNY", quantity: None,
+///     document: None, account: None, memo: None, dims: [None; 6], row,
+/// };
+/// let mut buffer = BlockBuffer::new();
+/// buffer.push(7, &entry(2), "CNY");
+/// buffer.push(3, &entry(1), "CNY");
+/// let id = |key: u32| if key == 3 { "A" } else { "B" };
+/// let block = buffer.finish("f.csv", "CNY", |key| key, id).unwrap();
+/// let customers: Vec<&str> = BlockReader::new(&block).unwrap().map(|e| e.unwrap().0).collect();
+/// assert_eq!(customers, ["A", "B"]);
+/// ```
+#[derive(Debug, Default)]
+pub struct BlockBuffer {
+    bytes: Vec<u8>,
+    len: usize,
+    scratch: Vec<u8>,
+}
+
+/// An entry of a [`BlockBuffer`] while it is sorted.
+struct Pending {
+    rank: u32,
+    key: u32,
+    days: i64,
+    row: u64,
+    start: usize,
+    len: usize,
+}
+
+impl BlockBuffer {
+    /// An empty buffer.
+    pub fn new() -> BlockBuffer {
+        BlockBuffer::default()
+    }
+
+    /// Adds an entry of customer `key`, already encoded with [`encode_entry`].
+    pub fn push_encoded(&mut self, key: u32, entry: &[u8]) {
+        let out = &mut self.bytes;
+        out.extend_from_slice(&key.to_le_bytes());
+        put_u64(out, entry.len() as u64);
+        out.extend_from_slice(entry);
+        self.len += 1;
+    }
+
+    /// Encodes an entry of customer `key` and adds it.
+    pub fn push(&mut self, key: u32, entry: &EntryRef<'_>, default_currency: &str) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        encode_entry(&mut scratch, entry, default_currency);
+        self.push_encoded(key, &scratch);
+        self.scratch = scratch;
+    }
+
+    /// Entries added so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no entry was added.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Sorts the entries by customer, date and row and encodes the block. `rank` must
+    /// order customer keys as their ids sort (one rank per customer); `id` names them.
+    pub fn finish<'i>(
+        &self,
+        file: &str,
+        currency: &str,
+        rank: impl Fn(u32) -> u32,
+        id: impl Fn(u32) -> &'i str,
+    ) -> Result<Vec<u8>, Error> {
+        let corrupt = || Error::corrupt("block buffer", "truncated entry");
+        let mut pending = Vec::with_capacity(self.len);
+        let mut c = Cursor::new(&self.bytes);
+        while !c.at_end() {
+            let key = c.take(4).ok_or_else(corrupt)?;
+            let key = u32::from_le_bytes([key[0], key[1], key[2], key[3]]);
+            let len = usize::try_from(c.u64().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
+            let start = c.position();
+            let (days, row) = c.take(len).and_then(sort_key).ok_or_else(corrupt)?;
+            pending.push(Pending {
+                rank: rank(key),
+                key,
+                days,
+                row,
+                start,
+                len,
+            });
+        }
+        pending.sort_unstable_by_key(|p| (p.rank, p.days, p.row));
+        let mut builder = BlockBuilder::new(file, currency);
+        builder.bytes.reserve(self.bytes.len());
+        let bytes = &self.bytes;
+        for group in pending.chunk_by(|a, b| a.rank == b.rank) {
+            builder.customer(
+                id(group[0].key),
+                group.iter().map(|p| &bytes[p.start..p.start + p.len]),
+            );
+        }
+        Ok(builder.finish())
     }
 }
 
@@ -357,6 +482,35 @@ impl<'a> Iterator for BlockReader<'a> {
     }
 }
 
+/// An encoded entry's date (days since 1970) and row, without decoding the rest.
+fn sort_key(entry: &[u8]) -> Option<(i64, u64)> {
+    let mut c = Cursor::new(entry);
+    let days = i64::try_from(c.i128()?).ok()?;
+    c.u8()?; // kind
+    let flags = c.u8()?;
+    c.i128()?; // amount
+    c.u8()?;
+    if flags & F_CURRENCY != 0 {
+        c.skip_str()?;
+    }
+    if flags & F_QUANTITY != 0 {
+        c.i128()?;
+        c.u8()?;
+    }
+    for bit in [F_DOCUMENT, F_ACCOUNT, F_MEMO] {
+        if flags & bit != 0 {
+            c.skip_str()?;
+        }
+    }
+    if flags & F_DIMS != 0 {
+        let mask = c.u8()?;
+        for _ in 0..mask.count_ones() {
+            c.skip_str()?;
+        }
+    }
+    Some((days, c.u64()?))
+}
+
 fn decimal(c: &mut Cursor<'_>) -> Option<Decimal> {
     let mantissa = c.i128()?;
     let scale = u32::from(c.u8()?);
@@ -365,7 +519,7 @@ fn decimal(c: &mut Cursor<'_>) -> Option<Decimal> {
 
 fn decode_entry<'a>(c: &mut Cursor<'a>, default_currency: &'a str) -> Option<EntryRef<'a>> {
     let days = i64::try_from(c.i128()?).ok()?;
-    let date = epoch().checked_add_signed(chrono::TimeDelta::try_days(days)?)?;
+    let date = date_of(days)?;
     let kind = EntryKind::from_code(c.u8()?)?;
     let flags = c.u8()?;
     let amount = decimal(c)?;
@@ -469,6 +623,56 @@ mod tests {
             entries[0].clone(),
         ];
         assert_eq!(read, want);
+    }
+
+    #[test]
+    fn a_buffer_builds_the_block_that_sorted_entries_make() {
+        let ids = ["", "C1", "C10", "C2", "客户"];
+        let mut entries = Vec::new();
+        for row in 1..=60u64 {
+            let id = ids[(row * 7 % 5) as usize];
+            let customer = (!id.is_empty()).then_some(id);
+            let mut e = entry(customer, (row * 13 % 28 + 1) as u32, "1.5", row);
+            if row % 4 == 0 {
+                e.memo = Some(format!("memo {row}"));
+            }
+            entries.push(e);
+        }
+        // Keys in another order than the ids: the rank orders them.
+        let key_of = |id: &str| ids.iter().rev().position(|i| *i == id).unwrap() as u32;
+        let rank = |key: u32| ids.len() as u32 - 1 - key;
+        let id = |key: u32| ids[ids.len() - 1 - key as usize];
+        let mut buffer = BlockBuffer::new();
+        for e in entries.iter().rev() {
+            let c = e.customer.as_ref().map_or("", CustomerId::as_str);
+            buffer.push(key_of(c), &EntryRef::of(e), "CNY");
+        }
+        assert_eq!(buffer.len(), 60);
+        let built = buffer.finish("f.csv", "CNY", rank, id).unwrap();
+        assert_eq!(built, BlockBuilder::encode("f.csv", "CNY", &entries));
+    }
+
+    fn epoch() -> NaiveDate {
+        NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+    }
+
+    #[test]
+    fn days_count_from_1970() {
+        for d in [
+            NaiveDate::MIN,
+            NaiveDate::from_ymd_opt(1, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(1969, 12, 31).unwrap(),
+            epoch(),
+            NaiveDate::from_ymd_opt(1997, 3, 25).unwrap(),
+            NaiveDate::from_ymd_opt(2100, 12, 31).unwrap(),
+            NaiveDate::MAX,
+        ] {
+            let n = (d - epoch()).num_days();
+            assert_eq!(days(d), n, "{d}");
+            assert_eq!(date_of(n), Some(d));
+        }
+        assert_eq!(date_of(i64::MAX), None);
+        assert_eq!(date_of(days(NaiveDate::MAX) + 1), None);
     }
 
     #[test]

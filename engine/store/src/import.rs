@@ -2,6 +2,7 @@
 
 use ledgerlens_model::Customer;
 
+use crate::list::{CustomerList, XrefList};
 use crate::records::{Facts, ImportRecord, IndexRow, Merge, Quarantined, XrefRow};
 use crate::store::{be64, encode, part_key, IMPORT_HASH, IMPORT_RECORD};
 use crate::{Error, Store};
@@ -63,20 +64,37 @@ impl<'a> Import<'a> {
     /// Writes the new version of a partition's customer master (all its customers,
     /// sorted by id).
     pub fn put_customers(&self, partition: u32, customers: &[Customer]) -> Result<(), Error> {
-        let bytes = encode("customer block", &customers)?;
+        let mut list = CustomerList::new();
+        for c in customers {
+            list.push(c)?;
+        }
+        self.put_customer_list(partition, list)
+    }
+
+    /// [`put_customers`](Self::put_customers) from a list built row by row.
+    pub fn put_customer_list(&self, partition: u32, list: CustomerList) -> Result<(), Error> {
         self.store
             .customers
-            .insert(part_key(partition, self.batch), bytes)?;
+            .insert(part_key(partition, self.batch), list.finish())?;
         self.rewritten(Cow::Customers, partition);
         Ok(())
     }
 
-    /// Writes the new version of a partition's identity cross-reference (all its rows).
+    /// Writes the new version of a partition's identity cross-reference (all its rows,
+    /// sorted).
     pub fn put_xref(&self, partition: u32, rows: &[XrefRow]) -> Result<(), Error> {
-        let bytes = encode("identity cross-reference", &rows)?;
+        let mut list = XrefList::new();
+        for r in rows {
+            list.push_row(r);
+        }
+        self.put_xref_list(partition, list)
+    }
+
+    /// [`put_xref`](Self::put_xref) from a list built row by row.
+    pub fn put_xref_list(&self, partition: u32, list: XrefList) -> Result<(), Error> {
         self.store
             .xref
-            .insert(part_key(partition, self.batch), bytes)?;
+            .insert(part_key(partition, self.batch), list.finish())?;
         self.rewritten(Cow::Xref, partition);
         Ok(())
     }

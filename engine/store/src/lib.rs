@@ -27,13 +27,15 @@
 pub mod block;
 mod error;
 mod import;
+mod list;
 mod records;
 mod store;
 mod varint;
 
-pub use block::{BlockBuilder, BlockReader, EntryRef};
+pub use block::{BlockBuffer, BlockBuilder, BlockReader, EntryRef};
 pub use error::Error;
 pub use import::Import;
+pub use list::{CustomerList, XrefList};
 pub use records::{
     Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow, IDENTITY_NAME,
     IDENTITY_PHONE, IDENTITY_USCC,

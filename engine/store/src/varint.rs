@@ -9,8 +9,16 @@ pub(crate) fn put_u64(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// Appends a zigzag-encoded signed varint (the same bytes as [`put_i128`] of the value).
+pub(crate) fn put_i64(out: &mut Vec<u8>, v: i64) {
+    put_u64(out, ((v << 1) ^ (v >> 63)) as u64);
+}
+
 /// Appends a zigzag-encoded signed varint.
 pub(crate) fn put_i128(out: &mut Vec<u8>, v: i128) {
+    if let Ok(small) = i64::try_from(v) {
+        return put_i64(out, small);
+    }
     let mut z = ((v << 1) ^ (v >> 127)) as u128;
     while z >= 0x80 {
         out.push((z as u8) | 0x80);
@@ -40,6 +48,10 @@ impl<'a> Cursor<'a> {
         self.bytes.len().saturating_sub(self.pos)
     }
 
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn at_end(&self) -> bool {
         self.pos >= self.bytes.len()
     }
@@ -66,6 +78,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Skips a length-prefixed string without checking it.
+    pub(crate) fn skip_str(&mut self) -> Option<()> {
+        let len = usize::try_from(self.u64()?).ok()?;
+        self.take(len).map(|_| ())
+    }
+
     pub(crate) fn i128(&mut self) -> Option<i128> {
         let mut z = 0u128;
         let mut shift = 0u32;
@@ -81,6 +99,14 @@ impl<'a> Cursor<'a> {
             shift += 7;
         }
         Some(((z >> 1) as i128) ^ -((z & 1) as i128))
+    }
+
+    /// The next `n` bytes.
+    pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let b = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(b)
     }
 
     pub(crate) fn str(&mut self) -> Option<&'a str> {
@@ -115,6 +141,17 @@ mod tests {
         }
         put_u64(&mut out, u64::MAX);
         put_str(&mut out, "星河");
+        for v in [0i64, 1, -1, 63, -64, 64, -65, i64::MAX, i64::MIN] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            put_i64(&mut a, v);
+            let mut z = ((i128::from(v) << 1) ^ (i128::from(v) >> 127)) as u128;
+            while z >= 0x80 {
+                b.push((z as u8) | 0x80);
+                z >>= 7;
+            }
+            b.push(z as u8);
+            assert_eq!(a, b, "{v}");
+        }
         let mut c = Cursor::new(&out);
         for v in ints {
             assert_eq!(c.i128(), Some(v));
