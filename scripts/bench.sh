@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The ledgerlens benchmark: CDNOW_master scaled N times (default 100: 6,965,900 lines,
-# 2,357,000 customers; copies get customer-id offsets), then ingest and feature computation
-# timed over repeated runs, with CPU time (user + system) and peak resident memory. Release
-# mode. Not a test. On a shared machine, compare CPU times: wall times follow the load.
+# 2,357,000 customers; copies get customer-id offsets), then ingest, feature computation,
+# a run of the standard rule pack and a re-run after appending 1% more entries (the first
+# 1% of the lines again), timed over repeated runs, with CPU time (user + system) and peak
+# resident memory. Release mode. Not a test. On a shared machine, compare CPU times: wall
+# times follow the load.
 #
 #   scripts/bench.sh [SCALE] [RUNS]        e.g. scripts/bench.sh 100 3
 #
@@ -58,5 +60,10 @@ for run in $(seq 1 "$runs"); do
     grep -E '^  "(rows_read|entries_stored|customers_new)"' "$work/out.txt" | tr -d ' ,' | paste -sd' ' | sed 's/^/    /'
     measure "  features (cold)" "$bin" --project "$work" features --format json
     measure "  features (cached)" "$bin" --project "$work" features --format json
+    measure "  run (standard pack)" "$bin" --project "$work" run
+    head -n $((lines / 100)) "$data" > "$work/data/append.txt"
+    measure "  ingest 1% more" "$bin" --project "$work" ingest --source cdnow "$work/data/append.txt"
+    measure "  run after the append" "$bin" --project "$work" run
+    rm -f "$work/data/append.txt"
 done
 du -sh "$work/db" | awk '{print "database on disk: " $1}'

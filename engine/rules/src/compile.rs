@@ -404,8 +404,10 @@ impl Compiler<'_> {
             self.params_map
                 .insert(name.as_str().into(), p.value.to_dynamic());
         }
-        // Params are constants: the optimizer folds them into the compiled scripts.
-        self.scope.push_constant("params", self.params_map.clone());
+        // Not a constant here: Rhai's optimizer would fold `params.x` into a literal, and
+        // then panics on a script that assigns to it. Evaluation scopes hold it as a
+        // constant, so an assignment is an error there.
+        self.scope.push("params", self.params_map.clone());
         self.scope.push("as_of", Dynamic::UNIT);
         let mut names: BTreeSet<&str> = self.inputs.keys().map(String::as_str).collect();
         for (name, def) in &self.pack.rules {

@@ -469,7 +469,7 @@ impl Run<'_> {
         let fast = self
             .table
             .column(script.text.trim())
-            .filter(|_| is_name(&script.text));
+            .filter(|c| is_name(&script.text) && ty.is_none_or(|ty| ty.accepts(c.ty())));
         if let Some(column) = fast {
             // A bare column name: no script needed.
             let values = (0..self.table.len()).map(|r| column.get(r)).collect();
@@ -992,6 +992,21 @@ fn describe_ok(levels: &[(Level, crate::compile::Test)]) -> String {
         .unwrap_or_default()
 }
 
+/// Whether an error message says a function got a null (`()`) argument, as a missing
+/// value does: "Function not found: / (decimal, ())". (A call with no arguments,
+/// "today ()", is not one.)
+fn null_operand(message: &str) -> bool {
+    let Some((_, rest)) = message.split_once("Function not found: ") else {
+        return false;
+    };
+    let signature = rest.split(" (line ").next().unwrap_or(rest);
+    let Some((_, args)) = signature.split_once(" (") else {
+        return false;
+    };
+    let args = args.strip_suffix(')').unwrap_or(args);
+    args.split(", ").any(|t| t == "()")
+}
+
 fn is_name(text: &str) -> bool {
     crate::pack::valid_name(text.trim())
 }
@@ -1301,6 +1316,9 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
                 Err(e) => return Err(e),
             };
             match ty {
+                // A number is a decimal: a whole number on the sample customer may be a
+                // fraction on another (`if x { 1.5 } else { 2 }`).
+                Some(Type::Int) => inferred.push((i, Type::Decimal)),
                 Some(t) => inferred.push((i, t)),
                 None => {
                     problems.push(rule.span.problem(
@@ -1335,7 +1353,7 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
         // calls of functions that do not exist are not.
         let data_dependent = d.code == "rules.null"
             && (d.message.contains("Division by zero")
-                || d.message.contains("()")
+                || null_operand(&d.message)
                 || d.message.contains("no value"));
         if d.code == "rules.unique" || data_dependent {
             continue;
@@ -1374,6 +1392,19 @@ mod tests {
             .iter()
             .map(|&v| Value::Decimal(Decimal::from(v)))
             .collect()
+    }
+
+    #[test]
+    fn null_operands_are_told_from_unknown_functions() {
+        assert!(null_operand(
+            "Function not found: / (decimal, ()) (line 1, position 11)"
+        ));
+        assert!(null_operand("Function not found: - ((), i64)"));
+        assert!(!null_operand(
+            "Function not found: today () (line 1, position 1)"
+        ));
+        assert!(!null_operand("Function not found: foo (decimal)"));
+        assert!(!null_operand("Division by zero"));
     }
 
     #[test]

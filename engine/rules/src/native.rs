@@ -247,7 +247,7 @@ impl Bound<'_> {
             Bound::Col(c) => Ok(c.get(row)),
             Bound::Not(a) => match a.eval(row)? {
                 Value::Bool(b) => Ok(Value::Bool(!b)),
-                v => Err(format!("Function not found: ! ({})", type_name(&v)).into()),
+                _ => Err(Failure::Unsupported),
             },
             Bound::Neg(a) => match a.eval(row)? {
                 Value::Int(i) => i
@@ -255,7 +255,7 @@ impl Bound<'_> {
                     .map(Value::Int)
                     .ok_or_else(|| format!("Negation overflow: -{i}").into()),
                 Value::Decimal(d) => Ok(Value::Decimal(-d)),
-                v => Err(format!("Function not found: - ({})", type_name(&v)).into()),
+                _ => Err(Failure::Unsupported),
             },
             Bound::And(v) => {
                 for e in v {
@@ -330,28 +330,10 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn not_found(op: Op, a: &Value, b: &Value) -> Failure {
-    // Rhai joins a text with anything by `+`, formatting the other side its own way.
-    if op == Op::Add && (matches!(a, Value::Text(_)) || matches!(b, Value::Text(_))) {
-        return Failure::Unsupported;
-    }
-    let sym = match op {
-        Op::Add => "+",
-        Op::Sub => "-",
-        Op::Mul => "*",
-        Op::Div => "/",
-        Op::Eq => "==",
-        Op::Ne => "!=",
-        Op::Lt => "<",
-        Op::Le => "<=",
-        Op::Gt => ">",
-        Op::Ge => ">=",
-    };
-    Failure::Error(format!(
-        "Function not found: {sym} ({}, {})",
-        type_name(a),
-        type_name(b)
-    ))
+/// Operand types the native evaluator does not handle: Rhai decides (text joins, date
+/// arithmetic, registered functions, or its error for a null operand).
+fn not_found() -> Failure {
+    Failure::Unsupported
 }
 
 /// Two numbers as decimals, if both are numbers (and not both ints).
@@ -364,7 +346,9 @@ fn decimals(a: &Value, b: &Value) -> Option<(Decimal, Decimal)> {
 
 fn binary(op: Op, a: Value, b: Value) -> Result<Value, Failure> {
     match op {
-        Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => Ok(Value::Bool(compare(op, &a, &b))),
+        Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            Ok(Value::Bool(compare(op, &a, &b)?))
+        }
         Op::Add | Op::Sub | Op::Mul | Op::Div => {
             if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
                 let (x, y) = (*x, *y);
@@ -385,7 +369,7 @@ fn binary(op: Op, a: Value, b: Value) -> Result<Value, Failure> {
                 };
             }
             let Some((x, y)) = decimals(&a, &b) else {
-                return Err(not_found(op, &a, &b));
+                return Err(not_found());
             };
             match op {
                 Op::Add => x
@@ -418,7 +402,7 @@ fn divide(x: Decimal, y: Decimal) -> Result<Value, Failure> {
 /// Rhai's comparisons: numbers compare numerically (int with decimal too), texts, dates
 /// and booleans among themselves, `()` equals only `()`; values of different types are
 /// not equal and not ordered (every comparison false, `!=` true).
-fn compare(op: Op, a: &Value, b: &Value) -> bool {
+fn compare(op: Op, a: &Value, b: &Value) -> Result<bool, Failure> {
     let ord: Option<Ordering> = match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
         (Value::Int(_) | Value::Decimal(_), Value::Int(_) | Value::Decimal(_)) => {
@@ -436,7 +420,11 @@ fn compare(op: Op, a: &Value, b: &Value) -> bool {
         },
         _ => None,
     };
-    match (op, ord) {
+    // Lists (and anything else unordered here) compare as Rhai says.
+    if ord.is_none() && (matches!(a, Value::List(_)) || matches!(b, Value::List(_))) {
+        return Err(Failure::Unsupported);
+    }
+    Ok(match (op, ord) {
         (Op::Ne, None) => true,
         (_, None) => false,
         (Op::Eq, Some(o)) => o == Ordering::Equal,
@@ -446,14 +434,10 @@ fn compare(op: Op, a: &Value, b: &Value) -> bool {
         (Op::Gt, Some(o)) => o == Ordering::Greater,
         (Op::Ge, Some(o)) => o != Ordering::Less,
         _ => false,
-    }
+    })
 }
 
 fn call(f: Func, args: Vec<Value>) -> Result<Value, Failure> {
-    let mismatch = |name: &str, args: &[Value]| {
-        let types: Vec<&str> = args.iter().map(type_name).collect();
-        Failure::Error(format!("Function not found: {name} ({})", types.join(", ")))
-    };
     match (f, args.as_slice()) {
         (Func::IsNull, [v]) => Ok(Value::Bool(*v == Value::Null)),
         (Func::DaysBetween, [Value::Date(a), Value::Date(b)]) => {
@@ -469,10 +453,8 @@ fn call(f: Func, args: Vec<Value>) -> Result<Value, Failure> {
         (Func::Contains, [Value::Text(s), Value::Text(t)]) => {
             Ok(Value::Bool(s.contains(t.as_str())))
         }
-        (Func::DaysBetween, a) => Err(mismatch("days_between", a)),
-        (Func::MonthsBetween, a) => Err(mismatch("months_between", a)),
-        (Func::Contains, a) => Err(mismatch("contains", a)),
-        (Func::IsNull, a) => Err(mismatch("is_null", a)),
+        // Other argument types: Rhai decides.
+        _ => Err(Failure::Unsupported),
     }
 }
 
@@ -605,6 +587,12 @@ mod tests {
         "if b { 1 } else if i > 1 { 2 } else { () }",
         "if i { 1 } else { 2 }",
         "if i > 2 { d }",
+        "dt + 1",
+        "dt - dt",
+        "l == l",
+        "l != l",
+        "l.contains(t)",
+        "t + 1.50",
     ];
 
     #[test]

@@ -45,8 +45,17 @@ impl PackSource {
         while let Some(d) = stack.pop() {
             for entry in std::fs::read_dir(&d).map_err(|e| io(&d, e))? {
                 let path = entry.map_err(|e| io(&d, e))?.path();
-                if path.is_dir() {
-                    stack.push(path);
+                let kind = std::fs::symlink_metadata(&path).map_err(|e| io(&path, e))?;
+                if kind.is_dir() {
+                    // A folder with its own pack.yaml is another pack (one this pack may
+                    // extend), not part of this one. Links to folders are not followed,
+                    // so a link loop cannot make a pack endless.
+                    if !path.join("pack.yaml").is_file() {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                if kind.is_symlink() && path.is_dir() {
                     continue;
                 }
                 let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");

@@ -141,7 +141,15 @@ pub fn engine() -> (Engine, Vec<FunctionDoc>) {
     // Registered operators (int / int) must win over the built-in ones.
     e.set_fast_operators(false);
     #[allow(deprecated)] // on_var is marked volatile, not going away
-    e.on_var(|name, _, _| Ok(lookup(name)));
+    e.on_var(|name, index, context| {
+        // A script's own variables and function arguments shadow customer values.
+        if index > 0 || context.scope().contains(name) {
+            return Ok(None);
+        }
+        Ok(lookup(name))
+    });
+    // `params.misspelt` is an error, not a silent ().
+    e.set_fail_on_invalid_map_property(true);
     let mut docs = Vec::new();
     register(&mut e, &mut docs);
     docs.sort();

@@ -272,7 +272,6 @@ fn a_condition_that_is_not_a_boolean_fails_the_dry_run() {
 }
 
 #[test]
-#[ignore = "bug: a bare column name as expr skips the type check (eval.rs Run::column fast path): `type: decimal` over a text column compiles and gives silent nulls"]
 fn a_bare_column_of_the_wrong_declared_type_is_a_problem() {
     let problems = pack_problems(
         &[
@@ -440,7 +439,6 @@ fn a_rule_named_like_an_input_is_a_problem() {
 }
 
 #[test]
-#[ignore = "bug: a misspelt parameter (params.bgi) is not caught: the missing map property reads as () and the comparison is silently false (no fail_on_invalid_map_property; dry run skips errors mentioning \"()\")"]
 fn a_misspelt_parameter_is_an_unknown_name() {
     let problems = pack_problems(
         &[
@@ -472,7 +470,6 @@ fn a_kpi_by_an_unknown_column_is_an_unknown_name() {
 }
 
 #[test]
-#[ignore = "bug: calling an unknown function without arguments is not caught by the dry run (eval.rs dry_run skips every message containing \"()\", and \"Function not found: today ()\" does)"]
 fn an_unknown_function_without_arguments_fails_the_dry_run() {
     let problems = pack_problems(
         &[

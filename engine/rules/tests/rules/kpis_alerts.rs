@@ -420,7 +420,9 @@ fn an_alert_threshold_must_be_a_number() {
         ],
         &schema(),
     );
-    let p = the_problem(&problems, "rules.type");
+    // A misspelt parameter is an error of its own (not a silent null that is then "not a
+    // number").
+    let p = the_problem(&problems, "rules.eval");
     assert_eq!(p.file, "p/r.yaml");
     assert!(p.message.contains("params.limt"), "{p}");
 }

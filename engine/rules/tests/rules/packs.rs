@@ -166,7 +166,7 @@ fn remove_then_define_again_takes_the_new_rule() {
     )
     .expect("loads");
     let out = evaluate(&pack);
-    assert_eq!(value_of(&out, "extra", "c1"), Value::Int(11));
+    assert_eq!(value_of(&out, "extra", "c1"), Value::Decimal(11.into()));
 }
 
 #[test]
@@ -421,7 +421,6 @@ fn an_empty_pack_compiles_and_runs_and_a_pack_without_pack_yaml_does_not() {
 }
 
 #[test]
-#[ignore = "bug: PackSource::read_dir takes every *.yaml below the folder, so a pack kept inside its client's folder (client/standard/ with `extends: standard`) is read twice: its pack.yaml as a rule file, its rules as the client's own"]
 fn a_base_pack_kept_inside_the_client_folder_is_not_read_as_client_rules() {
     let root = tempfile::tempdir().expect("tempdir");
     let write = |path: &str, text: &str| {
@@ -444,7 +443,6 @@ fn a_base_pack_kept_inside_the_client_folder_is_not_read_as_client_rules() {
 
 #[cfg(unix)]
 #[test]
-#[ignore = "bug: PackSource::read_dir follows a symlink to the pack's own folder until the OS refuses (ELOOP): the files are read 41 times over (again/again/.../pack.yaml), a flood of duplicate-rule problems"]
 fn a_symlink_loop_in_a_pack_folder_is_read_once_or_refused() {
     let root = tempfile::tempdir().expect("tempdir");
     std::fs::write(root.path().join("pack.yaml"), "name: p\n").expect("write");
