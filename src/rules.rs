@@ -123,7 +123,8 @@ pub fn run(
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of)?;
+    let (outcome, _) =
+        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs)?;
     if let Some(dir) = opts.out_dir {
         write_dir(dir, &program, &outcome)?;
     }
@@ -370,7 +371,8 @@ pub fn explain(
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of)?;
+    let (outcome, _) =
+        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::All)?;
     let row = outcome
         .table
         .row_of(&id)

@@ -117,7 +117,8 @@ pub fn snapshot(
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of)?;
+    let (outcome, _) =
+        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs)?;
     let mut document = crate::rules::document(&program, &outcome);
     let mut roots: Vec<(&Path, &str)> = vec![(&ctx.db, "[DB]"), (&dir, "[SNAPSHOTS]")];
     if let Some((project, _)) = &ctx.project {

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use ledgerlens_model::Customer;
 use ledgerlens_rules::{
-    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Outcome, Program, Table, Type,
-    Value,
+    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, Program, Table,
+    Type, Value,
 };
 use ledgerlens_store::Store;
 use serde::Serialize;
@@ -174,24 +174,29 @@ pub struct RunReport {
     pub features: FeatureRun,
 }
 
-/// Evaluates a compiled pack over the stored ledgers as of a date.
+/// Evaluates a compiled pack over the stored ledgers as of a date; the outcome's table
+/// keeps the columns `keep` says.
 pub fn run_pack(
     store: &Store,
     program: &Program,
     as_of: NaiveDate,
+    keep: Keep,
 ) -> Result<(Outcome, RunReport), Error> {
     let started = std::time::Instant::now();
     let (table, features) = customer_table(store, program, as_of)?;
     tracing::info!(customers = table.len(), elapsed = ?started.elapsed(), "customer table built");
     let facts = store.facts()?;
-    let outcome = program.evaluate(Input {
-        table,
-        facts: Facts {
-            spend: facts.spend,
-            budgets: facts.budgets,
+    let outcome = program.evaluate_keeping(
+        Input {
+            table,
+            facts: Facts {
+                spend: facts.spend,
+                budgets: facts.budgets,
+            },
+            as_of,
         },
-        as_of,
-    })?;
+        keep,
+    )?;
     Ok((outcome, RunReport { features }))
 }
 
@@ -229,9 +234,21 @@ pub fn customer_table(
                 .map(|(_, d)| Accumulator::new(d, as_of, rows.len()))
                 .collect();
             let partition = store.partition_of(rows[0].0.id.as_str());
+            // A block holds its entries grouped by customer: look the row up only when
+            // the customer changes (rows are sorted by id: a binary search).
+            let mut last: Option<(String, Option<usize>)> = None;
             store.for_each_entry(partition, |customer, e, _| {
-                // Rows are sorted by id: a binary search finds the customer.
-                let Ok(row) = rows.binary_search_by(|(c, _)| c.id.as_str().cmp(customer)) else {
+                let row = match &last {
+                    Some((id, row)) if id == customer => *row,
+                    _ => {
+                        let row = rows
+                            .binary_search_by(|(c, _)| c.id.as_str().cmp(customer))
+                            .ok();
+                        last = Some((customer.to_string(), row));
+                        row
+                    }
+                };
+                let Some(row) = row else {
                     return;
                 };
                 let view = EntryView {

@@ -115,6 +115,15 @@ pub struct RuleDiagnostic {
     pub example: String,
 }
 
+/// Which columns an outcome's table keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every input and every rule's value (for explanations).
+    All,
+    /// Only segments and per-customer KPIs (what `run` reports).
+    Outputs,
+}
+
 /// Inputs of a run besides the program.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -130,6 +139,25 @@ impl Program {
     /// Evaluates the program. The table must hold the program's input columns and one
     /// column per declared feature (see [`Program::declared`]).
     pub fn evaluate(&self, input: Input) -> Result<Outcome, Error> {
+        self.evaluate_keeping(input, Keep::All)
+    }
+
+    /// Evaluates the program, keeping in the outcome's table the columns `keep` says;
+    /// with [`Keep::Outputs`] every other column is dropped as soon as no later rule reads
+    /// it, which bounds memory on large tables.
+    pub fn evaluate_keeping(&self, input: Input, keep: Keep) -> Result<Outcome, Error> {
+        // The index of the last rule that reads each name.
+        let mut last_use: std::collections::HashMap<&str, usize> = Default::default();
+        for (i, r) in self.rules.iter().enumerate() {
+            for d in &r.deps {
+                last_use.insert(d.as_str(), i);
+            }
+        }
+        let outputs: std::collections::HashSet<&str> = self
+            .customer_columns()
+            .filter(|(_, kind)| matches!(kind, Kind::Segment | Kind::Kpi))
+            .map(|(n, _)| n)
+            .collect();
         let mut run = Run {
             program: self,
             table: input.table,
@@ -140,10 +168,24 @@ impl Program {
             diags: Diags::default(),
             segments: Vec::new(),
         };
-        for rule in &self.rules {
+        let mut live: Vec<String> = run.table.schema().map(|(n, _)| n.to_string()).collect();
+        for (i, rule) in self.rules.iter().enumerate() {
             let started = std::time::Instant::now();
             run.rule(rule)?;
             tracing::debug!(rule = %rule.name, elapsed = ?started.elapsed(), "rule evaluated");
+            if keep == Keep::Outputs {
+                if rule.ty.is_some() {
+                    live.push(rule.name.clone());
+                }
+                live.retain(|name| {
+                    let needed = outputs.contains(name.as_str())
+                        || last_use.get(name.as_str()).is_some_and(|&l| l > i);
+                    if !needed {
+                        run.table.drop_column(name);
+                    }
+                    needed
+                });
+            }
         }
         let Run {
             table,

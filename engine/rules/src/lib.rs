@@ -56,7 +56,7 @@ mod value;
 pub use compile::{Level, Program, Rule, RuleBody};
 pub use declared::{Accumulator, Declared, EntryView};
 pub use error::{Error, Problem, Span};
-pub use eval::{AlertRow, Input, KpiValue, Outcome, RuleDiagnostic, SegmentCount};
+pub use eval::{AlertRow, Input, Keep, KpiValue, Outcome, RuleDiagnostic, SegmentCount};
 pub use explain::{Explanation, Step};
 pub use facts::Facts;
 pub use pack::{Pack, PackSource, Resolver};

@@ -501,6 +501,14 @@ impl Table {
         }
     }
 
+    /// Drops a column (its memory is freed once no evaluation holds it).
+    pub fn drop_column(&mut self, name: &str) {
+        if let Some(i) = self.names.remove(name) {
+            let ty = self.columns[i].1.ty();
+            self.columns[i].1 = Arc::new(Column::new(ty));
+        }
+    }
+
     /// A column by name.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.names.get(name).map(|&i| &*self.columns[i].1)
