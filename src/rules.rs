@@ -202,6 +202,22 @@ pub fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
     })
 }
 
+/// KPI values as a flat listing: the group as `key=value, ...` in one column.
+fn kpi_listing(outcome: &Outcome) -> Listing<'static> {
+    let rows = outcome
+        .kpis
+        .iter()
+        .map(|k| {
+            let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
+            json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
+        })
+        .collect();
+    Listing {
+        columns: vec!["kpi", "group", "value", "unit"],
+        rows,
+    }
+}
+
 /// How many per-customer alerts of one rule the table view shows.
 const TABLE_ALERTS_PER_RULE: usize = 20;
 
@@ -239,19 +255,7 @@ fn write(
             )?
             .write(out, Format::Table)?;
             writeln!(out, "\n== kpis")?;
-            let rows: Vec<serde_json::Value> = outcome
-                .kpis
-                .iter()
-                .map(|k| {
-                    let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
-                    json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
-                })
-                .collect();
-            Listing {
-                columns: vec!["kpi", "group", "value", "unit"],
-                rows,
-            }
-            .write(out, Format::Table)?;
+            kpi_listing(outcome).write(out, Format::Table)?;
             writeln!(out, "\n== alerts (not ok)")?;
             let mut shown = Vec::new();
             let mut hidden = std::collections::BTreeMap::<&str, usize>::new();
@@ -309,19 +313,7 @@ fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result
         &outcome.segments,
     )?
     .write(&mut file("segments.csv")?, Format::Csv)?;
-    let kpis: Vec<serde_json::Value> = outcome
-        .kpis
-        .iter()
-        .map(|k| {
-            let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
-            json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
-        })
-        .collect();
-    Listing {
-        columns: vec!["kpi", "group", "value", "unit"],
-        rows: kpis,
-    }
-    .write(&mut file("kpis.csv")?, Format::Csv)?;
+    kpi_listing(outcome).write(&mut file("kpis.csv")?, Format::Csv)?;
     Listing::of(
         &["alert", "subject", "level", "value", "threshold", "kpi"],
         &outcome.alerts,
