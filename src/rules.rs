@@ -198,6 +198,7 @@ pub fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
         "segments": outcome.segments,
         "kpis": kpi_rows(outcome),
         "alerts": alert_rows(outcome),
+        "allocations": outcome.allocations,
         "diagnostics": outcome.diagnostics,
     })
 }
@@ -256,6 +257,22 @@ fn write(
             .write(out, Format::Table)?;
             writeln!(out, "\n== kpis")?;
             kpi_listing(outcome).write(out, Format::Table)?;
+            if !outcome.allocations.is_empty() {
+                writeln!(out, "\n== allocations")?;
+                Listing::of(
+                    &[
+                        "allocation",
+                        "pool",
+                        "amount",
+                        "allocated",
+                        "unallocated",
+                        "customers",
+                        "unused_capacity",
+                    ],
+                    &outcome.allocations,
+                )?
+                .write(out, Format::Table)?;
+            }
             writeln!(out, "\n== alerts (not ok)")?;
             let mut shown = Vec::new();
             let mut hidden = std::collections::BTreeMap::<&str, usize>::new();

@@ -645,10 +645,22 @@ fn standard_pack_runs_on_the_demo_company() {
 
     // The whole result but the per-customer table (which `snapshot` pins).
     let mut tables = serde_json::Map::new();
-    for t in ["segments", "kpis", "alerts", "diagnostics"] {
+    for t in ["segments", "kpis", "allocations", "alerts", "diagnostics"] {
         tables.insert(t.into(), result[t].clone());
     }
     insta::assert_yaml_snapshot!("demo_run_standard", tables);
+
+    // Marketing spend is allocated to the buyers each channel acquired, to the cent: every
+    // pool is spent exactly, and the allocations add up to the spend up to the as-of date.
+    let mut allocated = Decimal::ZERO;
+    for p in result["allocations"].as_array().unwrap() {
+        let amount: Decimal = p["amount"].as_str().unwrap().parse().unwrap();
+        let given: Decimal = p["allocated"].as_str().unwrap().parse().unwrap();
+        let left: Decimal = p["unallocated"].as_str().unwrap().parse().unwrap();
+        assert_eq!(given + left, amount, "{p}");
+        allocated += given;
+    }
+    assert_eq!(allocated, "2914900".parse::<Decimal>().unwrap());
 
     // The four spend deviations the demo company was built with, and no other quarter,
     // are outside plus or minus 10%.

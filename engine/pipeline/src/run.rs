@@ -185,13 +185,18 @@ pub fn run_pack(
     let started = std::time::Instant::now();
     let (table, features) = customer_table(store, program, as_of)?;
     tracing::info!(customers = table.len(), elapsed = ?started.elapsed(), "customer table built");
-    let facts = store.facts()?;
+    let mut facts = store.facts()?;
+    // As of a date: spend up to it, budgets and cost pools of periods begun by then.
+    facts.spend.retain(|s| s.date <= as_of);
+    facts.budgets.retain(|b| b.period.start() <= as_of);
+    facts.cost_pools.retain(|p| p.period.start() <= as_of);
     let outcome = program.evaluate_keeping(
         Input {
             table,
             facts: Facts {
                 spend: facts.spend,
                 budgets: facts.budgets,
+                cost_pools: facts.cost_pools,
             },
             as_of,
         },

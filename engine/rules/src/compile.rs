@@ -256,6 +256,42 @@ pub enum RuleBody {
     GroupKpi(GroupKpi),
     /// An alert.
     Alert(AlertDef),
+    /// A cost allocation.
+    Allocation(AllocationDef),
+}
+
+/// Where an allocation's pool comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolSource {
+    /// Marketing spend, filtered by channel and campaign.
+    Spend {
+        /// Only this channel.
+        channel: Option<String>,
+        /// Only this campaign.
+        campaign: Option<String>,
+    },
+    /// The cost-pool records of a name.
+    CostPool(String),
+    /// A fixed amount.
+    Amount(Decimal),
+}
+
+/// A cost allocation: a pool spread over customers by a driver (to the cent, largest
+/// remainder), or time-driven (rate x unit time x driver, against a capacity).
+#[derive(Debug, Clone)]
+pub struct AllocationDef {
+    /// The pool.
+    pub pool: PoolSource,
+    /// One pool per key of this customer value (`channel`, `campaign`): spend is split by
+    /// the key, and a customer takes from the pool of its own key.
+    pub each: Option<String>,
+    /// Which customers receive a share (all when absent).
+    pub to: Option<Script>,
+    /// The driver (1 per customer when absent).
+    pub driver: Option<Script>,
+    /// Time-driven costing: (cost per unit of time, units of time per driver unit,
+    /// capacity in units of time, if given).
+    pub time: Option<(Decimal, Decimal, Option<Decimal>)>,
 }
 
 /// A compiled rule with its name, kind and output type.
@@ -528,13 +564,7 @@ impl Compiler<'_> {
                 }
             }
             Kind::Segment => RuleBody::Segment(self.segment(def)?),
-            Kind::Allocation => {
-                return self.fail(
-                    def,
-                    "rules.unsupported",
-                    "allocation rules are not supported by this version of ledgerlens yet".into(),
-                )
-            }
+            Kind::Allocation => RuleBody::Allocation(self.allocation(def)?),
             Kind::Kpi => self.kpi(def)?,
             Kind::Alert => RuleBody::Alert(self.alert(def)?),
         };
@@ -560,6 +590,7 @@ impl Compiler<'_> {
             ) => Some(Type::List),
             (RuleBody::Segment(SegmentDef::Quantile { .. }), _) => Some(Type::Int),
             (RuleBody::Segment(_), _) => Some(Type::Text),
+            (RuleBody::Allocation(_), _) => Some(Type::Decimal),
             _ => None,
         };
         let deps = deps_of(&body);
@@ -586,7 +617,13 @@ impl Compiler<'_> {
     /// Keys that belong to another kind of rule are errors, not silently ignored.
     fn check_keys(&mut self, def: &RuleDef) {
         let s = &def.spec;
-        let set: [(&str, bool, &[Kind]); 22] = [
+        let set: [(&str, bool, &[Kind]); 28] = [
+            ("pool", s.pool.is_some(), &[Kind::Allocation]),
+            ("to", s.to.is_some(), &[Kind::Allocation]),
+            ("driver", s.driver.is_some(), &[Kind::Allocation]),
+            ("rate", s.rate.is_some(), &[Kind::Allocation]),
+            ("unit_time", s.unit_time.is_some(), &[Kind::Allocation]),
+            ("capacity", s.capacity.is_some(), &[Kind::Allocation]),
             ("type", s.ty.is_some(), &[Kind::Feature]),
             ("aggregate", s.aggregate.is_some(), &[Kind::Feature]),
             ("of", s.of.is_some(), &[Kind::Feature]),
@@ -921,6 +958,101 @@ impl Compiler<'_> {
         }))
     }
 
+    fn allocation(&mut self, def: &RuleDef) -> Option<AllocationDef> {
+        let s = &def.spec;
+        let Some(p) = &s.pool else {
+            return self.fail(
+                def,
+                "rules.allocation",
+                "an allocation needs `pool:` (spend, cost_pool or amount)".into(),
+            );
+        };
+        let sources = [p.spend, p.cost_pool.is_some(), p.amount.is_some()];
+        if sources.iter().filter(|x| **x).count() != 1 {
+            return self.fail(
+                def,
+                "rules.allocation",
+                "pool: exactly one of `spend: true`, `cost_pool: NAME`, `amount: N`".into(),
+            );
+        }
+        if !p.spend && (p.channel.is_some() || p.campaign.is_some()) {
+            return self.fail(
+                def,
+                "rules.allocation",
+                "pool: channel and campaign filter spend only".into(),
+            );
+        }
+        let pool = if p.spend {
+            PoolSource::Spend {
+                channel: p.channel.clone(),
+                campaign: p.campaign.clone(),
+            }
+        } else if let Some(name) = &p.cost_pool {
+            PoolSource::CostPool(name.clone())
+        } else {
+            let amount = p.amount.as_ref()?;
+            PoolSource::Amount(self.constant(def, amount)?)
+        };
+        if let Some(each) = &p.each {
+            if !p.spend || !SPEND_KEYS.contains(&each.as_str()) {
+                return self.fail(
+                    def,
+                    "rules.allocation",
+                    format!("pool: each: {each}: one pool per channel or campaign, of spend"),
+                );
+            }
+            if self.scope.get(each).is_none() {
+                return self.fail(
+                    def,
+                    "rules.unknown-name",
+                    format!("pool: each: {each}: customers have no value named {each}"),
+                );
+            }
+        }
+        let to = match &s.to {
+            Some(t) => Some(self.expr(def, t)?),
+            None => None,
+        };
+        let driver = match &s.driver {
+            Some(d) => Some(self.expr(def, d)?),
+            None => None,
+        };
+        let time = match (&s.rate, &s.unit_time, &s.capacity) {
+            (None, None, None) => None,
+            (Some(r), Some(u), c) => {
+                let capacity = match c {
+                    Some(c) => Some(self.constant(def, c)?),
+                    None => None,
+                };
+                Some((self.constant(def, r)?, self.constant(def, u)?, capacity))
+            }
+            _ => {
+                return self.fail(
+                    def,
+                    "rules.allocation",
+                    "time-driven costing needs `rate:` and `unit_time:` (and `capacity:` to report unused capacity)".into(),
+                )
+            }
+        };
+        if time.is_some()
+            && !matches!(pool, PoolSource::CostPool(_) | PoolSource::Amount(_))
+            && p.each.is_some()
+        {
+            return self.fail(
+                def,
+                "rules.allocation",
+                "time-driven costing takes one pool, not one per key".into(),
+            );
+        }
+        Some(AllocationDef {
+            pool,
+            each: p.each.clone(),
+            to,
+            driver,
+            time,
+        })
+    }
+
     fn alert(&mut self, def: &RuleDef) -> Option<AlertDef> {
         let s = &def.spec;
         match (&s.on_kpi, &s.levels, &s.when, &s.level) {
@@ -1016,8 +1148,10 @@ impl Compiler<'_> {
             }
             for d in &r.deps {
                 if let Some(&i) = index.get(d) {
-                    if !matches!(rules[i].kind, Kind::Feature | Kind::Segment)
-                        && !matches!(rules[i].body, RuleBody::Scripted { .. })
+                    if !matches!(
+                        rules[i].kind,
+                        Kind::Feature | Kind::Segment | Kind::Allocation
+                    ) && !matches!(rules[i].body, RuleBody::Scripted { .. })
                         && r.kind != Kind::Alert
                     {
                         self.problems.push(r.span.problem(
@@ -1093,7 +1227,8 @@ fn per_customer(def: &RuleDef) -> bool {
     match def.kind {
         Kind::Feature | Kind::Segment => true,
         Kind::Kpi => def.spec.per.as_deref() == Some("customer"),
-        Kind::Allocation | Kind::Alert => false,
+        Kind::Allocation => true,
+        Kind::Alert => false,
     }
 }
 
@@ -1124,6 +1259,12 @@ fn deps_of(body: &RuleBody) -> Vec<String> {
             }
         }
         RuleBody::Alert(AlertDef::Condition { when, .. }) => add(when),
+        RuleBody::Allocation(a) => {
+            a.to.iter().chain(a.driver.iter()).for_each(&mut add);
+            if let Some(each) = &a.each {
+                out.insert(each.clone());
+            }
+        }
         RuleBody::Alert(AlertDef::Thresholds { .. }) => {}
     }
     out.retain(|n| !RESERVED.contains(&n.as_str()) && !n.starts_with("kpi_agg_"));

@@ -46,6 +46,8 @@ pub struct Outcome {
     pub kpis: Vec<KpiValue>,
     /// Alerts, by alert then subject.
     pub alerts: Vec<AlertRow>,
+    /// Cost allocations, by allocation then pool key.
+    pub allocations: Vec<AllocationSummary>,
     /// Problems met while evaluating, by rule then code.
     pub diagnostics: Vec<RuleDiagnostic>,
     /// The customer table with every rule's per-customer value as a column.
@@ -64,6 +66,25 @@ pub struct SegmentCount {
     pub customers: u64,
     /// The recommended action.
     pub action: Option<String>,
+}
+
+/// What one pool of an allocation became.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct AllocationSummary {
+    /// The allocation rule.
+    pub allocation: String,
+    /// The pool's key (`channel=微信广告`), or `all`.
+    pub pool: String,
+    /// The pool's amount (time-driven: the cost of the capacity, when given).
+    pub amount: Decimal,
+    /// What customers received; with `unallocated`, the pool to the cent.
+    pub allocated: Decimal,
+    /// What no customer received (no receiving customer, zero drivers, unused capacity).
+    pub unallocated: Decimal,
+    /// Customers that received a share.
+    pub customers: u64,
+    /// Time-driven: capacity not used, in units of time.
+    pub unused_capacity: Option<Decimal>,
 }
 
 /// A KPI's value for one group.
@@ -149,6 +170,9 @@ impl Program {
         // The index of the last rule that reads each name.
         let mut last_use: std::collections::HashMap<&str, usize> = Default::default();
         for (i, r) in self.rules.iter().enumerate() {
+            // A rule's own column lives at least until the rule has run (a declared
+            // feature's column is in the table from the start).
+            last_use.insert(r.name.as_str(), i);
             for d in &r.deps {
                 last_use.insert(d.as_str(), i);
             }
@@ -167,6 +191,7 @@ impl Program {
             alerts: Vec::new(),
             diags: Diags::default(),
             segments: Vec::new(),
+            allocations: Vec::new(),
         };
         let mut live: Vec<String> = run.table.schema().map(|(n, _)| n.to_string()).collect();
         for (i, rule) in self.rules.iter().enumerate() {
@@ -193,11 +218,13 @@ impl Program {
             mut alerts,
             diags,
             mut segments,
+            mut allocations,
             ..
         } = run;
         kpis.sort();
         alerts.sort();
         segments.sort();
+        allocations.sort();
         let mut diagnostics: Vec<RuleDiagnostic> = diags.0.into_values().collect();
         diagnostics.sort();
         Ok(Outcome {
@@ -208,6 +235,7 @@ impl Program {
             segments,
             kpis,
             alerts,
+            allocations,
             diagnostics,
             table,
         })
@@ -263,6 +291,7 @@ struct Run<'p> {
     alerts: Vec<AlertRow>,
     diags: Diags,
     segments: Vec<SegmentCount>,
+    allocations: Vec<AllocationSummary>,
 }
 
 /// The tally of one chunk's evaluation errors.
@@ -392,6 +421,7 @@ impl Run<'_> {
             RuleBody::Segment(def) => self.segment(rule, &at, def)?,
             RuleBody::GroupKpi(k) => self.group_kpi(rule, &at, k)?,
             RuleBody::Alert(a) => self.alert(rule, &at, a)?,
+            RuleBody::Allocation(a) => self.allocate(rule, &at, a)?,
         }
         Ok(())
     }
@@ -910,6 +940,179 @@ impl Run<'_> {
         Ok(())
     }
 
+    fn allocate(
+        &mut self,
+        rule: &crate::compile::Rule,
+        at: &str,
+        a: &crate::compile::AllocationDef,
+    ) -> Result<(), Error> {
+        use crate::compile::PoolSource;
+        let n = self.table.len();
+        // Who receives, and their drivers (1 when there is no driver).
+        let receives: Vec<bool> = match &a.to {
+            Some(to) => {
+                let (v, tally) = self.column(&rule.name, to, Some(Type::Bool))?;
+                self.tallied(&rule.name, at, tally, Type::Bool);
+                v.into_iter().map(|v| v == Value::Bool(true)).collect()
+            }
+            None => vec![true; n],
+        };
+        let drivers: Vec<Decimal> = match &a.driver {
+            Some(d) => {
+                let (v, tally) = self.column(&rule.name, d, Some(Type::Decimal))?;
+                self.tallied(&rule.name, at, tally, Type::Decimal);
+                let mut negative = 0;
+                let out = v
+                    .into_iter()
+                    .map(|v| match v.as_decimal() {
+                        Some(x) if x < Decimal::ZERO => {
+                            negative += 1;
+                            Decimal::ZERO
+                        }
+                        Some(x) => x,
+                        None => Decimal::ZERO,
+                    })
+                    .collect();
+                let example = String::new();
+                self.diags.add(
+                    &rule.name,
+                    at,
+                    "rules.allocation",
+                    "a negative driver counts as 0",
+                    negative,
+                    &example,
+                );
+                out
+            }
+            None => vec![Decimal::ONE; n],
+        };
+        let mut shares = vec![Decimal::ZERO; n];
+        let key_column = a.each.as_ref().and_then(|k| self.table.column(k));
+        // The pools by key: amount, and the rows that take from it.
+        let mut pools: BTreeMap<String, (Decimal, Vec<usize>)> = BTreeMap::new();
+        match &a.pool {
+            PoolSource::Spend { channel, campaign } => {
+                for s in &self.facts.spend {
+                    if channel.as_ref().is_some_and(|c| *c != s.channel)
+                        || campaign
+                            .as_ref()
+                            .is_some_and(|c| s.campaign.as_ref() != Some(c))
+                        || s.date > self.as_of
+                    {
+                        continue;
+                    }
+                    let key = match a.each.as_deref() {
+                        Some("channel") => format!("channel={}", s.channel),
+                        Some(_) => {
+                            format!("campaign={}", s.campaign.as_deref().unwrap_or("(none)"))
+                        }
+                        None => "all".to_string(),
+                    };
+                    pools.entry(key).or_default().0 += s.amount;
+                }
+            }
+            PoolSource::CostPool(name) => {
+                let total: Decimal = self
+                    .facts
+                    .cost_pools
+                    .iter()
+                    .filter(|p| &p.pool == name && p.period.start() <= self.as_of)
+                    .map(|p| p.amount)
+                    .sum();
+                pools.insert("all".into(), (total, Vec::new()));
+            }
+            PoolSource::Amount(x) => {
+                pools.insert("all".into(), (*x, Vec::new()));
+            }
+        }
+        for row in (0..n).filter(|&r| receives[r]) {
+            let key = match (&a.each, key_column) {
+                (Some(k), Some(c)) => match c.get(row) {
+                    Value::Null => continue,
+                    v => format!("{k}={v}"),
+                },
+                _ => "all".to_string(),
+            };
+            if let Some(p) = pools.get_mut(&key) {
+                p.1.push(row);
+            }
+        }
+        let ids = self.table.ids();
+        for (key, (amount, mut rows)) in pools {
+            // Cents left over go to the largest remainders, ties to the smaller customer
+            // id: the result does not depend on row order.
+            rows.sort_by(|&x, &y| ids[x].cmp(&ids[y]));
+            let mut summary = AllocationSummary {
+                allocation: rule.name.clone(),
+                pool: key,
+                amount,
+                allocated: Decimal::ZERO,
+                unallocated: amount,
+                customers: 0,
+                unused_capacity: None,
+            };
+            match a.time {
+                Some((rate, unit_time, capacity)) => {
+                    // Time-driven: a customer costs rate x unit time x driver; the pool is
+                    // the capacity's cost when a capacity is given.
+                    let mut used = Decimal::ZERO;
+                    for &r in &rows {
+                        let time = unit_time * drivers[r];
+                        used += time;
+                        shares[r] = (rate * time)
+                            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+                        summary.allocated += shares[r];
+                        summary.customers += u64::from(!shares[r].is_zero());
+                    }
+                    if let Some(c) = capacity {
+                        summary.amount = (rate * c)
+                            .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+                        summary.unused_capacity = Some(c - used);
+                        if used > c {
+                            let pool = summary.pool.clone();
+                            self.diags.add(
+                                &rule.name,
+                                at,
+                                "rules.allocation",
+                                "the activity uses more time than the capacity",
+                                1,
+                                &pool,
+                            );
+                        }
+                    }
+                    summary.unallocated = summary.amount - summary.allocated;
+                }
+                None => {
+                    let total: Decimal = rows.iter().map(|&r| drivers[r]).sum();
+                    if total.is_zero() {
+                        let pool = summary.pool.clone();
+                        self.diags.add(
+                            &rule.name,
+                            at,
+                            "rules.allocation",
+                            "no customer with a positive driver takes from this pool",
+                            1,
+                            &pool,
+                        );
+                    } else {
+                        let parts =
+                            largest_remainder(amount, rows.iter().map(|&r| drivers[r]), total);
+                        for (&r, part) in rows.iter().zip(parts) {
+                            shares[r] = part;
+                            summary.allocated += part;
+                            summary.customers += u64::from(!part.is_zero());
+                        }
+                        summary.unallocated = amount - summary.allocated;
+                    }
+                }
+            }
+            self.allocations.push(summary);
+        }
+        let column = Column::from_values(Type::Decimal, shares.into_iter().map(Value::Decimal));
+        self.table.insert(&rule.name, column);
+        Ok(())
+    }
+
     fn alert(&mut self, rule: &crate::compile::Rule, at: &str, a: &AlertDef) -> Result<(), Error> {
         match a {
             AlertDef::Thresholds { kpi, levels } => {
@@ -1025,6 +1228,39 @@ fn label_column(branches: &[crate::compile::Branch], picked: Vec<Picked>) -> Col
         })
         .collect();
     Column::Text(codes, dict)
+}
+
+/// Splits `amount` (to the cent) in proportion to `weights` (summing to `total`, not
+/// zero): each part is rounded down to the cent, and the cents left over go one each to
+/// the largest remainders (ties to the earlier weight). The parts sum to the amount
+/// rounded to the cent, exactly.
+pub(crate) fn largest_remainder(
+    amount: Decimal,
+    weights: impl Iterator<Item = Decimal>,
+    total: Decimal,
+) -> Vec<Decimal> {
+    let cents = Decimal::ONE_HUNDRED;
+    let amount_cents =
+        (amount * cents).round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    let mut parts: Vec<(Decimal, Decimal)> = weights
+        .map(|w| {
+            let exact = amount_cents * w / total;
+            let floor = exact.floor();
+            (floor, exact - floor)
+        })
+        .collect();
+    let given: Decimal = parts.iter().map(|p| p.0).sum();
+    // Fewer cents are left than there are parts (each remainder is below one cent).
+    let left = usize::try_from(
+        rust_decimal::prelude::ToPrimitive::to_i64(&(amount_cents - given)).unwrap_or(0),
+    )
+    .unwrap_or(0);
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by(|&a, &b| parts[b].1.cmp(&parts[a].1).then(a.cmp(&b)));
+    for &i in order.iter().take(left) {
+        parts[i].0 += Decimal::ONE;
+    }
+    parts.into_iter().map(|(c, _)| c / cents).collect()
 }
 
 fn describe_ok(levels: &[(Level, crate::compile::Test)]) -> String {
@@ -1334,6 +1570,7 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
         alerts: Vec::new(),
         diags: Diags::default(),
         segments: Vec::new(),
+        allocations: Vec::new(),
     };
     for (i, rule) in program.rules.iter().enumerate() {
         if let RuleBody::Declared(d) = &rule.body {
@@ -1434,6 +1671,47 @@ mod tests {
             .iter()
             .map(|&v| Value::Decimal(Decimal::from(v)))
             .collect()
+    }
+
+    #[test]
+    fn largest_remainder_conserves_the_pool_to_the_cent() {
+        let d = |s: &str| s.parse::<Decimal>().expect("decimal");
+        // 100 over three equal drivers: 33.34, 33.33, 33.33 (the first remainder wins ties).
+        let parts = largest_remainder(
+            d("100"),
+            [1, 1, 1].map(Decimal::from).into_iter(),
+            Decimal::from(3),
+        );
+        assert_eq!(parts, [d("33.34"), d("33.33"), d("33.33")]);
+        // A deterministic sweep of pools and weights: the parts always sum to the pool.
+        let mut seed = 1u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for _ in 0..500 {
+            let amount = Decimal::new((next() % 10_000_000) as i64, 2);
+            let weights: Vec<Decimal> = (0..1 + next() % 40)
+                .map(|_| Decimal::new((next() % 1000) as i64, (next() % 3) as u32))
+                .collect();
+            let total: Decimal = weights.iter().copied().sum();
+            if total.is_zero() {
+                continue;
+            }
+            let parts = largest_remainder(amount, weights.iter().copied(), total);
+            assert_eq!(
+                parts.iter().copied().sum::<Decimal>(),
+                amount,
+                "{amount} over {weights:?}"
+            );
+            for (p, w) in parts.iter().zip(&weights) {
+                assert!(*p >= Decimal::ZERO && p.scale() <= 2);
+                // Each part is within a cent of its exact share.
+                assert!((*p - amount * *w / total).abs() < d("0.01"), "{p} for {w}");
+            }
+        }
     }
 
     #[test]

@@ -230,6 +230,48 @@ impl Program {
                     steps: vec![step],
                 });
             }
+            RuleBody::Allocation(a) => {
+                let mut steps = Vec::new();
+                if let Some(to) = &a.to {
+                    let mut s = self.step(to, outcome, row);
+                    s.what = format!("receives a share: {}", s.what);
+                    steps.push(s);
+                }
+                if let Some(d) = &a.driver {
+                    let mut s = self.step(d, outcome, row);
+                    s.what = format!("driver: {}", s.what);
+                    steps.push(s);
+                }
+                let own = match &a.each {
+                    Some(k) => format!(
+                        "{k}={}",
+                        table.column(k).map_or(Value::Null, |c| c.get(row))
+                    ),
+                    None => "all".to_string(),
+                };
+                let pools: Vec<String> = outcome
+                    .allocations
+                    .iter()
+                    .filter(|p| p.allocation == r.name && p.pool == own)
+                    .map(|p| {
+                        format!(
+                            "{} {} over {} customers",
+                            p.pool,
+                            p.amount.normalize(),
+                            p.customers
+                        )
+                    })
+                    .collect();
+                steps.push(Step {
+                    what: match a.time {
+                        Some((rate, unit, _)) => format!("time-driven: rate {} x unit time {} x driver", rate.normalize(), unit.normalize()),
+                        None => format!("pool shared in proportion to the driver, to the cent (largest remainder): {}", pools.join("; ")),
+                    },
+                    result: value.to_string(),
+                    inputs: Vec::new(),
+                });
+                steps
+            }
             RuleBody::GroupKpi(_) | RuleBody::Alert(AlertDef::Thresholds { .. }) => return None,
         };
         Some(Explanation {

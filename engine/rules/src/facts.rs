@@ -1,7 +1,7 @@
 //! Facts that are not ledger lines (marketing spend, budgets), as KPI formulas see them.
 
 use chrono::NaiveDate;
-use ledgerlens_model::{Budget, Period, Spend};
+use ledgerlens_model::{Budget, CostPool, Period, Spend};
 use rust_decimal::Decimal;
 
 /// Spend and budgets for a run.
@@ -11,6 +11,8 @@ pub struct Facts {
     pub spend: Vec<Spend>,
     /// Budgets.
     pub budgets: Vec<Budget>,
+    /// Cost pools.
+    pub cost_pools: Vec<CostPool>,
 }
 
 /// The keys of one KPI group (`channel = 微信广告`, `quarter = 2025-Q1`), in the KPI's
@@ -151,6 +153,7 @@ mod tests {
                 budget("微信广告", "2025-Q1", 90),
                 budget("微信广告", "2025-Q2", 60),
             ],
+            cost_pools: Vec::new(),
         }
     }
 

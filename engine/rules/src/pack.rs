@@ -382,7 +382,16 @@ fn merge(chain: Vec<(PackSource, PackFile)>, problems: &mut Vec<Problem>) -> Pac
         pack.description = file.description.clone();
         for (name, spec) in &file.params {
             let span = locate_key(&source, "pack.yaml", name);
-            merge_param(&mut pack.params, name, spec, &file.name, &span, problems);
+            let extends = file.extends.is_some();
+            merge_param(
+                &mut pack.params,
+                name,
+                spec,
+                &file.name,
+                extends,
+                &span,
+                problems,
+            );
         }
         for name in &file.remove {
             if pack.rules.remove(name).is_none() {
@@ -457,9 +466,28 @@ fn merge_param(
     name: &str,
     spec: &ParamSpec,
     pack: &str,
+    extends: bool,
     span: &Span,
     problems: &mut Vec<Problem>,
 ) {
+    // In a pack that extends another, a bare value overrides an inherited parameter; a
+    // misspelt name would otherwise become a new, unused parameter.
+    if extends && matches!(spec, ParamSpec::Value(_)) && !params.contains_key(name) {
+        problems.push(span.problem(
+            None,
+            "rules.unknown-name",
+            format!("parameter {name} is not inherited, so it overrides nothing; declare a new parameter as {{ type: ..., default: ... }}"),
+        ));
+        return;
+    }
+    if !crate::pack::valid_name(name) {
+        problems.push(span.problem(
+            None,
+            "rules.name",
+            format!("parameter {name:?}: use letters, digits and _, starting with a letter (scripts read it as params.NAME)"),
+        ));
+        return;
+    }
     let (declared, raw, description) = match spec {
         ParamSpec::Full(f) => match Type::parse(&f.ty) {
             Some(t) => (Some(t), &f.default, f.description.clone()),
@@ -513,6 +541,11 @@ pub(crate) fn yaml_value(v: &serde_yaml::Value, want: Option<Type>) -> Result<Va
     let value = match v {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(*b),
+        Y::Number(n) if n.is_f64() && significant_digits(&n.to_string()) > 15 => {
+            return Err(format!(
+                "a number with this many digits is not kept exactly by YAML (it reads as {n}): write it in quotes (\"...\")"
+            ))
+        }
         Y::Number(n) => match n.as_i64() {
             Some(i) if want != Some(Type::Decimal) => Value::Int(i),
             _ => Value::Decimal(
@@ -556,6 +589,17 @@ pub(crate) fn yaml_value(v: &serde_yaml::Value, want: Option<Type>) -> Result<Va
         }
         _ => Ok(value),
     }
+}
+
+/// Significant digits of a number as written (`0.0012` has 2).
+fn significant_digits(s: &str) -> usize {
+    let mantissa = s.split(['e', 'E']).next().unwrap_or(s);
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    digits
+        .trim_start_matches('0')
+        .trim_end_matches('0')
+        .len()
+        .max(1)
 }
 
 /// Parses the rules of one file (one per YAML document).

@@ -215,6 +215,7 @@ fn facts() -> Facts {
             budget("fair", "2025-03", "50"),
             budget("radio", "2025-Q1", "80"),
         ],
+        cost_pools: vec![],
     }
 }
 
@@ -296,6 +297,7 @@ fn alert_levels_from_thresholds_above() {
                 spend("2025-01-10", "fair", "1000"),
             ],
             budgets: vec![],
+            cost_pools: vec![],
         },
     );
     // wechat 400 / 1 buyer: above 300, not above 450; fair 1000 / 2: above 450;
@@ -468,4 +470,79 @@ fn an_input_column_missing_from_the_table_gives_nulls_with_a_diagnostic() {
         .expect("a diagnostic");
     assert_eq!((d.code, d.count), ("rules.null", 2));
     assert!(d.message.contains("orders"), "{d:?}");
+}
+
+// ---------------------------------------------------------------- allocations
+
+#[test]
+fn an_amount_is_allocated_by_a_driver_to_the_cent() {
+    // 100 by orders over a (3), c (2), d (1), e (4) (b has none): 30, 20, 10, 40.
+    // 100.01 the same way: 30.003 -> 30.00, 20.002 -> 20.00, 10.001 -> 10.00, 40.004 ->
+    // 40.00, and the one cent left goes to the largest remainder (e, 0.4 of a cent).
+    for (amount, expected) in [
+        ("100", ["30", "0", "20", "10", "40"]),
+        ("100.01", ["30", "0", "20", "10", "40.01"]),
+    ] {
+        let out = evaluate(
+            &format!("allocation: service\npool: {{ amount: {amount} }}\ndriver: orders\n"),
+            Facts::default(),
+        );
+        let got = by_id(&out, "service");
+        for (id, want) in ["a", "b", "c", "d", "e"].iter().zip(expected) {
+            assert_eq!(got[*id], vd(want), "{id} of {amount}");
+        }
+        let pool = &out.allocations[0];
+        assert_eq!(pool.allocated + pool.unallocated, pool.amount);
+        assert_eq!(pool.unallocated, vd_dec("0"));
+        assert_eq!(pool.customers, 4);
+    }
+}
+
+#[test]
+fn time_driven_costing_reports_unused_capacity() {
+    // 2.5 yuan a minute, 12 minutes per order, 200 minutes supplied: a 90, c 60, d 30,
+    // e 120 (orders x 12 x 2.5) use 120 of 200 minutes; 80 minutes (200 yuan) are unused.
+    let out = evaluate(
+        "allocation: support\npool: { amount: 500 }\ndriver: orders\nrate: 2.5\nunit_time: 12\ncapacity: 200\n",
+        Facts::default(),
+    );
+    let got = by_id(&out, "support");
+    assert_eq!(got["a"], vd("90"));
+    assert_eq!(got["e"], vd("120"));
+    let pool = &out.allocations[0];
+    assert_eq!(pool.amount, vd_dec("500"));
+    assert_eq!(pool.allocated, vd_dec("300"));
+    assert_eq!(pool.unallocated, vd_dec("200"));
+    assert_eq!(pool.unused_capacity, Some(vd_dec("80")));
+}
+
+#[test]
+fn spend_is_allocated_per_channel_to_the_customers_it_acquired() {
+    // wechat 700 over its buyers a (b has no orders); fair 300 over c and d; tiktok 50
+    // has nobody: unallocated, with a diagnostic.
+    let out = evaluate(
+        "allocation: acquisition\npool: { spend: true, each: channel }\nto: orders > 0\n",
+        facts(),
+    );
+    let got = by_id(&out, "acquisition");
+    assert_eq!(got["a"], vd("700"));
+    assert_eq!(got["b"], vd("0"));
+    assert_eq!(got["c"], vd("150"));
+    assert_eq!(got["d"], vd("150"));
+    assert_eq!(got["e"], vd("0"));
+    let left: Vec<_> = out
+        .allocations
+        .iter()
+        .filter(|p| !p.unallocated.is_zero())
+        .map(|p| p.pool.as_str())
+        .collect();
+    assert_eq!(left, ["channel=tiktok"]);
+    assert!(out
+        .diagnostics
+        .iter()
+        .any(|d| d.rule == "acquisition" && d.code == "rules.allocation"));
+}
+
+fn vd_dec(s: &str) -> rust_decimal::Decimal {
+    s.parse().expect("decimal")
 }

@@ -337,6 +337,7 @@ pub fn book_facts() -> Facts {
             budget("微信广告", "2025-Q2", "500"),
             budget("展会活动", "2025-Q2", "2100"),
         ],
+        cost_pools: vec![],
     }
 }
 
@@ -383,6 +384,10 @@ fn groups(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 #[test]
 fn every_standard_rule_has_a_test() {
     let tested: BTreeSet<&str> = [
+        // allocations
+        "marketing_cost",
+        "profit_after_marketing",
+        "profit_after_marketing_by_channel",
         // features
         "orders_12m",
         "revenue_12m",
@@ -477,6 +482,8 @@ fn the_standard_pack_on_the_book_has_only_the_expected_diagnostics() {
     ]
     .into_iter()
     .map(|(r, n)| (r.to_string(), "rules.null", n))
+    // 抖音达人投放's spend has no buyer to go to: it stays unallocated.
+    .chain([("marketing_cost".to_string(), "rules.allocation", 1)])
     .collect();
     assert_eq!(found, expected, "{:#?}", outcome().diagnostics);
 }
@@ -750,6 +757,79 @@ fn tier() {
             "ordinary",
             "key-account",
             "ordinary"
+        ])
+    );
+}
+
+// ---------------------------------------------------------------- allocations
+
+#[test]
+fn marketing_cost() {
+    // 微信广告 1200 over its buyers c04, c05, c08: 400 each (c01 is a lead). 展会活动 2000
+    // over c02, c03, c07: 666.66 each and the two cents left to the smaller ids. c06 has no
+    // channel; 抖音达人投放's 500 has no buyer and stays unallocated.
+    assert_eq!(
+        column("marketing_cost"),
+        expect(["0", "666.67", "666.67", "400", "400", "0", "666.66", "400"])
+    );
+    let pools: Vec<(String, String, String, String, u64)> = outcome()
+        .allocations
+        .iter()
+        .map(|p| {
+            (
+                p.pool.clone(),
+                p.amount.to_string(),
+                p.allocated.to_string(),
+                p.unallocated.to_string(),
+                p.customers,
+            )
+        })
+        .collect();
+    let row = |p: &str, a: &str, given: &str, left: &str, n: u64| {
+        (
+            p.to_string(),
+            a.to_string(),
+            given.to_string(),
+            left.to_string(),
+            n,
+        )
+    };
+    assert_eq!(
+        pools,
+        [
+            row("channel=展会活动", "2000", "2000.00", "0.00", 3),
+            row("channel=微信广告", "1200", "1200", "0", 3),
+            row("channel=抖音达人投放", "500", "0", "500", 0),
+        ]
+    );
+}
+
+#[test]
+fn profit_after_marketing() {
+    assert_eq!(
+        column("profit_after_marketing"),
+        expect([
+            "0",
+            "149333.33",
+            "34333.33",
+            "1600",
+            "0",
+            "3000",
+            "12333.34",
+            "-1500"
+        ])
+    );
+}
+
+#[test]
+fn profit_after_marketing_by_channel() {
+    assert_eq!(
+        kpi_of("profit_after_marketing_by_channel"),
+        groups(&[
+            ("channel=微信广告", "100"),
+            ("channel=展会活动", "196000"),
+            ("channel=抖音达人投放", "0"),
+            ("channel=(none)", "3000"),
         ])
     );
 }
