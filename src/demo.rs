@@ -78,6 +78,21 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
     let as_of = app::data_as_of(&store)?;
     let (rows, _) = ledgerlens_pipeline::customer_features(&store, as_of)?;
     let merges = store.merges()?;
+    // The project's client pack (extends the standard pack) over the ledgers.
+    let program = crate::rules::load(Some(&ctx), None)?;
+    let (outcome, _) =
+        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs)?;
+    let fired: Vec<&ledgerlens_rules::AlertRow> = outcome
+        .alerts
+        .iter()
+        .filter(|a| a.level > ledgerlens_rules::Level::Ok)
+        .collect();
+    // Overall KPIs and the marketing ones by channel: what a first look needs.
+    let top_kpis: Vec<&ledgerlens_rules::KpiValue> = outcome
+        .kpis
+        .iter()
+        .filter(|k| k.group.is_empty() || matches!(k.kpi.as_str(), "channel_roi" | "cac"))
+        .collect();
 
     if format == Format::Json {
         let top = top_customers(&rows, 10);
@@ -87,6 +102,10 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
             "portfolio": app::portfolio(&store, as_of)?,
             "merges": merges.len(),
             "top_customers": top,
+            "pack": {"name": program.name, "version": program.version, "chain": program.chain},
+            "segments": outcome.segments,
+            "kpis": top_kpis,
+            "alerts": fired,
         });
         serde_json::to_writer_pretty(&mut *out, &v)?;
         writeln!(out)?;
@@ -221,9 +240,56 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
         rows: refund_rows,
     }
     .write(out, Format::Table)?;
+    writeln!(
+        out,
+        "\n== rule pack {} version {} ({}): segment sizes",
+        program.name,
+        program.version,
+        program.chain.join(" <- ")
+    )?;
+    Listing::of(
+        &["segment", "label", "customers", "action"],
+        &outcome.segments,
+    )?
+    .write(out, Format::Table)?;
+    writeln!(
+        out,
+        "\n== key KPIs (overall; ROI and CAC by acquisition channel)"
+    )?;
+    let kpi_rows: Vec<_> = top_kpis
+        .iter()
+        .map(|k| {
+            let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
+            json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
+        })
+        .collect();
+    Listing {
+        columns: vec!["kpi", "group", "value", "unit"],
+        rows: kpi_rows,
+    }
+    .write(out, Format::Table)?;
+    writeln!(
+        out,
+        "\n== alerts that fired ({}; by alert, then subject; `run` lists them all)",
+        fired.len()
+    )?;
+    let mut per_alert = std::collections::BTreeMap::<&str, usize>::new();
+    let shown: Vec<_> = fired
+        .iter()
+        .filter(|a| {
+            let n = per_alert.entry(a.alert.as_str()).or_default();
+            *n += 1;
+            *n <= 5
+        })
+        .collect();
+    Listing::of(&["alert", "subject", "level", "value", "threshold"], &shown)?
+        .write(out, Format::Table)?;
+    for (alert, n) in per_alert.iter().filter(|(_, n)| **n > 5) {
+        writeln!(out, "... {alert}: {n} in all")?;
+    }
     match dir {
-        Some(d) => writeln!(out, "\nnext: `ledgerlens --project {} customers`, `customer ID`, `quarantine`, `merges`, `stats`.", d.display())?,
-        None => writeln!(out, "\nnext: `ledgerlens demo --out demo` keeps the project; then `ledgerlens --project demo customers`, `customer ID`, `quarantine`, `merges`, `stats`.")?,
+        Some(d) => writeln!(out, "\nnext: `ledgerlens --project {} customers`, `customer ID`, `quarantine`, `merges`, `stats`, `run`, `explain ID`.", d.display())?,
+        None => writeln!(out, "\nnext: `ledgerlens demo --out demo` keeps the project; then `ledgerlens --project demo customers`, `customer ID`, `quarantine`, `merges`, `stats`, `run`, `explain ID`.")?,
     }
     Ok(())
 }
