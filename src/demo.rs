@@ -256,32 +256,13 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
         out,
         "\n== key KPIs (overall; ROI and CAC by acquisition channel)"
     )?;
-    let kpi_rows: Vec<_> = top_kpis
-        .iter()
-        .map(|k| {
-            let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
-            json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
-        })
-        .collect();
-    Listing {
-        columns: vec!["kpi", "group", "value", "unit"],
-        rows: kpi_rows,
-    }
-    .write(out, Format::Table)?;
+    crate::rules::kpi_listing(top_kpis.iter().copied()).write(out, Format::Table)?;
     writeln!(
         out,
         "\n== alerts that fired ({}; by alert, then subject; `run` lists them all)",
         fired.len()
     )?;
-    let mut per_alert = std::collections::BTreeMap::<&str, usize>::new();
-    let shown: Vec<_> = fired
-        .iter()
-        .filter(|a| {
-            let n = per_alert.entry(a.alert.as_str()).or_default();
-            *n += 1;
-            *n <= 5
-        })
-        .collect();
+    let (shown, per_alert) = crate::rules::fired_alerts(&outcome, 5);
     Listing::of(&["alert", "subject", "level", "value", "threshold"], &shown)?
         .write(out, Format::Table)?;
     for (alert, n) in per_alert.iter().filter(|(_, n)| **n > 5) {

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
-use ledgerlens_rules::{Level, Outcome, Pack, PackSource, Program, Resolver, Value};
+use ledgerlens_rules::{
+    AlertRow, KpiValue, Level, Outcome, Pack, PackSource, Program, Resolver, Value,
+};
 use serde_json::{json, Map};
 
 use crate::app::{data_as_of, Context};
@@ -204,10 +206,9 @@ pub fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
 }
 
 /// KPI values as a flat listing: the group as `key=value, ...` in one column.
-fn kpi_listing(outcome: &Outcome) -> Listing<'static> {
-    let rows = outcome
-        .kpis
-        .iter()
+pub fn kpi_listing<'k>(kpis: impl IntoIterator<Item = &'k KpiValue>) -> Listing<'static> {
+    let rows = kpis
+        .into_iter()
         .map(|k| {
             let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
             json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
@@ -217,6 +218,26 @@ fn kpi_listing(outcome: &Outcome) -> Listing<'static> {
         columns: vec!["kpi", "group", "value", "unit"],
         rows,
     }
+}
+
+/// The alerts that fired (above `ok`), at most `per_alert` of each rule (in the outcome's
+/// order: by alert, then subject), with how many each rule fired in all.
+pub fn fired_alerts(
+    outcome: &Outcome,
+    per_alert: usize,
+) -> (Vec<&AlertRow>, std::collections::BTreeMap<&str, usize>) {
+    let mut totals = std::collections::BTreeMap::<&str, usize>::new();
+    let shown = outcome
+        .alerts
+        .iter()
+        .filter(|a| a.level > Level::Ok)
+        .filter(|a| {
+            let n = totals.entry(a.alert.as_str()).or_default();
+            *n += 1;
+            *n <= per_alert
+        })
+        .collect();
+    (shown, totals)
 }
 
 /// How many per-customer alerts of one rule the table view shows.
@@ -256,7 +277,7 @@ fn write(
             )?
             .write(out, Format::Table)?;
             writeln!(out, "\n== kpis")?;
-            kpi_listing(outcome).write(out, Format::Table)?;
+            kpi_listing(&outcome.kpis).write(out, Format::Table)?;
             if !outcome.allocations.is_empty() {
                 writeln!(out, "\n== allocations")?;
                 Listing::of(
@@ -274,22 +295,14 @@ fn write(
                 .write(out, Format::Table)?;
             }
             writeln!(out, "\n== alerts (not ok)")?;
-            let mut shown = Vec::new();
-            let mut hidden = std::collections::BTreeMap::<&str, usize>::new();
-            for a in outcome.alerts.iter().filter(|a| a.level > Level::Ok) {
-                let n = shown
-                    .iter()
-                    .filter(|x: &&&ledgerlens_rules::AlertRow| x.alert == a.alert)
-                    .count();
-                if n < TABLE_ALERTS_PER_RULE {
-                    shown.push(a);
-                } else {
-                    *hidden.entry(&a.alert).or_default() += 1;
-                }
-            }
+            let (shown, totals) = fired_alerts(outcome, TABLE_ALERTS_PER_RULE);
             Listing::of(&["alert", "subject", "level", "value", "threshold"], &shown)?
                 .write(out, Format::Table)?;
-            for (alert, n) in hidden {
+            for (alert, total) in totals {
+                let n = total.saturating_sub(TABLE_ALERTS_PER_RULE);
+                if n == 0 {
+                    continue;
+                }
                 writeln!(
                     out,
                     "... and {n} more {alert} alerts (all of them: --format json, or --out DIR)"
@@ -330,7 +343,7 @@ fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result
         &outcome.segments,
     )?
     .write(&mut file("segments.csv")?, Format::Csv)?;
-    kpi_listing(outcome).write(&mut file("kpis.csv")?, Format::Csv)?;
+    kpi_listing(&outcome.kpis).write(&mut file("kpis.csv")?, Format::Csv)?;
     Listing::of(
         &["alert", "subject", "level", "value", "threshold", "kpi"],
         &outcome.alerts,

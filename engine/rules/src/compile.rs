@@ -475,7 +475,19 @@ impl Compiler<'_> {
 
     fn expr(&mut self, def: &RuleDef, text: &str) -> Option<Script> {
         let span = def.locate(text);
-        match self.engine.compile_expression_with_scope(&self.scope, text) {
+        let compiled = self.engine.compile_expression_with_scope(&self.scope, text);
+        self.compiled(def, compiled, span, text)
+    }
+
+    /// A compiled script, or its syntax error as a problem at its position in the file.
+    fn compiled(
+        &mut self,
+        def: &RuleDef,
+        compiled: Result<AST, rhai::ParseError>,
+        span: Span,
+        text: &str,
+    ) -> Option<Script> {
+        match compiled {
             Ok(ast) => Some(self.script(ast, span, text)),
             Err(e) => {
                 self.problems.push(span.problem(
@@ -502,17 +514,8 @@ impl Compiler<'_> {
             }
             None => (def.locate(text), text.to_string()),
         };
-        match self.engine.compile_with_scope(&self.scope, &source) {
-            Ok(ast) => Some(self.script(ast, span, &source)),
-            Err(e) => {
-                self.problems.push(span.problem(
-                    position(e.position()),
-                    code_of(&e),
-                    format!("{}: {}", def.name, e.0),
-                ));
-                None
-            }
-        }
+        let compiled = self.engine.compile_with_scope(&self.scope, &source);
+        self.compiled(def, compiled, span, &source)
     }
 
     fn script(&self, ast: AST, span: Span, text: &str) -> Script {

@@ -1025,15 +1025,25 @@ impl Run<'_> {
                 pools.insert("all".into(), (*x, Vec::new()));
             }
         }
+        // A customer's key value names its pool (`微信广告` -> `channel=微信广告`): the
+        // names are made once per pool, not once per customer.
+        let pool_of: rustc_hash::FxHashMap<Value, String> = match &a.each {
+            Some(k) => pools
+                .keys()
+                .filter_map(|name| {
+                    let value = name.strip_prefix(k.as_str())?.strip_prefix('=')?;
+                    Some((Value::Text(value.into()), name.clone()))
+                })
+                .collect(),
+            None => Default::default(),
+        };
         for row in (0..n).filter(|&r| receives[r]) {
-            let key = match (&a.each, key_column) {
-                (Some(k), Some(c)) => match c.get(row) {
-                    Value::Null => continue,
-                    v => format!("{k}={v}"),
-                },
-                _ => "all".to_string(),
+            let pool = match (&a.each, key_column) {
+                (Some(_), Some(c)) => pool_of.get(&c.get(row)).and_then(|k| pools.get_mut(k)),
+                (Some(_), None) => None,
+                (None, _) => pools.get_mut("all"),
             };
-            if let Some(p) = pools.get_mut(&key) {
+            if let Some(p) = pool {
                 p.1.push(row);
             }
         }
