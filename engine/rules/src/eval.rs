@@ -22,10 +22,10 @@ use crate::compile::{
 };
 use crate::error::{Error, Problem};
 use crate::facts::{period_of, Facts, GroupKeys, BUDGET_KEYS, PERIOD_KEYS, SPEND_KEYS};
-use crate::native::{Bound, Failure};
+use crate::native::{Bound, Chunk, Failure, Vector};
 use crate::pack::Kind;
 use crate::sandbox::{self, Frame};
-use crate::value::{Column, Table, Type, Value};
+use crate::value::{Column, ColumnBuilder, Table, Type, Value};
 
 const CHUNK: usize = 4096;
 
@@ -324,14 +324,14 @@ impl Tally {
 
     fn null(&mut self, row: usize, message: String) {
         self.nulls += 1;
-        if self.null_first.is_none() {
+        if self.null_first.as_ref().is_none_or(|f| row < f.0) {
             self.null_first = Some((row, message));
         }
     }
 
     fn wrong_type(&mut self, row: usize, message: String) {
         self.types += 1;
-        if self.type_first.is_none() {
+        if self.type_first.as_ref().is_none_or(|f| row < f.0) {
             self.type_first = Some((row, message));
         }
     }
@@ -347,36 +347,59 @@ enum Got {
     Odd(String),
 }
 
-/// An expression ready to evaluate over the run's table: natively when it has a native
-/// form, else in Rhai.
+/// An expression ready to evaluate over the run's table: natively, a chunk of rows at a
+/// time, when it has a native form; else (and for the rows the native form leaves to it)
+/// in Rhai, row by row.
 struct Evaluator<'a> {
     script: &'a Script,
     bound: Option<Bound<'a>>,
 }
 
-impl Evaluator<'_> {
-    /// Evaluates for one row (the thread's frame must be on that row for Rhai). `Err` is a
-    /// sandbox limit, which stops the run.
-    fn eval(
+impl<'a> Evaluator<'a> {
+    /// The native values of a chunk of rows (rows without a native form are marked
+    /// unsupported: see [`Evaluator::at`]).
+    /// With a mask (by row of the range), only the rows it asks for.
+    fn chunk(&self, range: Range<usize>, mask: Option<&[bool]>) -> Chunk<'a> {
+        match &self.bound {
+            Some(b) => b.eval_chunk(range, mask),
+            None => Chunk {
+                values: Vector::Const(Value::Null, range.len()),
+                fails: (0..range.len())
+                    .filter(|&i| mask.is_none_or(|m| m[i]))
+                    .map(|i| (i, Failure::Unsupported))
+                    .collect(),
+            },
+        }
+    }
+
+    /// The value of row `row` of the table, row `i` of `chunk`; in Rhai when the chunk
+    /// leaves it there (the thread's frame must be on the table). `Err` is a sandbox
+    /// limit, which stops the run.
+    fn at(
         &self,
+        chunk: &Chunk<'_>,
+        i: usize,
+        row: usize,
         engine: &rhai::Engine,
         scope: &mut Scope<'static>,
-        row: usize,
     ) -> Result<Got, Box<EvalAltResult>> {
-        if let Some(b) = &self.bound {
-            match b.eval(row) {
-                Ok(v) => return Ok(Got::Value(v)),
-                Err(Failure::Error(m)) => return Ok(Got::Failed(m)),
-                Err(Failure::Unsupported) => {}
+        match chunk.failure(i) {
+            None => Ok(Got::Value(chunk.values.get(i))),
+            Some(Failure::Error(m)) => Ok(Got::Failed(m.clone())),
+            Some(Failure::Unsupported) => {
+                sandbox::set_row(row);
+                let base = scope.len();
+                let result = engine.eval_ast_with_scope::<Dynamic>(scope, &self.script.ast);
+                scope.rewind(base);
+                match result {
+                    Ok(d) => Ok(match Value::from_dynamic(&d) {
+                        Some(v) => Got::Value(v),
+                        None => Got::Odd(d.type_name().to_string()),
+                    }),
+                    Err(e) if fatal(&e) => Err(e),
+                    Err(e) => Ok(Got::Failed(e.to_string())),
+                }
             }
-        }
-        match engine.eval_ast_with_scope::<Dynamic>(scope, &self.script.ast) {
-            Ok(d) => Ok(match Value::from_dynamic(&d) {
-                Some(v) => Got::Value(v),
-                None => Got::Odd(d.type_name().to_string()),
-            }),
-            Err(e) if fatal(&e) => Err(e),
-            Err(e) => Ok(Got::Failed(e.to_string())),
         }
     }
 }
@@ -409,14 +432,17 @@ impl Run<'_> {
             }
             RuleBody::Scripted { script, round } => {
                 let ty = rule.ty.unwrap_or(Type::Decimal);
-                let (values, tally) = self.column(&rule.name, script, Some(ty))?;
-                let values = values
-                    .into_iter()
-                    .map(|v| round_value(v, *round))
-                    .collect::<Vec<_>>();
+                let (mut column, tally) = self.column(&rule.name, script, ty)?;
+                if let (Column::Decimal(v), Some(places)) = (&mut column, round) {
+                    for d in v.iter_mut().flatten() {
+                        *d = d.round_dp_with_strategy(
+                            *places,
+                            RoundingStrategy::MidpointAwayFromZero,
+                        );
+                    }
+                }
                 self.tallied(&rule.name, &at, tally, ty);
-                self.table
-                    .insert(&rule.name, Column::from_values(ty, values));
+                self.table.insert(&rule.name, column);
             }
             RuleBody::Segment(def) => self.segment(rule, &at, def)?,
             RuleBody::GroupKpi(k) => self.group_kpi(rule, &at, k)?,
@@ -456,17 +482,23 @@ impl Run<'_> {
             .collect()
     }
 
-    /// Runs `f` over every row, chunk by chunk in parallel, with this thread's frame set
-    /// to the table and a scope holding the parameters; each chunk folds its rows into a
-    /// state made by `init`. Returns the chunks' states in row order.
-    fn fold_rows<S: Send>(
+    /// Runs `f` over every chunk of rows in parallel, with this thread's frame set to the
+    /// table and a scope holding the parameters (for the rows evaluated in Rhai); each
+    /// chunk makes a state with `init` and folds its rows into it. Returns the chunks'
+    /// states in row order.
+    fn fold_chunks<S: Send>(
         &self,
         init: impl Fn(usize) -> S + Sync,
-        f: impl Fn(&mut S, &mut Scope<'static>, usize, &mut Tally) -> Result<(), Box<EvalAltResult>>
+        f: impl Fn(
+                &mut S,
+                &mut Scope<'static>,
+                Range<usize>,
+                &mut Tally,
+            ) -> Result<(), Box<EvalAltResult>>
             + Sync,
     ) -> Result<(Vec<S>, Tally), Box<EvalAltResult>> {
-        type Chunk<S> = Result<(S, Tally), Box<EvalAltResult>>;
-        let results: Vec<Chunk<S>> = self
+        type Folded<S> = Result<(S, Tally), Box<EvalAltResult>>;
+        let results: Vec<Folded<S>> = self
             .chunks()
             .par_iter()
             .map(|range| {
@@ -477,18 +509,9 @@ impl Run<'_> {
                 });
                 let mut scope = Scope::new();
                 scope.push_constant("params", self.program.params_map.clone());
-                let base = scope.len();
                 let mut state = init(range.len());
                 let mut tally = Tally::default();
-                let mut result = Ok(());
-                for row in range.clone() {
-                    sandbox::set_row(row);
-                    if let Err(e) = f(&mut state, &mut scope, row, &mut tally) {
-                        result = Err(e);
-                        break;
-                    }
-                    scope.rewind(base);
-                }
+                let result = f(&mut state, &mut scope, range.clone(), &mut tally);
                 sandbox::set_frame(previous);
                 result.map(|_| (state, tally))
             })
@@ -503,22 +526,6 @@ impl Run<'_> {
         Ok((states, tally))
     }
 
-    /// One result per row, in row order (see [`Run::fold_rows`]).
-    fn per_row<T: Send>(
-        &self,
-        f: impl Fn(&mut Scope<'static>, usize, &mut Tally) -> Result<T, Box<EvalAltResult>> + Sync,
-    ) -> Result<(Vec<T>, Tally), Box<EvalAltResult>> {
-        let (chunks, tally) = self.fold_rows(Vec::with_capacity, |out, scope, row, tally| {
-            out.push(f(scope, row, tally)?);
-            Ok(())
-        })?;
-        let mut all = Vec::with_capacity(self.table.len());
-        for c in chunks {
-            all.extend(c);
-        }
-        Ok((all, tally))
-    }
-
     fn evaluator<'a>(&'a self, script: &'a Script) -> Evaluator<'a> {
         Evaluator {
             script,
@@ -529,48 +536,83 @@ impl Run<'_> {
         }
     }
 
-    /// One value per customer from a script; values not of type `ty` (when given) are
+    /// One value of type `ty` per customer from a script; values of other types are
     /// nulls, counted as type errors.
-    fn column(
-        &self,
-        rule: &str,
-        script: &Script,
-        ty: Option<Type>,
-    ) -> Result<(Vec<Value>, Tally), Error> {
+    fn column(&self, rule: &str, script: &Script, ty: Type) -> Result<(Column, Tally), Error> {
         let engine = &self.program.engine;
         let fast = self
             .table
             .column(script.text.trim())
-            .filter(|c| is_name(&script.text) && ty.is_none_or(|ty| ty.accepts(c.ty())));
+            .filter(|c| is_name(&script.text) && ty.accepts(c.ty()));
         if let Some(column) = fast {
             // A bare column name: no script needed.
-            let values = (0..self.table.len()).map(|r| column.get(r)).collect();
-            return Ok((values, Tally::default()));
+            let column = match column {
+                Column::Int(v) if ty == Type::Decimal => {
+                    Column::Decimal(v.iter().map(|x| x.map(Decimal::from)).collect())
+                }
+                c => c.clone(),
+            };
+            return Ok((column, Tally::default()));
         }
         let ev = self.evaluator(script);
-        self.per_row(|scope, row, tally| {
-            Ok(match ev.eval(engine, scope, row)? {
-                Got::Value(v)
-                    if v.type_of()
-                        .is_none_or(|t| ty.is_none_or(|ty| ty.accepts(t))) =>
-                {
-                    v
-                }
-                Got::Value(v) => {
-                    tally.wrong_type(row, v.type_of().map_or("()", Type::name).to_string());
-                    Value::Null
-                }
-                Got::Odd(t) => {
-                    tally.wrong_type(row, t);
-                    Value::Null
-                }
-                Got::Failed(m) => {
-                    tally.null(row, m);
-                    Value::Null
-                }
-            })
-        })
-        .map_err(|e| stopped(rule, &script.span, &e))
+        let (parts, tally) = self
+            .fold_chunks(
+                |_| Column::new(ty),
+                |out, scope, range, tally| {
+                    let chunk = ev.chunk(range.clone(), None);
+                    if let Some(c) = typed_column(&chunk, ty) {
+                        *out = c;
+                        return Ok(());
+                    }
+                    let mut b = ColumnBuilder::new(ty);
+                    for (i, row) in range.enumerate() {
+                        b.push(match ev.at(&chunk, i, row, engine, scope)? {
+                            Got::Value(v) if v.type_of().is_none_or(|t| ty.accepts(t)) => v,
+                            Got::Value(v) => {
+                                tally.wrong_type(
+                                    row,
+                                    v.type_of().map_or("()", Type::name).to_string(),
+                                );
+                                Value::Null
+                            }
+                            Got::Odd(t) => {
+                                tally.wrong_type(row, t);
+                                Value::Null
+                            }
+                            Got::Failed(m) => {
+                                tally.null(row, m);
+                                Value::Null
+                            }
+                        });
+                    }
+                    *out = b.finish();
+                    Ok(())
+                },
+            )
+            .map_err(|e| stopped(rule, &script.span, &e))?;
+        Ok((Column::concat(ty, parts), tally))
+    }
+
+    /// The type of a script's value for the first customer (`None` when it has none):
+    /// how the dry run infers the type of a scripted feature.
+    fn first_type(&self, rule: &str, script: &Script) -> Result<Option<Type>, Error> {
+        let engine = &self.program.engine;
+        let ev = self.evaluator(script);
+        let (firsts, _) = self
+            .fold_chunks(
+                |_| None,
+                |out, scope, range, _| {
+                    if range.start == 0 && !range.is_empty() {
+                        let chunk = ev.chunk(0..1, None);
+                        if let Got::Value(v) = ev.at(&chunk, 0, 0, engine, scope)? {
+                            *out = v.type_of();
+                        }
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(|e| stopped(rule, &script.span, &e))?;
+        Ok(firsts.into_iter().next().flatten())
     }
 
     fn segment(
@@ -586,77 +628,125 @@ impl Run<'_> {
                     .iter()
                     .map(|b| b.when.as_ref().map(|w| self.evaluator(w)))
                     .collect();
-                let (labels, tally) = self
-                    .per_row(|scope, row, tally| {
-                        let mut held: Vec<usize> = Vec::new();
-                        for (i, (b, when)) in branches.iter().zip(&whens).enumerate() {
-                            let holds = match when {
-                                None => held.is_empty(),
-                                Some(w) => match w.eval(engine, scope, row)? {
-                                    Got::Value(Value::Bool(x)) => x,
-                                    Got::Value(v) => {
-                                        let t = v.type_of().map_or("()", Type::name);
-                                        tally.wrong_type(
-                                            row,
-                                            format!("{t} from the rule giving {}", b.label),
-                                        );
-                                        false
-                                    }
-                                    Got::Odd(t) => {
-                                        tally.wrong_type(
-                                            row,
-                                            format!("{t} from the rule giving {}", b.label),
-                                        );
-                                        false
-                                    }
-                                    Got::Failed(m) => {
-                                        tally.null(row, format!("{}: {m}", b.label));
-                                        false
-                                    }
-                                },
-                            };
-                            if holds {
-                                if *hit == Hit::First {
-                                    return Ok(Picked::Branch(Some(i)));
-                                }
-                                held.push(i);
-                            }
+                // Whether a branch's condition holds for a row (its problems counted).
+                let holds = |b: &crate::compile::Branch,
+                             w: &Evaluator<'_>,
+                             c: &Chunk<'_>,
+                             i: usize,
+                             row: usize,
+                             scope: &mut Scope<'static>,
+                             tally: &mut Tally|
+                 -> Result<bool, Box<EvalAltResult>> {
+                    if let (true, Vector::Bool(v)) = (c.fails.is_empty(), &c.values) {
+                        if let Some(x) = v[i] {
+                            return Ok(x);
                         }
-                        Ok(match hit {
-                            Hit::First => Picked::Branch(None),
-                            Hit::Priority => Picked::Branch(
-                                held.iter()
-                                    .copied()
-                                    .max_by_key(|&i| (branches[i].priority, std::cmp::Reverse(i))),
-                            ),
-                            Hit::Unique => {
-                                // The default counts only when nothing else held.
-                                if held.len() > 1 {
-                                    tally.uniques += 1;
-                                    if tally.unique_first.is_none() {
-                                        let names: Vec<&str> = held
-                                            .iter()
-                                            .map(|&i| branches[i].label.as_str())
-                                            .collect();
-                                        tally.unique_first = Some((
-                                            row,
-                                            format!(
-                                                "more than one rule held: {}",
-                                                names.join(", ")
-                                            ),
-                                        ));
+                    }
+                    Ok(match w.at(c, i, row, engine, scope)? {
+                        Got::Value(Value::Bool(x)) => x,
+                        Got::Value(v) => {
+                            let t = v.type_of().map_or("()", Type::name);
+                            tally.wrong_type(row, format!("{t} from the rule giving {}", b.label));
+                            false
+                        }
+                        Got::Odd(t) => {
+                            tally.wrong_type(row, format!("{t} from the rule giving {}", b.label));
+                            false
+                        }
+                        Got::Failed(m) => {
+                            tally.null(row, format!("{}: {m}", b.label));
+                            false
+                        }
+                    })
+                };
+                let (parts, tally) = self
+                    .fold_chunks(Vec::with_capacity, |out, scope, range, tally| {
+                        let n = range.len();
+                        if *hit == Hit::First {
+                            // Branch by branch, each over the rows no earlier one took.
+                            let mut picked: Vec<Option<usize>> = vec![None; n];
+                            let mut open = vec![true; n];
+                            for (k, (b, when)) in branches.iter().zip(&whens).enumerate() {
+                                if !open.contains(&true) {
+                                    break;
+                                }
+                                let chunk = when
+                                    .as_ref()
+                                    .map(|w| (w, w.chunk(range.clone(), Some(&open))));
+                                for i in 0..n {
+                                    if !open[i] {
+                                        continue;
                                     }
-                                    Picked::Branch(None)
-                                } else {
-                                    Picked::Branch(held.first().copied())
+                                    let held = match &chunk {
+                                        None => true,
+                                        Some((w, c)) => {
+                                            holds(b, w, c, i, range.start + i, scope, tally)?
+                                        }
+                                    };
+                                    if held {
+                                        picked[i] = Some(k);
+                                        open[i] = false;
+                                    }
                                 }
                             }
-                            Hit::Collect => Picked::Labels(
-                                held.iter().map(|&i| branches[i].label.clone()).collect(),
-                            ),
-                        })
+                            out.extend(picked.into_iter().map(Picked::Branch));
+                            return Ok(());
+                        }
+                        // Every condition over the chunk; a row looks at each in turn.
+                        let chunks: Vec<Option<Chunk<'_>>> = whens
+                            .iter()
+                            .map(|w| w.as_ref().map(|w| w.chunk(range.clone(), None)))
+                            .collect();
+                        let mut held: Vec<usize> = Vec::new();
+                        for (i, row) in range.enumerate() {
+                            held.clear();
+                            for (k, (b, when)) in branches.iter().zip(&whens).enumerate() {
+                                let h = match (when, &chunks[k]) {
+                                    (Some(w), Some(c)) => holds(b, w, c, i, row, scope, tally)?,
+                                    _ => held.is_empty(),
+                                };
+                                if h {
+                                    held.push(k);
+                                }
+                            }
+                            out.push(match hit {
+                                Hit::First => Picked::Branch(held.first().copied()),
+                                Hit::Priority => {
+                                    Picked::Branch(held.iter().copied().max_by_key(|&i| {
+                                        (branches[i].priority, std::cmp::Reverse(i))
+                                    }))
+                                }
+                                Hit::Unique => {
+                                    // The default counts only when nothing else held.
+                                    if held.len() > 1 {
+                                        tally.uniques += 1;
+                                        if tally.unique_first.as_ref().is_none_or(|f| row < f.0) {
+                                            let names: Vec<&str> = held
+                                                .iter()
+                                                .map(|&i| branches[i].label.as_str())
+                                                .collect();
+                                            tally.unique_first = Some((
+                                                row,
+                                                format!(
+                                                    "more than one rule held: {}",
+                                                    names.join(", ")
+                                                ),
+                                            ));
+                                        }
+                                        Picked::Branch(None)
+                                    } else {
+                                        Picked::Branch(held.first().copied())
+                                    }
+                                }
+                                Hit::Collect => Picked::Labels(
+                                    held.iter().map(|&i| branches[i].label.clone()).collect(),
+                                ),
+                            });
+                        }
+                        Ok(())
                     })
                     .map_err(|e| stopped(&rule.name, &rule.span, &e))?;
+                let labels: Vec<Picked> = parts.into_iter().flatten().collect();
                 self.tallied(&rule.name, at, tally, Type::Bool);
                 let actions = branches
                     .iter()
@@ -670,28 +760,28 @@ impl Run<'_> {
                 low_is_better,
                 actions,
             } => {
-                let (values, tally) = self.column(&rule.name, of, Some(Type::Decimal))?;
+                let (values, tally) = self.column(&rule.name, of, Type::Decimal)?;
                 self.tallied(&rule.name, at, tally, Type::Decimal);
-                let scores = quantile_scores(&values, *buckets, *low_is_better);
+                let scores = quantile_scores(decimals(&values), *buckets, *low_is_better);
                 let actions = actions
                     .iter()
                     .map(|(k, v)| (k.clone(), Some(v.clone())))
                     .collect();
-                (Column::from_values(Type::Int, scores), actions)
+                (Column::Int(scores), actions)
             }
             SegmentDef::Pareto {
                 of,
                 classes,
                 actions,
             } => {
-                let (values, tally) = self.column(&rule.name, of, Some(Type::Decimal))?;
+                let (values, tally) = self.column(&rule.name, of, Type::Decimal)?;
                 self.tallied(&rule.name, at, tally, Type::Decimal);
-                let labels = pareto_classes(&values, classes);
+                let labels = pareto_classes(decimals(&values), classes);
                 let actions = actions
                     .iter()
                     .map(|(k, v)| (k.clone(), Some(v.clone())))
                     .collect();
-                (Column::from_values(Type::Text, labels), actions)
+                (labels, actions)
             }
         };
         // Sizes: counted by dictionary code or by value, named at the end.
@@ -764,21 +854,6 @@ impl Run<'_> {
                 .iter()
                 .map(|a| a.arg.as_ref().map(|s| self.evaluator(s)))
                 .collect();
-            let filter_of = |scope: &mut Scope<'static>,
-                             row: usize,
-                             tally: &mut Tally|
-             -> Result<bool, Box<EvalAltResult>> {
-                let Some(f) = &filter else { return Ok(true) };
-                Ok(match f.eval(engine, scope, row)? {
-                    Got::Value(v) => v == Value::Bool(true),
-                    Got::Odd(_) => false,
-                    Got::Failed(m) => {
-                        tally.null(row, m);
-                        false
-                    }
-                })
-            };
-            type Groups = rustc_hash::FxHashMap<Vec<Value>, Vec<Acc>>;
             let new_accs = || {
                 k.aggregates
                     .iter()
@@ -786,33 +861,59 @@ impl Run<'_> {
                     .collect::<Vec<_>>()
             };
             let (chunks, tally) = self
-                .fold_rows(
-                    |_| Groups::default(),
-                    |groups, scope, row, tally| {
-                        if !filter_of(scope, row, tally)? {
-                            return Ok(());
-                        }
-                        let key: Vec<Value> = key_columns
+                .fold_chunks(
+                    |_| Vec::<(Vec<Value>, Vec<Acc>)>::new(),
+                    |groups, scope, range, tally| {
+                        let filter_chunk = filter.as_ref().map(|f| f.chunk(range.clone(), None));
+                        let arg_chunks: Vec<Option<Chunk<'_>>> = args
                             .iter()
-                            .map(|c| c.map_or(Value::Null, |c| c.get(row)))
+                            .map(|a| a.as_ref().map(|a| a.chunk(range.clone(), None)))
                             .collect();
-                        let mut vals = Vec::with_capacity(args.len());
-                        for arg in &args {
-                            vals.push(match arg {
-                                None => Value::Bool(true),
-                                Some(arg) => match arg.eval(engine, scope, row)? {
+                        let mut keys = GroupIndex::new(&key_columns, range.clone());
+                        for (i, row) in range.enumerate() {
+                            if let (Some(f), Some(c)) = (&filter, &filter_chunk) {
+                                let keep = match f.at(c, i, row, engine, scope)? {
+                                    Got::Value(v) => v == Value::Bool(true),
+                                    Got::Odd(_) => false,
+                                    Got::Failed(m) => {
+                                        tally.null(row, m);
+                                        false
+                                    }
+                                };
+                                if !keep {
+                                    continue;
+                                }
+                            }
+                            let g = keys.group(i, groups, new_accs);
+                            for (acc, (arg, chunk)) in
+                                groups[g].1.iter_mut().zip(args.iter().zip(&arg_chunks))
+                            {
+                                let (Some(arg), Some(chunk)) = (arg, chunk) else {
+                                    acc.push(Value::Bool(true));
+                                    continue;
+                                };
+                                if chunk.fails.is_empty() {
+                                    match &chunk.values {
+                                        Vector::Decimal(v) => {
+                                            acc.push_decimal(v[i]);
+                                            continue;
+                                        }
+                                        Vector::Int(v) => {
+                                            acc.push_decimal(v[i].map(Decimal::from));
+                                            continue;
+                                        }
+                                        _ => {}
+                                    }
+                                }
+                                acc.push(match arg.at(chunk, i, row, engine, scope)? {
                                     Got::Value(v) => v,
                                     Got::Odd(_) => Value::Null,
                                     Got::Failed(m) => {
                                         tally.null(row, m);
                                         Value::Null
                                     }
-                                },
-                            });
-                        }
-                        let accs = groups.entry(key).or_insert_with(new_accs);
-                        for (acc, v) in accs.iter_mut().zip(vals) {
-                            acc.push(v);
+                                });
+                            }
                         }
                         Ok(())
                     },
@@ -951,20 +1052,23 @@ impl Run<'_> {
         // Who receives, and their drivers (1 when there is no driver).
         let receives: Vec<bool> = match &a.to {
             Some(to) => {
-                let (v, tally) = self.column(&rule.name, to, Some(Type::Bool))?;
+                let (v, tally) = self.column(&rule.name, to, Type::Bool)?;
                 self.tallied(&rule.name, at, tally, Type::Bool);
-                v.into_iter().map(|v| v == Value::Bool(true)).collect()
+                match v {
+                    Column::Bool(v) => v.into_iter().map(|b| b == Some(true)).collect(),
+                    _ => vec![false; n],
+                }
             }
             None => vec![true; n],
         };
         let drivers: Vec<Decimal> = match &a.driver {
             Some(d) => {
-                let (v, tally) = self.column(&rule.name, d, Some(Type::Decimal))?;
+                let (v, tally) = self.column(&rule.name, d, Type::Decimal)?;
                 self.tallied(&rule.name, at, tally, Type::Decimal);
                 let mut negative = 0;
-                let out = v
-                    .into_iter()
-                    .map(|v| match v.as_decimal() {
+                let out = decimals(&v)
+                    .iter()
+                    .map(|v| match *v {
                         Some(x) if x < Decimal::ZERO => {
                             negative += 1;
                             Decimal::ZERO
@@ -1176,10 +1280,13 @@ impl Run<'_> {
                 }
             }
             AlertDef::Condition { when, level } => {
-                let (values, tally) = self.column(&rule.name, when, Some(Type::Bool))?;
+                let (values, tally) = self.column(&rule.name, when, Type::Bool)?;
                 self.tallied(&rule.name, at, tally, Type::Bool);
+                let Column::Bool(values) = values else {
+                    return Ok(());
+                };
                 for (row, v) in values.into_iter().enumerate() {
-                    if v == Value::Bool(true) {
+                    if v == Some(true) {
                         self.alerts.push(AlertRow {
                             alert: rule.name.clone(),
                             subject: self.table.ids()[row].to_string(),
@@ -1193,6 +1300,71 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The groups of a chunk's rows by the values of a KPI's key columns: text keys (up to
+/// two) by their dictionary codes, other keys by value.
+struct GroupIndex<'c> {
+    columns: &'c [Option<&'c Column>],
+    start: usize,
+    /// Whether every key is a text column (or missing: null), at most two of them.
+    by_code: bool,
+    codes: rustc_hash::FxHashMap<u64, usize>,
+    values: rustc_hash::FxHashMap<Vec<Value>, usize>,
+}
+
+impl<'c> GroupIndex<'c> {
+    fn new(columns: &'c [Option<&'c Column>], range: Range<usize>) -> GroupIndex<'c> {
+        GroupIndex {
+            columns,
+            start: range.start,
+            by_code: columns.len() <= 2
+                && columns
+                    .iter()
+                    .all(|c| c.is_none_or(|c| matches!(c, Column::Text(..)))),
+            codes: Default::default(),
+            values: Default::default(),
+        }
+    }
+
+    /// The index into `groups` of the group of chunk row `i` (added when new).
+    fn group(
+        &mut self,
+        i: usize,
+        groups: &mut Vec<(Vec<Value>, Vec<Acc>)>,
+        new: impl Fn() -> Vec<Acc>,
+    ) -> usize {
+        let row = self.start + i;
+        let key_values = |columns: &[Option<&Column>]| -> Vec<Value> {
+            columns
+                .iter()
+                .map(|c| c.map_or(Value::Null, |c| c.get(row)))
+                .collect()
+        };
+        if self.by_code {
+            let mut code = 0u64;
+            for c in self.columns {
+                let c = match c {
+                    Some(Column::Text(v, _)) => v[row],
+                    _ => crate::value::NO_TEXT,
+                };
+                code = (code << 32) | u64::from(c);
+            }
+            return *self.codes.entry(code).or_insert_with(|| {
+                groups.push((key_values(self.columns), new()));
+                groups.len() - 1
+            });
+        }
+        let key = key_values(self.columns);
+        match self.values.get(&key) {
+            Some(&g) => g,
+            None => {
+                groups.push((key.clone(), new()));
+                self.values.insert(key, groups.len() - 1);
+                groups.len() - 1
+            }
+        }
     }
 }
 
@@ -1409,7 +1581,12 @@ impl Acc {
             }
             return;
         }
-        let Some(x) = v.as_decimal() else { return };
+        self.push_decimal(v.as_decimal());
+    }
+
+    /// Pushes a number (`None`: null); a count counts only `true`s, so not this.
+    fn push_decimal(&mut self, x: Option<Decimal>) {
+        let Some(x) = x else { return };
         match self {
             Acc::Sum(s, any) => {
                 *s = s.saturating_add(x);
@@ -1478,33 +1655,114 @@ impl Acc {
     }
 }
 
+/// A decimal column's values (none for a column of another type).
+fn decimals(c: &Column) -> &[Option<Decimal>] {
+    match c {
+        Column::Decimal(v) => v,
+        _ => &[],
+    }
+}
+
+/// A chunk's values as a column of type `ty`, when every row has a native value of that
+/// type (or null): no row needs a look of its own.
+fn typed_column(chunk: &Chunk<'_>, ty: Type) -> Option<Column> {
+    if !chunk.fails.is_empty() {
+        return None;
+    }
+    Some(match (ty, &chunk.values) {
+        (Type::Decimal, Vector::Decimal(v)) => Column::Decimal(v.to_vec()),
+        (Type::Decimal, Vector::Int(v)) => {
+            Column::Decimal(v.iter().map(|x| x.map(Decimal::from)).collect())
+        }
+        (Type::Int, Vector::Int(v)) => Column::Int(v.to_vec()),
+        (Type::Bool, Vector::Bool(v)) => Column::Bool(v.to_vec()),
+        (Type::Date, Vector::Date(v)) => Column::Date(v.to_vec()),
+        (_, Vector::Const(Value::Null, n)) => {
+            let mut c = Column::new(ty);
+            c.push_nulls(*n);
+            c
+        }
+        _ => return None,
+    })
+}
+
+/// The non-null values as integer keys that order as the values do (equal values, equal
+/// keys), with their rows, sorted ascending. Decimals are scaled to their largest scale;
+/// when that overflows, the keys are ranks.
+fn ranked(values: &[Option<Decimal>]) -> Vec<(i128, u32)> {
+    let scale = values
+        .iter()
+        .flatten()
+        .map(Decimal::scale)
+        .max()
+        .unwrap_or(0);
+    let scaled: Option<Vec<(i128, u32)>> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|d| (d, i as u32)))
+        .map(|(d, i)| {
+            let factor = 10i128.checked_pow(scale - d.scale())?;
+            Some((d.mantissa().checked_mul(factor)?, i))
+        })
+        .collect();
+    if let Some(mut keys) = scaled {
+        keys.par_sort_unstable();
+        return keys;
+    }
+    let mut sorted: Vec<(Decimal, u32)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|d| (d, i as u32)))
+        .collect();
+    sorted.par_sort_unstable();
+    let mut rank = 0i128;
+    let mut out = Vec::with_capacity(sorted.len());
+    for (j, &(d, i)) in sorted.iter().enumerate() {
+        if j > 0 && d != sorted[j - 1].0 {
+            rank += 1;
+        }
+        out.push((rank, i));
+    }
+    out
+}
+
+/// The runs of equal keys of a ranked list, as ranges.
+fn ties(ranked: &[(i128, u32)]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= ranked.len() {
+            return None;
+        }
+        let key = ranked[start].0;
+        let end = start + ranked[start..].partition_point(|r| r.0 == key);
+        let run = start..end;
+        start = end;
+        Some(run)
+    })
+}
+
 /// Quantile scores 1..=buckets, tie-aware: a value's score depends only on how many
 /// values are below it (above it when lower is better), never on row order, so equal
 /// values get equal scores. Nulls get no score.
-pub(crate) fn quantile_scores(values: &[Value], buckets: u32, low_is_better: bool) -> Vec<Value> {
-    let mut ranked: Vec<(Decimal, usize)> = values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.as_decimal().map(|d| (d, i)))
-        .collect();
-    ranked.sort_unstable();
-    if low_is_better {
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    }
+pub(crate) fn quantile_scores(
+    values: &[Option<Decimal>],
+    buckets: u32,
+    low_is_better: bool,
+) -> Vec<Option<i64>> {
+    let ranked = ranked(values);
     let n = ranked.len() as u64;
-    let mut out = vec![Value::Null; values.len()];
-    let mut start = 0usize;
-    while start < ranked.len() {
-        let mut end = start;
-        while end < ranked.len() && ranked[end].0 == ranked[start].0 {
-            end += 1;
-        }
+    let mut out = vec![None; values.len()];
+    for run in ties(&ranked) {
         // The score of the tie group: from the number of values strictly worse.
-        let score = (start as u64 * u64::from(buckets) / n) as i64 + 1;
-        for &(_, i) in &ranked[start..end] {
-            out[i] = Value::Int(score);
+        let worse = if low_is_better {
+            n - run.end as u64
+        } else {
+            run.start as u64
+        };
+        let score = (worse * u64::from(buckets) / n) as i64 + 1;
+        for &(_, i) in &ranked[run] {
+            out[i as usize] = Some(score);
         }
-        start = end;
     }
     out
 }
@@ -1512,44 +1770,55 @@ pub(crate) fn quantile_scores(values: &[Value], buckets: u32, low_is_better: boo
 /// Pareto classes: values ranked descending; a customer's class is the first whose
 /// `upto` exceeds the cumulative share of the customers ranked strictly above it (so the
 /// customer that crosses a boundary is still inside it, and equal values share a class).
-/// Values of zero or less take the last class; nulls none.
+/// Values of zero or less take the last class; nulls none. A text column of the labels.
 pub(crate) fn pareto_classes(
-    values: &[Value],
+    values: &[Option<Decimal>],
     classes: &[(ImmutableString, Option<Decimal>)],
-) -> Vec<Value> {
-    let mut ranked: Vec<(Decimal, usize)> = values
+) -> Column {
+    let mut dict: Vec<ImmutableString> = Vec::new();
+    let code_of: Vec<u32> = classes
         .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.as_decimal().map(|d| (d, i)))
+        .map(|(label, _)| match dict.iter().position(|l| l == label) {
+            Some(i) => i as u32,
+            None => {
+                dict.push(label.clone());
+                (dict.len() - 1) as u32
+            }
+        })
         .collect();
-    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let total: Decimal = ranked.iter().map(|r| r.0.max(Decimal::ZERO)).sum();
-    let last = classes.last().map(|c| c.0.clone()).unwrap_or_default();
-    let mut out = vec![Value::Null; values.len()];
-    let mut above = Decimal::ZERO;
-    let mut start = 0usize;
-    while start < ranked.len() {
-        let value = ranked[start].0;
-        let mut end = start;
-        while end < ranked.len() && ranked[end].0 == value {
-            end += 1;
+    let last = match code_of.last() {
+        Some(&c) => c,
+        None => {
+            dict.push(ImmutableString::new());
+            0
         }
-        let label = if value <= Decimal::ZERO || total.is_zero() {
-            last.clone()
+    };
+    let ranked = ranked(values);
+    let total: Decimal = values
+        .iter()
+        .flatten()
+        .map(|d| (*d).max(Decimal::ZERO))
+        .sum();
+    let mut out = vec![crate::value::NO_TEXT; values.len()];
+    let mut above = Decimal::ZERO;
+    let runs: Vec<Range<usize>> = ties(&ranked).collect();
+    for run in runs.into_iter().rev() {
+        let value = values[ranked[run.start].1 as usize].unwrap_or_default();
+        let code = if value <= Decimal::ZERO || total.is_zero() {
+            last
         } else {
             let share = above / total;
             classes
                 .iter()
-                .find(|(_, upto)| upto.is_none_or(|u| share < u))
-                .map_or(last.clone(), |c| c.0.clone())
+                .position(|(_, upto)| upto.is_none_or(|u| share < u))
+                .map_or(last, |k| code_of[k])
         };
-        for &(v, i) in &ranked[start..end] {
-            out[i] = Value::Text(label.clone());
-            above += v.max(Decimal::ZERO);
+        for &(_, i) in &ranked[run] {
+            out[i as usize] = code;
+            above += values[i as usize].unwrap_or_default().max(Decimal::ZERO);
         }
-        start = end;
     }
-    out
+    Column::Text(out, dict)
 }
 
 /// The dry run of `check` and of compilation: the program evaluated over one synthetic
@@ -1590,8 +1859,8 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
         }
         if let (RuleBody::Scripted { script, .. }, None) = (&rule.body, rule.ty) {
             // Infer the type from the sample customer's value.
-            let ty = match run.column(&rule.name, script, None) {
-                Ok((values, _)) => values.first().and_then(Value::type_of),
+            let ty = match run.first_type(&rule.name, script) {
+                Ok(ty) => ty,
                 Err(Error::Rule { message, .. }) => {
                     problems.push(Problem {
                         file: rule.span.file.clone(),
@@ -1676,11 +1945,8 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
 mod tests {
     use super::*;
 
-    fn dec(values: &[i64]) -> Vec<Value> {
-        values
-            .iter()
-            .map(|&v| Value::Decimal(Decimal::from(v)))
-            .collect()
+    fn dec(values: &[i64]) -> Vec<Option<Decimal>> {
+        values.iter().map(|&v| Some(Decimal::from(v))).collect()
     }
 
     #[test]
@@ -1741,15 +2007,24 @@ mod tests {
     fn quantiles_are_tie_aware_and_order_free() {
         let v = dec(&[10, 20, 20, 30, 40]);
         let s = quantile_scores(&v, 5, false);
-        assert_eq!(s, [1, 2, 2, 4, 5].map(Value::Int));
+        assert_eq!(s, [1, 2, 2, 4, 5].map(Some));
         let mut rev = v.clone();
         rev.reverse();
         let mut s2 = quantile_scores(&rev, 5, false);
         s2.reverse();
         assert_eq!(s, s2);
         let low = quantile_scores(&v, 5, true);
-        assert_eq!(low, [5, 3, 3, 2, 1].map(Value::Int));
-        assert_eq!(quantile_scores(&[Value::Null], 5, false), [Value::Null]);
+        assert_eq!(low, [5, 3, 3, 2, 1].map(Some));
+        assert_eq!(quantile_scores(&[None], 5, false), [None]);
+        // Scales differ: 1.5 < 2 < 2.00 == 2 < 10.25; huge values fall back to ranks.
+        let mixed = ["2", "1.5", "10.25", "2.00"].map(|s| s.parse::<Decimal>().ok());
+        assert_eq!(quantile_scores(&mixed, 4, false), [2, 1, 4, 2].map(Some));
+        let huge = [
+            Some(Decimal::MAX),
+            Some(Decimal::new(1, 28)),
+            Some(Decimal::ZERO),
+        ];
+        assert_eq!(quantile_scores(&huge, 3, false), [3, 2, 1].map(Some));
     }
 
     #[test]
@@ -1761,10 +2036,8 @@ mod tests {
         ];
         // Total 100: 70 (share above 0) A; 15 (above 70%) A; 10 (above 85%) B; 5 (95%) C; 0 C.
         let v = dec(&[10, 70, 0, 15, 5]);
-        let c: Vec<String> = pareto_classes(&v, &classes)
-            .iter()
-            .map(|v| v.to_string())
-            .collect();
+        let column = pareto_classes(&v, &classes);
+        let c: Vec<String> = (0..v.len()).map(|i| column.get(i).to_string()).collect();
         assert_eq!(c, ["B", "A", "C", "A", "C"]);
     }
 }

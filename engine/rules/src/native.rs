@@ -7,13 +7,15 @@
 //! (statements, `if`, loops, script functions, other host functions) runs in Rhai. A
 //! differential test checks both paths agree on random customers.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::ops::Range;
 
 use chrono::{Datelike, NaiveDate};
 use rhai::{Dynamic, Expr, ImmutableString, Stmt, AST};
 use rust_decimal::Decimal;
 
-use crate::value::{Column, Table, Value};
+use crate::value::{Column, Table, Type, Value, NO_TEXT};
 
 /// An expression the native evaluator can run, before it is bound to a table.
 #[derive(Debug, Clone)]
@@ -239,83 +241,696 @@ impl From<String> for Failure {
     }
 }
 
-impl Bound<'_> {
-    /// The value for one row.
-    pub(crate) fn eval(&self, row: usize) -> Result<Value, Failure> {
+/// The values of an expression over a range of rows (a chunk), column at a time.
+#[derive(Debug)]
+pub(crate) struct Chunk<'t> {
+    /// One value per row of the chunk (null where the row failed).
+    pub(crate) values: Vector<'t>,
+    /// The rows (offsets into the chunk, increasing) without a value, and why.
+    pub(crate) fails: Vec<(usize, Failure)>,
+}
+
+/// A chunk's values: typed where every row has one type (null included).
+#[derive(Debug, Clone)]
+pub(crate) enum Vector<'t> {
+    /// One value for every row, and how many rows.
+    Const(Value, usize),
+    /// Booleans.
+    Bool(Cow<'t, [Option<bool>]>),
+    /// Whole numbers.
+    Int(Cow<'t, [Option<i64>]>),
+    /// Decimals.
+    Decimal(Cow<'t, [Option<Decimal>]>),
+    /// Dates.
+    Date(Cow<'t, [Option<NaiveDate>]>),
+    /// Texts: codes into a column's dictionary (`NO_TEXT` is null).
+    Text(&'t [u32], &'t [ImmutableString]),
+    /// Anything else (lists, mixed types), row by row.
+    Values(Vec<Value>),
+}
+
+impl Vector<'_> {
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
         match self {
-            Bound::Const(v) => Ok(v.clone()),
-            Bound::Col(c) => Ok(c.get(row)),
-            Bound::Not(a) => match a.eval(row)? {
-                Value::Bool(b) => Ok(Value::Bool(!b)),
-                _ => Err(Failure::Unsupported),
+            Vector::Const(_, n) => *n,
+            Vector::Bool(v) => v.len(),
+            Vector::Int(v) => v.len(),
+            Vector::Decimal(v) => v.len(),
+            Vector::Date(v) => v.len(),
+            Vector::Text(v, _) => v.len(),
+            Vector::Values(v) => v.len(),
+        }
+    }
+
+    /// The value of a row.
+    pub(crate) fn get(&self, i: usize) -> Value {
+        match self {
+            Vector::Const(v, _) => v.clone(),
+            Vector::Bool(v) => v[i].map_or(Value::Null, Value::Bool),
+            Vector::Int(v) => v[i].map_or(Value::Null, Value::Int),
+            Vector::Decimal(v) => v[i].map_or(Value::Null, Value::Decimal),
+            Vector::Date(v) => v[i].map_or(Value::Null, Value::Date),
+            Vector::Text(v, dict) => match v[i] {
+                NO_TEXT => Value::Null,
+                c => Value::Text(dict[c as usize].clone()),
             },
-            Bound::Neg(a) => match a.eval(row)? {
-                Value::Int(i) => i
-                    .checked_neg()
-                    .map(Value::Int)
-                    .ok_or_else(|| format!("Negation overflow: -{i}").into()),
-                Value::Decimal(d) => Ok(Value::Decimal(-d)),
-                _ => Err(Failure::Unsupported),
+            Vector::Values(v) => v[i].clone(),
+        }
+    }
+
+    /// Whether a row is null.
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            Vector::Const(v, _) => *v == Value::Null,
+            Vector::Bool(v) => v[i].is_none(),
+            Vector::Int(v) => v[i].is_none(),
+            Vector::Decimal(v) => v[i].is_none(),
+            Vector::Date(v) => v[i].is_none(),
+            Vector::Text(v, _) => v[i] == NO_TEXT,
+            Vector::Values(v) => v[i] == Value::Null,
+        }
+    }
+
+    /// A row's boolean: `Ok(b)`, or `Err` with the type name of a value that is not one.
+    fn truth(&self, i: usize) -> Result<bool, &'static str> {
+        match self {
+            Vector::Bool(v) => v[i].ok_or("()"),
+            other => match other.get(i) {
+                Value::Bool(b) => Ok(b),
+                v => Err(type_name(&v)),
             },
-            Bound::And(v) => {
-                for e in v {
-                    match e.eval(row)? {
-                        Value::Bool(true) => {}
-                        Value::Bool(false) => return Ok(Value::Bool(false)),
-                        other => {
-                            return Err(format!(
-                                "Data type incorrect: {} (expecting bool)",
-                                type_name(&other)
-                            )
-                            .into())
-                        }
-                    }
-                }
-                Ok(Value::Bool(true))
+        }
+    }
+
+    /// Values typed when they all have one type (nulls aside).
+    fn from_values(values: Vec<Value>) -> Vector<'static> {
+        let mut ty = None;
+        for v in &values {
+            match (ty, v.type_of()) {
+                (_, None) => {}
+                (None, Some(t)) => ty = Some(t),
+                (Some(a), Some(b)) if a == b => {}
+                _ => return Vector::Values(values),
             }
-            Bound::Or(v) => {
-                for e in v {
-                    match e.eval(row)? {
-                        Value::Bool(false) => {}
-                        Value::Bool(true) => return Ok(Value::Bool(true)),
-                        other => {
-                            return Err(format!(
-                                "Data type incorrect: {} (expecting bool)",
-                                type_name(&other)
-                            )
-                            .into())
-                        }
-                    }
-                }
-                Ok(Value::Bool(false))
-            }
-            Bound::Coalesce(v) => {
-                let mut last = Value::Null;
-                for e in v {
-                    last = e.eval(row)?;
-                    if last != Value::Null {
-                        break;
-                    }
-                }
-                Ok(last)
-            }
-            Bound::Bin(op, a, b) => binary(*op, a.eval(row)?, b.eval(row)?),
-            Bound::If(c, a, b) => match c.eval(row)? {
-                Value::Bool(true) => a.eval(row),
-                Value::Bool(false) => b.eval(row),
-                other => Err(format!(
-                    "Data type incorrect: {} (expecting bool)",
-                    type_name(&other)
-                )
-                .into()),
-            },
-            Bound::Call(f, args) => {
-                let vals: Vec<Value> =
-                    args.iter().map(|a| a.eval(row)).collect::<Result<_, _>>()?;
-                call(*f, vals)
+        }
+        macro_rules! typed {
+            ($variant:ident) => {
+                Vector::$variant(Cow::Owned(
+                    values
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::$variant(x) => Some(x),
+                            _ => None,
+                        })
+                        .collect(),
+                ))
+            };
+        }
+        match ty {
+            None => Vector::Const(Value::Null, values.len()),
+            Some(Type::Bool) => typed!(Bool),
+            Some(Type::Int) => typed!(Int),
+            Some(Type::Decimal) => typed!(Decimal),
+            Some(Type::Date) => typed!(Date),
+            Some(Type::Text | Type::List) => Vector::Values(values),
+        }
+    }
+
+    /// The rows as numbers, if they are (nulls included).
+    fn num(&self) -> Option<Num<'_>> {
+        Some(match self {
+            Vector::Int(v) => Num::Int(v),
+            Vector::Decimal(v) => Num::Dec(v),
+            Vector::Const(Value::Int(i), _) => Num::ConstInt(*i),
+            Vector::Const(Value::Decimal(d), _) => Num::ConstDec(*d),
+            Vector::Const(Value::Null, _) => Num::Null,
+            _ => return None,
+        })
+    }
+
+    /// The rows as dates, if they are (nulls included).
+    fn dates(&self) -> Option<Dates<'_>> {
+        Some(match self {
+            Vector::Date(v) => Dates::Many(v),
+            Vector::Const(Value::Date(d), _) => Dates::Const(Some(*d)),
+            Vector::Const(Value::Null, _) => Dates::Const(None),
+            _ => return None,
+        })
+    }
+}
+
+/// A number of a row.
+#[derive(Clone, Copy)]
+enum N {
+    I(i64),
+    D(Decimal),
+}
+
+impl N {
+    fn decimal(self) -> Decimal {
+        match self {
+            N::I(i) => Decimal::from(i),
+            N::D(d) => d,
+        }
+    }
+}
+
+/// A numeric vector, borrowed.
+enum Num<'a> {
+    Int(&'a [Option<i64>]),
+    Dec(&'a [Option<Decimal>]),
+    ConstInt(i64),
+    ConstDec(Decimal),
+    Null,
+}
+
+impl Num<'_> {
+    #[inline]
+    fn at(&self, i: usize) -> Option<N> {
+        match self {
+            Num::Int(v) => v[i].map(N::I),
+            Num::Dec(v) => v[i].map(N::D),
+            Num::ConstInt(x) => Some(N::I(*x)),
+            Num::ConstDec(x) => Some(N::D(*x)),
+            Num::Null => None,
+        }
+    }
+}
+
+/// A date vector, borrowed.
+enum Dates<'a> {
+    Many(&'a [Option<NaiveDate>]),
+    Const(Option<NaiveDate>),
+}
+
+impl Dates<'_> {
+    #[inline]
+    fn at(&self, i: usize) -> Option<NaiveDate> {
+        match self {
+            Dates::Many(v) => v[i],
+            Dates::Const(d) => *d,
+        }
+    }
+}
+
+impl Chunk<'_> {
+    /// Why a row has no value, if it has none.
+    pub(crate) fn failure(&self, i: usize) -> Option<&Failure> {
+        if self.fails.is_empty() {
+            return None;
+        }
+        self.fails
+            .binary_search_by_key(&i, |f| f.0)
+            .ok()
+            .map(|k| &self.fails[k].1)
+    }
+}
+
+/// Failure lists merged by row; for a row in several, the earlier list's failure wins
+/// (the operand evaluated first).
+fn merge_fails(lists: Vec<Vec<(usize, Failure)>>) -> Vec<(usize, Failure)> {
+    let mut lists: Vec<Vec<(usize, Failure)>> =
+        lists.into_iter().filter(|l| !l.is_empty()).collect();
+    match lists.len() {
+        0 => Vec::new(),
+        1 => lists.pop().unwrap_or_default(),
+        _ => {
+            let mut all: Vec<(usize, usize, Failure)> = lists
+                .into_iter()
+                .enumerate()
+                .flat_map(|(k, l)| l.into_iter().map(move |(row, f)| (row, k, f)))
+                .collect();
+            all.sort_by_key(|x| (x.0, x.1));
+            all.dedup_by_key(|x| x.0);
+            all.into_iter().map(|(row, _, f)| (row, f)).collect()
+        }
+    }
+}
+
+/// Whether row `i` is one a mask asks for (no mask: every row).
+#[inline]
+fn wanted(mask: Option<&[bool]>, i: usize) -> bool {
+    mask.is_none_or(|m| m[i])
+}
+
+/// Values and failures of rows computed one by one (rows outside the mask are null);
+/// `prior` failures (of operands) win over the rows' own.
+fn row_by_row<'t>(
+    n: usize,
+    prior: Vec<(usize, Failure)>,
+    mask: Option<&[bool]>,
+    mut f: impl FnMut(usize) -> Result<Value, Failure>,
+) -> Chunk<'t> {
+    let mut values = Vec::with_capacity(n);
+    let mut own = Vec::new();
+    let mut next_prior = prior.iter().map(|p| p.0).peekable();
+    for i in 0..n {
+        if next_prior.next_if_eq(&i).is_some() || !wanted(mask, i) {
+            values.push(Value::Null);
+            continue;
+        }
+        match f(i) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                values.push(Value::Null);
+                own.push((i, e));
             }
         }
     }
+    Chunk {
+        values: Vector::from_values(values),
+        fails: merge_fails(vec![prior, own]),
+    }
+}
+
+/// Typed values of rows computed one by one (`None` is null; rows outside the mask are
+/// null), with their own failures merged after the operands' (`prior`), whose rows are
+/// not computed.
+fn typed_rows<T: Clone>(
+    n: usize,
+    prior: Vec<(usize, Failure)>,
+    mask: Option<&[bool]>,
+    mut f: impl FnMut(usize) -> Result<Option<T>, Failure>,
+) -> (Vec<Option<T>>, Vec<(usize, Failure)>) {
+    let mut values = Vec::with_capacity(n);
+    let mut own = Vec::new();
+    if prior.is_empty() && mask.is_none() {
+        for i in 0..n {
+            match f(i) {
+                Ok(v) => values.push(v),
+                Err(e) => {
+                    values.push(None);
+                    own.push((i, e));
+                }
+            }
+        }
+        return (values, own);
+    }
+    let mut next_prior = prior.iter().map(|p| p.0).peekable();
+    for i in 0..n {
+        if next_prior.next_if_eq(&i).is_some() || !wanted(mask, i) {
+            values.push(None);
+            continue;
+        }
+        match f(i) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                values.push(None);
+                own.push((i, e));
+            }
+        }
+    }
+    (values, merge_fails(vec![prior, own]))
+}
+
+impl<'t> Bound<'t> {
+    /// The values for the rows of `range`; with a mask (by row of the range), only for
+    /// the rows it asks for: the others are null and never fail.
+    pub(crate) fn eval_chunk(&self, range: Range<usize>, mask: Option<&[bool]>) -> Chunk<'t> {
+        let n = range.len();
+        match self {
+            Bound::Const(v) => Chunk {
+                values: Vector::Const(v.clone(), n),
+                fails: Vec::new(),
+            },
+            Bound::Col(c) => Chunk {
+                values: slice(c, range),
+                fails: Vec::new(),
+            },
+            Bound::Not(a) => {
+                let a = a.eval_chunk(range, mask);
+                if let Vector::Bool(v) = &a.values {
+                    if a.fails.is_empty() && v.iter().all(Option::is_some) {
+                        let values = v.iter().map(|b| b.map(|b| !b)).collect();
+                        return Chunk {
+                            values: Vector::Bool(Cow::Owned(values)),
+                            fails: Vec::new(),
+                        };
+                    }
+                }
+                row_by_row(n, a.fails, mask, |i| match a.values.get(i) {
+                    Value::Bool(b) => Ok(Value::Bool(!b)),
+                    _ => Err(Failure::Unsupported),
+                })
+            }
+            Bound::Neg(a) => {
+                let a = a.eval_chunk(range, mask);
+                row_by_row(n, a.fails, mask, |i| match a.values.get(i) {
+                    Value::Int(i) => i
+                        .checked_neg()
+                        .map(Value::Int)
+                        .ok_or_else(|| format!("Negation overflow: -{i}").into()),
+                    Value::Decimal(d) => Ok(Value::Decimal(-d)),
+                    _ => Err(Failure::Unsupported),
+                })
+            }
+            Bound::And(v) => logic(v, range, mask, false),
+            Bound::Or(v) => logic(v, range, mask, true),
+            Bound::Coalesce(v) => {
+                // Per row: the first operand that is not null (an operand's failure on a
+                // row not yet decided is the row's).
+                let mut decided: Vec<Option<Result<Value, Failure>>> = vec![None; n];
+                let mut open: Vec<bool> = (0..n).map(|i| wanted(mask, i)).collect();
+                for e in v {
+                    if !open.contains(&true) {
+                        break;
+                    }
+                    let c = e.eval_chunk(range.clone(), Some(&open));
+                    for (i, slot) in decided.iter_mut().enumerate() {
+                        if !open[i] {
+                            continue;
+                        }
+                        if let Some(f) = c.failure(i) {
+                            *slot = Some(Err(f.clone()));
+                            open[i] = false;
+                        } else if !c.values.is_null(i) {
+                            *slot = Some(Ok(c.values.get(i)));
+                            open[i] = false;
+                        }
+                    }
+                }
+                row_by_row(n, Vec::new(), mask, |i| {
+                    decided[i].clone().unwrap_or(Ok(Value::Null))
+                })
+            }
+            Bound::Bin(op, a, b) => {
+                let a = a.eval_chunk(range.clone(), mask);
+                let b = b.eval_chunk(range, mask);
+                binary_chunk(*op, a, b, mask)
+            }
+            Bound::If(c, a, b) => {
+                let c = c.eval_chunk(range.clone(), mask);
+                // Per row: Some(true) takes `a`, Some(false) `b`, None failed or not asked.
+                let mut pick: Vec<Option<bool>> = Vec::with_capacity(n);
+                let mut own = Vec::new();
+                for i in 0..n {
+                    if c.failure(i).is_some() || !wanted(mask, i) {
+                        pick.push(None);
+                        continue;
+                    }
+                    match c.values.truth(i) {
+                        Ok(t) => pick.push(Some(t)),
+                        Err(t) => {
+                            pick.push(None);
+                            own.push((
+                                i,
+                                Failure::Error(format!(
+                                    "Data type incorrect: {t} (expecting bool)"
+                                )),
+                            ));
+                        }
+                    }
+                }
+                let fails = merge_fails(vec![c.fails, own]);
+                let side =
+                    |want: bool| -> Vec<bool> { pick.iter().map(|p| *p == Some(want)).collect() };
+                let (on_then, on_else) = (side(true), side(false));
+                let then = on_then
+                    .contains(&true)
+                    .then(|| a.eval_chunk(range.clone(), Some(&on_then)));
+                let other = on_else
+                    .contains(&true)
+                    .then(|| b.eval_chunk(range, Some(&on_else)));
+                let mut values = Vec::with_capacity(n);
+                let mut taken = Vec::new();
+                for (i, p) in pick.iter().enumerate() {
+                    let side = match p {
+                        Some(true) => then.as_ref(),
+                        Some(false) => other.as_ref(),
+                        None => None,
+                    };
+                    match side {
+                        None => values.push(Value::Null),
+                        Some(s) => match s.failure(i) {
+                            Some(f) => {
+                                values.push(Value::Null);
+                                taken.push((i, f.clone()));
+                            }
+                            None => values.push(s.values.get(i)),
+                        },
+                    }
+                }
+                Chunk {
+                    values: Vector::from_values(values),
+                    fails: merge_fails(vec![fails, taken]),
+                }
+            }
+            Bound::Call(f, args) => {
+                let args: Vec<Chunk<'t>> = args
+                    .iter()
+                    .map(|a| a.eval_chunk(range.clone(), mask))
+                    .collect();
+                call_chunk(*f, n, args, mask)
+            }
+        }
+    }
+}
+
+/// A column's rows of a range, borrowed.
+fn slice(c: &Column, range: Range<usize>) -> Vector<'_> {
+    match c {
+        Column::Bool(v) => Vector::Bool(Cow::Borrowed(&v[range])),
+        Column::Int(v) => Vector::Int(Cow::Borrowed(&v[range])),
+        Column::Decimal(v) => Vector::Decimal(Cow::Borrowed(&v[range])),
+        Column::Date(v) => Vector::Date(Cow::Borrowed(&v[range])),
+        Column::Text(v, dict) => Vector::Text(&v[range], dict),
+        Column::List(_) => Vector::Values(range.map(|r| c.get(r)).collect()),
+    }
+}
+
+/// `&&` (`or` false) and `||` (`or` true), short-circuit per row: an operand is looked at
+/// only for the rows the operands before it left open.
+fn logic<'t>(
+    operands: &[Bound<'t>],
+    range: Range<usize>,
+    mask: Option<&[bool]>,
+    or: bool,
+) -> Chunk<'t> {
+    let n = range.len();
+    // Per row: None open, Some(Ok(b)) decided, Some(Err) failed.
+    let mut state: Vec<Option<Result<bool, Failure>>> = vec![None; n];
+    let mut open: Vec<bool> = (0..n).map(|i| wanted(mask, i)).collect();
+    for e in operands {
+        if !open.contains(&true) {
+            break;
+        }
+        let c = e.eval_chunk(range.clone(), Some(&open));
+        for (i, slot) in state.iter_mut().enumerate() {
+            if !open[i] {
+                continue;
+            }
+            if let Some(f) = c.failure(i) {
+                *slot = Some(Err(f.clone()));
+                open[i] = false;
+                continue;
+            }
+            match c.values.truth(i) {
+                Ok(b) if b == or => {
+                    *slot = Some(Ok(or));
+                    open[i] = false;
+                }
+                Ok(_) => {}
+                Err(t) => {
+                    *slot = Some(Err(Failure::Error(format!(
+                        "Data type incorrect: {t} (expecting bool)"
+                    ))));
+                    open[i] = false;
+                }
+            }
+        }
+    }
+    let mut values = Vec::with_capacity(n);
+    let mut fails = Vec::new();
+    for (i, s) in state.into_iter().enumerate() {
+        match s {
+            None if !wanted(mask, i) => values.push(None),
+            None => values.push(Some(!or)),
+            Some(Ok(b)) => values.push(Some(b)),
+            Some(Err(f)) => {
+                values.push(None);
+                fails.push((i, f));
+            }
+        }
+    }
+    Chunk {
+        values: Vector::Bool(Cow::Owned(values)),
+        fails,
+    }
+}
+
+fn binary_chunk<'t>(op: Op, a: Chunk<'t>, b: Chunk<'t>, mask: Option<&[bool]>) -> Chunk<'t> {
+    let n = a.values.len();
+    let prior = merge_fails(vec![a.fails, b.fails]);
+    let (x, y) = (&a.values, &b.values);
+    let comparison = matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge);
+    if let (Some(p), Some(q)) = (x.num(), y.num()) {
+        if comparison {
+            let (values, fails) = typed_rows(n, prior, mask, |i| {
+                let ord = match (p.at(i), q.at(i)) {
+                    (Some(N::I(s)), Some(N::I(t))) => Some(s.cmp(&t)),
+                    (Some(s), Some(t)) => Some(s.decimal().cmp(&t.decimal())),
+                    (None, None) => match op {
+                        Op::Eq | Op::Ne => Some(Ordering::Equal),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                Ok(Some(verdict(op, ord)))
+            });
+            return Chunk {
+                values: Vector::Bool(Cow::Owned(values)),
+                fails,
+            };
+        }
+        // Arithmetic: ints stay ints (but `/`), else decimals; a null operand is Rhai's.
+        let all_int = matches!(p, Num::Int(_) | Num::ConstInt(_))
+            && matches!(q, Num::Int(_) | Num::ConstInt(_))
+            && op != Op::Div;
+        if all_int {
+            let (values, fails) = typed_rows(n, prior, mask, |i| match (p.at(i), q.at(i)) {
+                (Some(N::I(s)), Some(N::I(t))) => match binary(op, Value::Int(s), Value::Int(t))? {
+                    Value::Int(r) => Ok(Some(r)),
+                    _ => Err(Failure::Unsupported),
+                },
+                _ => Err(Failure::Unsupported),
+            });
+            return Chunk {
+                values: Vector::Int(Cow::Owned(values)),
+                fails,
+            };
+        }
+        let (values, fails) = typed_rows(n, prior, mask, |i| match (p.at(i), q.at(i)) {
+            (Some(s), Some(t)) => {
+                let (s, t) = (s.decimal(), t.decimal());
+                match op {
+                    Op::Add => s
+                        .checked_add(t)
+                        .map(Some)
+                        .ok_or_else(|| format!("Addition overflow: {s} + {t}").into()),
+                    Op::Sub => s
+                        .checked_sub(t)
+                        .map(Some)
+                        .ok_or_else(|| format!("Subtraction overflow: {s} - {t}").into()),
+                    Op::Mul => s
+                        .checked_mul(t)
+                        .map(Some)
+                        .ok_or_else(|| format!("Multiplication overflow: {s} * {t}").into()),
+                    _ => match divide(s, t)? {
+                        Value::Decimal(d) => Ok(Some(d)),
+                        _ => Err(Failure::Unsupported),
+                    },
+                }
+            }
+            _ => Err(Failure::Unsupported),
+        });
+        return Chunk {
+            values: Vector::Decimal(Cow::Owned(values)),
+            fails,
+        };
+    }
+    if comparison {
+        if let (Some(p), Some(q)) = (x.dates(), y.dates()) {
+            let (values, fails) = typed_rows(n, prior, mask, |i| {
+                let ord = match (p.at(i), q.at(i)) {
+                    (Some(s), Some(t)) => Some(s.cmp(&t)),
+                    (None, None) => match op {
+                        Op::Eq | Op::Ne => Some(Ordering::Equal),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                Ok(Some(verdict(op, ord)))
+            });
+            return Chunk {
+                values: Vector::Bool(Cow::Owned(values)),
+                fails,
+            };
+        }
+        // A text column against a constant: each dictionary entry compared once.
+        let text_const = match (x, y) {
+            (Vector::Text(codes, dict), Vector::Const(v, _)) => Some((codes, dict, v, false)),
+            (Vector::Const(v, _), Vector::Text(codes, dict)) => Some((codes, dict, v, true)),
+            _ => None,
+        };
+        if let Some((codes, dict, v, flipped)) = text_const {
+            let cmp = |t: Value| {
+                if flipped {
+                    compare(op, v, &t)
+                } else {
+                    compare(op, &t, v)
+                }
+            };
+            let verdicts: Vec<Result<bool, Failure>> =
+                dict.iter().map(|s| cmp(Value::Text(s.clone()))).collect();
+            let null = cmp(Value::Null);
+            let (values, fails) = typed_rows(n, prior, mask, |i| {
+                let r = match codes[i] {
+                    NO_TEXT => &null,
+                    c => &verdicts[c as usize],
+                };
+                r.clone().map(Some)
+            });
+            return Chunk {
+                values: Vector::Bool(Cow::Owned(values)),
+                fails,
+            };
+        }
+    }
+    row_by_row(n, prior, mask, |i| binary(op, x.get(i), y.get(i)))
+}
+
+/// A comparison's result from the order of its operands (`None`: not comparable).
+fn verdict(op: Op, ord: Option<Ordering>) -> bool {
+    match (op, ord) {
+        (Op::Ne, None) => true,
+        (_, None) => false,
+        (Op::Eq, Some(o)) => o == Ordering::Equal,
+        (Op::Ne, Some(o)) => o != Ordering::Equal,
+        (Op::Lt, Some(o)) => o == Ordering::Less,
+        (Op::Le, Some(o)) => o != Ordering::Greater,
+        (Op::Gt, Some(o)) => o == Ordering::Greater,
+        (Op::Ge, Some(o)) => o != Ordering::Less,
+        _ => false,
+    }
+}
+
+fn call_chunk<'t>(f: Func, n: usize, args: Vec<Chunk<'t>>, mask: Option<&[bool]>) -> Chunk<'t> {
+    let (vectors, fails): (Vec<Vector<'t>>, Vec<_>) =
+        args.into_iter().map(|c| (c.values, c.fails)).unzip();
+    let prior = merge_fails(fails);
+    if let (Func::IsNull, [v]) = (f, vectors.as_slice()) {
+        let (values, fails) = typed_rows(n, prior, mask, |i| Ok(Some(v.is_null(i))));
+        return Chunk {
+            values: Vector::Bool(Cow::Owned(values)),
+            fails,
+        };
+    }
+    let dates = match (f, vectors.as_slice()) {
+        (Func::DaysBetween | Func::MonthsBetween, [a, b]) => a.dates().zip(b.dates()),
+        _ => None,
+    };
+    if let Some((p, q)) = dates {
+        let (values, fails) = typed_rows(n, prior, mask, |i| match (p.at(i), q.at(i)) {
+            (Some(a), Some(b)) => Ok(Some(match f {
+                Func::DaysBetween => (b - a).num_days(),
+                _ => months(a, b),
+            })),
+            _ => Err(Failure::Unsupported),
+        });
+        return Chunk {
+            values: Vector::Int(Cow::Owned(values)),
+            fails,
+        };
+    }
+    row_by_row(n, prior, mask, |i| {
+        call(f, vectors.iter().map(|v| v.get(i)).collect())
+    })
+}
+
+fn months(a: NaiveDate, b: NaiveDate) -> i64 {
+    (i64::from(b.year()) * 12 + i64::from(b.month()))
+        - (i64::from(a.year()) * 12 + i64::from(a.month()))
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -424,17 +1039,7 @@ fn compare(op: Op, a: &Value, b: &Value) -> Result<bool, Failure> {
     if ord.is_none() && (matches!(a, Value::List(_)) || matches!(b, Value::List(_))) {
         return Err(Failure::Unsupported);
     }
-    Ok(match (op, ord) {
-        (Op::Ne, None) => true,
-        (_, None) => false,
-        (Op::Eq, Some(o)) => o == Ordering::Equal,
-        (Op::Ne, Some(o)) => o != Ordering::Equal,
-        (Op::Lt, Some(o)) => o == Ordering::Less,
-        (Op::Le, Some(o)) => o != Ordering::Greater,
-        (Op::Gt, Some(o)) => o == Ordering::Greater,
-        (Op::Ge, Some(o)) => o != Ordering::Less,
-        _ => false,
-    })
+    Ok(verdict(op, ord))
 }
 
 fn call(f: Func, args: Vec<Value>) -> Result<Value, Failure> {
@@ -443,10 +1048,7 @@ fn call(f: Func, args: Vec<Value>) -> Result<Value, Failure> {
         (Func::DaysBetween, [Value::Date(a), Value::Date(b)]) => {
             Ok(Value::Int((*b - *a).num_days()))
         }
-        (Func::MonthsBetween, [Value::Date(a), Value::Date(b)]) => Ok(Value::Int(
-            (i64::from(b.year()) * 12 + i64::from(b.month()))
-                - (i64::from(a.year()) * 12 + i64::from(a.month())),
-        )),
+        (Func::MonthsBetween, [Value::Date(a), Value::Date(b)]) => Ok(Value::Int(months(*a, *b))),
         (Func::Contains, [Value::List(l), Value::Text(t)]) => {
             Ok(Value::Bool(l.iter().any(|x| x == t)))
         }
@@ -532,6 +1134,19 @@ mod tests {
     }
 
     const EXPRESSIONS: &[&str] = &[
+        "if i >= 2 { months_between(dt, dt) * i / (i - 1) } else { () }",
+        "if i == 0 { () } else if d == () || d == 0 { d } else { d * (i / (d / 12)) }",
+        "t == \"a\" && d > 0",
+        "\"a\" == t || i > 1",
+        "\"b\" < t",
+        "d > 0 && days_between(dt ?? dt, as_of) > 200",
+        "j != () && d > j",
+        "is_null(d) || d > i",
+        "!(t == \"a\")",
+        "if i > 0 { 1 } else { 2.5 }",
+        "i * 0.5 >= d",
+        "d ?? 0",
+        "-j",
         "i + 1",
         "i - d",
         "i * d",
@@ -624,10 +1239,26 @@ mod tests {
             });
             let mut scope = Scope::new();
             scope.push_constant("params", params.clone());
+            // Chunks of odd sizes, so that offsets within a chunk are exercised.
+            let chunks: Vec<(usize, Chunk<'_>)> = (0..t.len())
+                .step_by(37)
+                .map(|start| {
+                    (
+                        start,
+                        bound.eval_chunk(start..(start + 37).min(t.len()), None),
+                    )
+                })
+                .collect();
             for row in 0..t.len() {
                 sandbox::set_row(row);
                 let rhai = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &ast);
-                match (bound.eval(row), rhai) {
+                let (start, chunk) = &chunks[row / 37];
+                let i = row - start;
+                let native = match chunk.failure(i) {
+                    Some(f) => Err(f.clone()),
+                    None => Ok(chunk.values.get(i)),
+                };
+                match (native, rhai) {
                     (Err(Failure::Unsupported), _) => {}
                     (Ok(n), Ok(r)) => {
                         assert_eq!(Some(n), Value::from_dynamic(&r), "{src} at row {row}")

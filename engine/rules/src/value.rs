@@ -380,7 +380,8 @@ impl Column {
 }
 
 impl Column {
-    fn push_nulls(&mut self, n: usize) {
+    /// Appends `n` nulls.
+    pub(crate) fn push_nulls(&mut self, n: usize) {
         use std::iter::repeat_n;
         match self {
             Column::Bool(v) => v.extend(repeat_n(None, n)),
