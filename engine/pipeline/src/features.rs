@@ -106,12 +106,17 @@ pub struct Features {
 impl Aggregate {
     /// The features as of `as_of`.
     pub fn features(&self, as_of: NaiveDate) -> Features {
+        self.features_for(self.customer.clone(), as_of)
+    }
+
+    /// The features as of `as_of`, under a customer id of the caller's.
+    fn features_for(&self, customer: String, as_of: NaiveDate) -> Features {
         let days = |d: Option<NaiveDate>| d.map(|d| (as_of - d).num_days());
         let tenure = days(self.first_purchase);
         let orders = Decimal::from(self.orders);
         let net_revenue = self.revenue - self.refunds - self.discounts;
         Features {
-            customer: self.customer.clone(),
+            customer,
             revenue: self.revenue,
             refunds: self.refunds,
             discounts: self.discounts,
@@ -271,15 +276,16 @@ fn partition_aggregates(
 fn over_partitions<R: Send>(
     store: &Store,
     as_of: NaiveDate,
-    f: impl Fn(u32, Vec<Aggregate>) -> Result<R, Error> + Sync,
+    f: impl Fn(u32, Option<u64>, Vec<Aggregate>) -> Result<R, Error> + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
     let stamps = store.partition_stamps()?;
     let parts: Vec<u32> = (0..store.partitions()).collect();
     let results: Vec<Result<(R, Source), Error>> = parts
         .par_iter()
         .map(|&p| {
-            let (aggs, source) = partition_aggregates(store, p, stamps.get(&p).copied(), as_of)?;
-            Ok((f(p, aggs)?, source))
+            let stamp = stamps.get(&p).copied();
+            let (aggs, source) = partition_aggregates(store, p, stamp, as_of)?;
+            Ok((f(p, stamp, aggs)?, source))
         })
         .collect();
     let mut out = Vec::with_capacity(results.len());
@@ -297,6 +303,53 @@ fn over_partitions<R: Send>(
     Ok((out, run))
 }
 
+/// One partition's customers of the master, sorted by id, with their features.
+#[derive(Debug)]
+pub struct PartitionRows {
+    /// The partition.
+    pub partition: u32,
+    /// The last import batch that wrote to its ledger (`None`: no entries).
+    pub stamp: Option<u64>,
+    /// Its customers, sorted by id.
+    pub customers: Vec<Customer>,
+    /// Their features, by row (zero features without ledger entries). Their `customer`
+    /// is left empty: the id is the row's customer's.
+    pub features: Vec<Features>,
+}
+
+/// Runs `f` on every partition's customers with their features as of `as_of`, in
+/// parallel, and returns the results in partition order.
+pub fn map_partition_rows<R: Send>(
+    store: &Store,
+    as_of: NaiveDate,
+    f: impl Fn(PartitionRows) -> Result<R, Error> + Sync,
+) -> Result<(Vec<R>, FeatureRun), Error> {
+    over_partitions(store, as_of, |partition, stamp, aggs| {
+        let customers = store.customers_in(partition)?;
+        let none = Aggregate::default();
+        let mut aggs = aggs.iter().peekable();
+        // Both sides are sorted by id: a merge join.
+        let features = customers
+            .iter()
+            .map(|c| {
+                while aggs
+                    .next_if(|a| a.customer.as_str() < c.id.as_str())
+                    .is_some()
+                {}
+                aggs.next_if(|a| a.customer == c.id.as_str())
+                    .unwrap_or(&none)
+                    .features_for(String::new(), as_of)
+            })
+            .collect();
+        f(PartitionRows {
+            partition,
+            stamp,
+            customers,
+            features,
+        })
+    })
+}
+
 /// Runs `f` on every partition's customers with their features as of `as_of` (customers
 /// sorted by id within a partition; customers without ledger entries get zero features),
 /// in parallel, and returns the results in partition order.
@@ -305,26 +358,16 @@ pub fn map_partitions<R: Send>(
     as_of: NaiveDate,
     f: impl Fn(Vec<(Customer, Features)>) -> R + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    over_partitions(store, as_of, |p, aggs| {
-        let master = store.customers_in(p)?;
-        let mut aggs = aggs.into_iter().peekable();
-        let mut rows = Vec::with_capacity(master.len());
-        // Both sides are sorted by id: a merge join.
-        for c in master {
-            while aggs
-                .next_if(|a| a.customer.as_str() < c.id.as_str())
-                .is_some()
-            {}
-            let features = match aggs.next_if(|a| a.customer == c.id.as_str()) {
-                Some(a) => a.features(as_of),
-                None => Aggregate {
-                    customer: c.id.0.clone(),
-                    ..Aggregate::default()
-                }
-                .features(as_of),
-            };
-            rows.push((c, features));
-        }
+    map_partition_rows(store, as_of, |part| {
+        let rows = part
+            .customers
+            .into_iter()
+            .zip(part.features)
+            .map(|(c, mut f)| {
+                f.customer = c.id.0.clone();
+                (c, f)
+            })
+            .collect();
         Ok(f(rows))
     })
 }
@@ -337,7 +380,7 @@ pub fn map_ledger_features<R: Send>(
     as_of: NaiveDate,
     f: impl Fn(Vec<Features>) -> R + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    over_partitions(store, as_of, |_, aggs| {
+    over_partitions(store, as_of, |_, _, aggs| {
         Ok(f(aggs.iter().map(|a| a.features(as_of)).collect()))
     })
 }

@@ -40,8 +40,8 @@ pub use accounts::{AccountRule, ChartOfAccounts, Side};
 pub use config::{ProjectConfig, CONFIG_FILE};
 pub use error::Error;
 pub use features::{
-    customer_features, features_of, map_ledger_features, map_partitions, merge_by_id, Aggregate,
-    FeatureRun, Features,
+    customer_features, features_of, map_ledger_features, map_partition_rows, map_partitions,
+    merge_by_id, Aggregate, FeatureRun, Features, PartitionRows,
 };
 pub use ingest::{Ingest, IngestReport};
 pub use run::{input_schema, run_pack, RunReport};

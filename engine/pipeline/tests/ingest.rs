@@ -471,3 +471,72 @@ fn implausible_amounts_and_closing_vouchers() {
         "a closing voucher is no return"
     );
 }
+
+/// Declared features come from a per-partition cache on a second run; an import, another
+/// as-of date or a new customer of the master makes it stale.
+#[test]
+fn declared_features_are_cached_and_refreshed() {
+    use ledgerlens_rules::{Keep, Pack, PackSource, Program};
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    p.ingest(&store, "orders.csv", ORDERS.as_bytes(), "orders")
+        .unwrap();
+    let pack = PackSource::from_files(
+        "t",
+        [
+            ("pack.yaml", "name: t\n"),
+            (
+                "f.yaml",
+                "feature: sales_90d\naggregate: sum\nkinds: [sale]\nwindow: 90d\n---\nfeature: docs\naggregate: distinct\nof: document\n",
+            ),
+        ],
+    );
+    let pack = Pack::load(pack, &()).unwrap();
+    let program = Program::compile(&pack, &ledgerlens_pipeline::input_schema()).unwrap();
+    let values = |as_of: &str| -> Vec<(String, String, String)> {
+        let (outcome, _) =
+            ledgerlens_pipeline::run_pack(&store, &program, date(as_of), Keep::All).unwrap();
+        let t = &outcome.table;
+        let mut rows: Vec<(String, String, String)> = (0..t.len())
+            .map(|r| {
+                (
+                    t.ids()[r].to_string(),
+                    t.column("sales_90d").unwrap().get(r).to_string(),
+                    t.column("docs").unwrap().get(r).to_string(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let row =
+        |id: &str, sales: &str, docs: &str| (id.to_string(), sales.to_string(), docs.to_string());
+    let first = values("2024-03-31");
+    assert_eq!(
+        first,
+        [row("shop:M1", "1750.5", "3"), row("shop:M2", "80", "1")]
+    );
+    assert_eq!(values("2024-03-31"), first, "from the cache");
+    assert_eq!(
+        values("2024-04-15"),
+        [row("shop:M1", "750.5", "3"), row("shop:M2", "80", "1")],
+        "the window moved with the as-of date"
+    );
+    assert_eq!(values("2024-03-31"), first);
+    let more = "日期,会员,姓名,类型,金额,单号\n2024-03-20,M2,李四,销售,20,A9\n2024-03-21,M3,王五,销售,7,A10\n";
+    p.ingest(&store, "orders2.csv", more.as_bytes(), "orders")
+        .unwrap();
+    assert_eq!(
+        values("2024-03-31"),
+        [
+            row("shop:M1", "1750.5", "3"),
+            row("shop:M2", "100", "2"),
+            row("shop:M3", "7", "1")
+        ]
+    );
+    let crm = "编号,名称,手机,信用代码,渠道\nC9,赵六,,,展会活动\n";
+    p.ingest(&store, "crm.csv", crm.as_bytes(), "crm").unwrap();
+    let after = values("2024-03-31");
+    assert_eq!(after.len(), 4);
+    assert!(after.contains(&row("crm:C9", "0", "0")), "{after:?}");
+}

@@ -439,9 +439,12 @@ impl ColumnBuilder {
 
     /// Appends a text without building a [`Value`] first.
     pub fn push_text(&mut self, text: Option<&str>) {
-        match text {
-            Some(t) => self.push(Value::Text(t.into())),
-            None => self.push(Value::Null),
+        match (&mut self.column, text) {
+            (Column::Text(v, _), Some(t)) if self.codes.contains_key(t) => {
+                v.push(self.codes[t]);
+            }
+            (_, Some(t)) => self.push(Value::Text(t.into())),
+            (_, None) => self.push(Value::Null),
         }
     }
 
