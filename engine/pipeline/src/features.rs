@@ -272,10 +272,13 @@ fn partition_aggregates(
 }
 
 /// Runs `f` on every partition's aggregates as of `as_of`, in parallel, and returns the
-/// results in partition order with a tally of cached and recomputed partitions.
+/// results in partition order with a tally of cached and recomputed partitions. A
+/// partition for which `shortcut` (given the partition and its stamp) has a result
+/// already is not aggregated; it counts as cached.
 fn over_partitions<R: Send>(
     store: &Store,
     as_of: NaiveDate,
+    shortcut: impl Fn(u32, Option<u64>) -> Result<Option<R>, Error> + Sync,
     f: impl Fn(u32, Option<u64>, Vec<Aggregate>) -> Result<R, Error> + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
     let stamps = store.partition_stamps()?;
@@ -284,6 +287,14 @@ fn over_partitions<R: Send>(
         .par_iter()
         .map(|&p| {
             let stamp = stamps.get(&p).copied();
+            if let Some(r) = shortcut(p, stamp)? {
+                let source = if stamp.is_some() {
+                    Source::Cached
+                } else {
+                    Source::Empty
+                };
+                return Ok((r, source));
+            }
             let (aggs, source) = partition_aggregates(store, p, stamp, as_of)?;
             Ok((f(p, stamp, aggs)?, source))
         })
@@ -318,13 +329,15 @@ pub struct PartitionRows {
 }
 
 /// Runs `f` on every partition's customers with their features as of `as_of`, in
-/// parallel, and returns the results in partition order.
+/// parallel, and returns the results in partition order. A partition for which
+/// `shortcut` (given the partition and its stamp) has a result already is not read.
 pub fn map_partition_rows<R: Send>(
     store: &Store,
     as_of: NaiveDate,
+    shortcut: impl Fn(u32, Option<u64>) -> Result<Option<R>, Error> + Sync,
     f: impl Fn(PartitionRows) -> Result<R, Error> + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    over_partitions(store, as_of, |partition, stamp, aggs| {
+    over_partitions(store, as_of, shortcut, |partition, stamp, aggs| {
         let customers = store.customers_in(partition)?;
         let none = Aggregate::default();
         let mut aggs = aggs.iter().peekable();
@@ -358,18 +371,23 @@ pub fn map_partitions<R: Send>(
     as_of: NaiveDate,
     f: impl Fn(Vec<(Customer, Features)>) -> R + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    map_partition_rows(store, as_of, |part| {
-        let rows = part
-            .customers
-            .into_iter()
-            .zip(part.features)
-            .map(|(c, mut f)| {
-                f.customer = c.id.0.clone();
-                (c, f)
-            })
-            .collect();
-        Ok(f(rows))
-    })
+    map_partition_rows(
+        store,
+        as_of,
+        |_, _| Ok(None),
+        |part| {
+            let rows = part
+                .customers
+                .into_iter()
+                .zip(part.features)
+                .map(|(c, mut f)| {
+                    f.customer = c.id.0.clone();
+                    (c, f)
+                })
+                .collect();
+            Ok(f(rows))
+        },
+    )
 }
 
 /// Runs `f` on the features of every partition's customers *that have ledger entries*
@@ -380,9 +398,12 @@ pub fn map_ledger_features<R: Send>(
     as_of: NaiveDate,
     f: impl Fn(Vec<Features>) -> R + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    over_partitions(store, as_of, |_, _, aggs| {
-        Ok(f(aggs.iter().map(|a| a.features(as_of)).collect()))
-    })
+    over_partitions(
+        store,
+        as_of,
+        |_, _| Ok(None),
+        |_, _, aggs| Ok(f(aggs.iter().map(|a| a.features(as_of)).collect())),
+    )
 }
 
 /// Every customer of the master with its features as of `as_of`, sorted by customer id.

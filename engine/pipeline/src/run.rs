@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use ledgerlens_model::Customer;
 use ledgerlens_rules::{
     Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, Program, Table,
@@ -224,67 +224,34 @@ struct Part {
     columns: Vec<Column>,
 }
 
-/// The customer table for a program: the inputs it reads and its declared features.
-pub fn customer_table(
-    store: &Store,
-    program: &Program,
-    as_of: NaiveDate,
-) -> Result<(Table, FeatureRun), Error> {
-    let builtins: Vec<&Builtin> = BUILTINS
-        .iter()
-        .filter(|b| program.inputs.contains(b.name))
-        .collect();
-    let declared: Vec<(&str, &ledgerlens_rules::Declared)> = program.declared().collect();
-    let (parts, run) = map_partition_rows(store, as_of, |part| -> Result<Part, Error> {
-        let mut columns: Vec<Column> = builtins
-            .iter()
-            .map(|b| b.column(&part.customers, &part.features))
-            .collect();
-        columns.extend(declared_columns(store, &part, &declared, as_of)?);
-        Ok(Part {
-            ids: part.customers.into_iter().map(|c| c.id.0).collect(),
-            columns,
-        })
-    })?;
-    let mut ids = Vec::new();
-    let width = builtins.len() + declared.len();
-    let mut per_column: Vec<Vec<Column>> = (0..width).map(|_| Vec::new()).collect();
-    for part in parts {
-        ids.extend(part.ids);
-        for (i, c) in part.columns.into_iter().enumerate() {
-            per_column[i].push(c);
-        }
-    }
-    let mut table = Table::new(ids);
-    let names_types = builtins
-        .iter()
-        .map(|b| (b.name, b.ty()))
-        .chain(declared.iter().map(|(n, d)| (*n, d.ty())));
-    for ((name, ty), parts) in names_types.zip(per_column) {
-        table.insert(name, Column::concat(ty, parts));
-    }
-    Ok((table, run))
-}
+/// The cache of a partition's slice of the customer table (cache tree key `table.v1`).
+const TABLE_CACHE: &str = "table.v1";
 
-/// The cache of declared features' columns (per partition).
-const DECLARED_CACHE: &str = "declared.v1";
-
-/// A partition's declared-feature columns, as cached: valid for the ledger stamp it is
-/// stored with and the `key` (the declared features, the as-of date and the partition's
-/// customer ids).
+/// A partition's slice of the table, as cached: valid for its `key`, a stable hash of
+/// what it was computed from (the input columns and declared features, the as-of date,
+/// the partition's ledger stamp and its encoded customer master).
 #[derive(Serialize, Deserialize)]
-struct CachedColumns {
+struct CachedPart {
     key: u64,
+    ids: Vec<String>,
     columns: Vec<Stored>,
 }
 
-/// A column as cached: decimals as their 16-byte form, dates as days from the common era.
+/// A decimal, compactly (mantissa and scale).
+#[derive(Serialize, Deserialize)]
+struct Dec(#[serde(with = "ledgerlens_model::compact::opt_decimal")] Option<Decimal>);
+
+/// A date, compactly.
+#[derive(Serialize, Deserialize)]
+struct Day(#[serde(with = "ledgerlens_model::compact::opt_date")] Option<NaiveDate>);
+
+/// A column as cached.
 #[derive(Serialize, Deserialize)]
 enum Stored {
     Bool(Vec<Option<bool>>),
     Int(Vec<Option<i64>>),
-    Decimal(Vec<Option<[u8; 16]>>),
-    Date(Vec<Option<i32>>),
+    Decimal(Vec<Dec>),
+    Date(Vec<Day>),
     Text(Vec<u32>, Vec<String>),
     List(Vec<Vec<String>>),
 }
@@ -294,12 +261,8 @@ impl Stored {
         match c {
             Column::Bool(v) => Stored::Bool(v.clone()),
             Column::Int(v) => Stored::Int(v.clone()),
-            Column::Decimal(v) => {
-                Stored::Decimal(v.iter().map(|d| d.map(|d| d.serialize())).collect())
-            }
-            Column::Date(v) => {
-                Stored::Date(v.iter().map(|d| d.map(|d| d.num_days_from_ce())).collect())
-            }
+            Column::Decimal(v) => Stored::Decimal(v.iter().map(|d| Dec(*d)).collect()),
+            Column::Date(v) => Stored::Date(v.iter().map(|d| Day(*d)).collect()),
             Column::Text(codes, dict) => {
                 Stored::Text(codes.clone(), dict.iter().map(|s| s.to_string()).collect())
             }
@@ -316,17 +279,8 @@ impl Stored {
         Some(match self {
             Stored::Bool(v) => Column::Bool(v),
             Stored::Int(v) => Column::Int(v),
-            Stored::Decimal(v) => {
-                Column::Decimal(v.into_iter().map(|d| d.map(Decimal::deserialize)).collect())
-            }
-            Stored::Date(v) => Column::Date(
-                v.into_iter()
-                    .map(|d| match d {
-                        None => Some(None),
-                        Some(d) => NaiveDate::from_num_days_from_ce_opt(d).map(Some),
-                    })
-                    .collect::<Option<_>>()?,
-            ),
+            Stored::Decimal(v) => Column::Decimal(v.into_iter().map(|d| d.0).collect()),
+            Stored::Date(v) => Column::Date(v.into_iter().map(|d| d.0).collect()),
             Stored::Text(codes, dict) => {
                 if codes
                     .iter()
@@ -352,46 +306,96 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-/// The declared features' columns of a partition: from the cache when it is current,
-/// else accumulated from the partition's ledger entries (and cached).
+/// The customer table for a program: the inputs it reads and its declared features.
+/// Each partition's slice is cached, so that a run over unchanged data reads neither the
+/// ledger nor the aggregates nor the master records.
+pub fn customer_table(
+    store: &Store,
+    program: &Program,
+    as_of: NaiveDate,
+) -> Result<(Table, FeatureRun), Error> {
+    let builtins: Vec<&Builtin> = BUILTINS
+        .iter()
+        .filter(|b| program.inputs.contains(b.name))
+        .collect();
+    let declared: Vec<(&str, &ledgerlens_rules::Declared)> = program.declared().collect();
+    let width = builtins.len() + declared.len();
+    let names: Vec<&str> = builtins.iter().map(|b| b.name).collect();
+    let what = fnv(
+        0xcbf2_9ce4_8422_2325,
+        format!("{as_of}|{names:?}|{declared:?}").as_bytes(),
+    );
+    let key = |partition: u32, stamp: Option<u64>| -> Result<u64, Error> {
+        let master = store.customers_bytes(partition)?;
+        let key = fnv(what, &stamp.map_or(u64::MAX, |s| s).to_le_bytes());
+        Ok(fnv(key, master.as_deref().unwrap_or_default()))
+    };
+    let cached = |partition: u32, stamp: Option<u64>| -> Result<Option<Part>, Error> {
+        let Some((_, c)) = store.cached::<CachedPart>(TABLE_CACHE, partition)? else {
+            return Ok(None);
+        };
+        if c.key != key(partition, stamp)? || c.columns.len() != width {
+            return Ok(None);
+        }
+        let columns: Option<Vec<Column>> = c.columns.into_iter().map(Stored::column).collect();
+        Ok(columns
+            .filter(|cols| cols.iter().all(|col| col.len() == c.ids.len()))
+            .map(|columns| Part {
+                ids: c.ids,
+                columns,
+            }))
+    };
+    let (parts, run) = map_partition_rows(store, as_of, cached, |part| -> Result<Part, Error> {
+        let mut columns: Vec<Column> = builtins
+            .iter()
+            .map(|b| b.column(&part.customers, &part.features))
+            .collect();
+        columns.extend(declared_columns(store, &part, &declared, as_of)?);
+        let ids: Vec<String> = part.customers.into_iter().map(|c| c.id.0).collect();
+        let cached = CachedPart {
+            key: key(part.partition, part.stamp)?,
+            ids,
+            columns: columns.iter().map(Stored::of).collect(),
+        };
+        store.put_cached(TABLE_CACHE, part.partition, 0, &cached)?;
+        Ok(Part {
+            ids: cached.ids,
+            columns,
+        })
+    })?;
+    let mut ids = Vec::new();
+    let mut per_column: Vec<Vec<Column>> = (0..width).map(|_| Vec::new()).collect();
+    for part in parts {
+        ids.extend(part.ids);
+        for (i, c) in part.columns.into_iter().enumerate() {
+            per_column[i].push(c);
+        }
+    }
+    let mut table = Table::new(ids);
+    let names_types = builtins
+        .iter()
+        .map(|b| (b.name, b.ty()))
+        .chain(declared.iter().map(|(n, d)| (*n, d.ty())));
+    for ((name, ty), parts) in names_types.zip(per_column) {
+        table.insert(name, Column::concat(ty, parts));
+    }
+    Ok((table, run))
+}
+
+/// The declared features' columns of a partition, accumulated from its ledger entries.
 fn declared_columns(
     store: &Store,
     part: &PartitionRows,
     declared: &[(&str, &ledgerlens_rules::Declared)],
     as_of: NaiveDate,
 ) -> Result<Vec<Column>, Error> {
-    if declared.is_empty() || part.customers.is_empty() {
+    let rows = &part.customers;
+    if declared.is_empty() || rows.is_empty() {
         return Ok(declared
             .iter()
-            .map(|(_, d)| Column::from_values(d.ty(), part.customers.iter().map(|_| Value::Null)))
+            .map(|(_, d)| Column::from_values(d.ty(), rows.iter().map(|_| Value::Null)))
             .collect());
     }
-    let mut key = fnv(
-        0xcbf2_9ce4_8422_2325,
-        format!("{as_of}|{declared:?}").as_bytes(),
-    );
-    for c in &part.customers {
-        key = fnv(key, c.id.as_str().as_bytes());
-        key = fnv(key, &[0]);
-    }
-    // A partition without entries has nothing to cache: its sums and counts are zero.
-    if let Some(stamp) = part.stamp {
-        if let Some((cached_stamp, cached)) =
-            store.cached::<CachedColumns>(DECLARED_CACHE, part.partition)?
-        {
-            if cached_stamp == stamp && cached.key == key && cached.columns.len() == declared.len()
-            {
-                let columns: Option<Vec<Column>> =
-                    cached.columns.into_iter().map(Stored::column).collect();
-                if let Some(columns) =
-                    columns.filter(|c| c.iter().all(|c| c.len() == part.customers.len()))
-                {
-                    return Ok(columns);
-                }
-            }
-        }
-    }
-    let rows = &part.customers;
     let mut accs: Vec<Accumulator<'_>> = declared
         .iter()
         .map(|(_, d)| Accumulator::new(d, as_of, rows.len()))
@@ -423,17 +427,9 @@ fn declared_columns(
             acc.push(row, &view);
         }
     })?;
-    let columns: Vec<Column> = declared
+    Ok(declared
         .iter()
         .zip(accs)
         .map(|((_, d), acc)| Column::from_values(d.ty(), acc.finish()))
-        .collect();
-    if let Some(stamp) = part.stamp {
-        let cached = CachedColumns {
-            key,
-            columns: columns.iter().map(Stored::of).collect(),
-        };
-        store.put_cached(DECLARED_CACHE, part.partition, stamp, &cached)?;
-    }
-    Ok(columns)
+        .collect())
 }

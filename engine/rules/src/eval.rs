@@ -7,6 +7,7 @@
 //! a [`RuleDiagnostic`]. A script that exceeds the sandbox's limits stops the run
 //! ([`Error::Rule`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
@@ -432,7 +433,8 @@ impl Run<'_> {
             }
             RuleBody::Scripted { script, round } => {
                 let ty = rule.ty.unwrap_or(Type::Decimal);
-                let (mut column, tally) = self.column(&rule.name, script, ty)?;
+                let (column, tally) = self.column(&rule.name, script, ty)?;
+                let mut column = column.into_owned();
                 if let (Column::Decimal(v), Some(places)) = (&mut column, round) {
                     for d in v.iter_mut().flatten() {
                         *d = d.round_dp_with_strategy(
@@ -537,8 +539,13 @@ impl Run<'_> {
     }
 
     /// One value of type `ty` per customer from a script; values of other types are
-    /// nulls, counted as type errors.
-    fn column(&self, rule: &str, script: &Script, ty: Type) -> Result<(Column, Tally), Error> {
+    /// nulls, counted as type errors. A bare column name of that type is borrowed.
+    fn column(
+        &self,
+        rule: &str,
+        script: &Script,
+        ty: Type,
+    ) -> Result<(Cow<'_, Column>, Tally), Error> {
         let engine = &self.program.engine;
         let fast = self
             .table
@@ -547,10 +554,10 @@ impl Run<'_> {
         if let Some(column) = fast {
             // A bare column name: no script needed.
             let column = match column {
-                Column::Int(v) if ty == Type::Decimal => {
-                    Column::Decimal(v.iter().map(|x| x.map(Decimal::from)).collect())
-                }
-                c => c.clone(),
+                Column::Int(v) if ty == Type::Decimal => Cow::Owned(Column::Decimal(
+                    v.iter().map(|x| x.map(Decimal::from)).collect(),
+                )),
+                c => Cow::Borrowed(c),
             };
             return Ok((column, Tally::default()));
         }
@@ -590,7 +597,7 @@ impl Run<'_> {
                 },
             )
             .map_err(|e| stopped(rule, &script.span, &e))?;
-        Ok((Column::concat(ty, parts), tally))
+        Ok((Cow::Owned(Column::concat(ty, parts)), tally))
     }
 
     /// The type of a script's value for the first customer (`None` when it has none):
@@ -761,8 +768,9 @@ impl Run<'_> {
                 actions,
             } => {
                 let (values, tally) = self.column(&rule.name, of, Type::Decimal)?;
-                self.tallied(&rule.name, at, tally, Type::Decimal);
                 let scores = quantile_scores(decimals(&values), *buckets, *low_is_better);
+                drop(values);
+                self.tallied(&rule.name, at, tally, Type::Decimal);
                 let actions = actions
                     .iter()
                     .map(|(k, v)| (k.clone(), Some(v.clone())))
@@ -775,8 +783,9 @@ impl Run<'_> {
                 actions,
             } => {
                 let (values, tally) = self.column(&rule.name, of, Type::Decimal)?;
-                self.tallied(&rule.name, at, tally, Type::Decimal);
                 let labels = pareto_classes(decimals(&values), classes);
+                drop(values);
+                self.tallied(&rule.name, at, tally, Type::Decimal);
                 let actions = actions
                     .iter()
                     .map(|(k, v)| (k.clone(), Some(v.clone())))
@@ -1053,18 +1062,19 @@ impl Run<'_> {
         let receives: Vec<bool> = match &a.to {
             Some(to) => {
                 let (v, tally) = self.column(&rule.name, to, Type::Bool)?;
-                self.tallied(&rule.name, at, tally, Type::Bool);
-                match v {
-                    Column::Bool(v) => v.into_iter().map(|b| b == Some(true)).collect(),
+                let receives = match &*v {
+                    Column::Bool(v) => v.iter().map(|b| *b == Some(true)).collect(),
                     _ => vec![false; n],
-                }
+                };
+                drop(v);
+                self.tallied(&rule.name, at, tally, Type::Bool);
+                receives
             }
             None => vec![true; n],
         };
         let drivers: Vec<Decimal> = match &a.driver {
             Some(d) => {
                 let (v, tally) = self.column(&rule.name, d, Type::Decimal)?;
-                self.tallied(&rule.name, at, tally, Type::Decimal);
                 let mut negative = 0;
                 let out = decimals(&v)
                     .iter()
@@ -1077,6 +1087,8 @@ impl Run<'_> {
                         None => Decimal::ZERO,
                     })
                     .collect();
+                drop(v);
+                self.tallied(&rule.name, at, tally, Type::Decimal);
                 let example = String::new();
                 self.diags.add(
                     &rule.name,
@@ -1281,21 +1293,21 @@ impl Run<'_> {
             }
             AlertDef::Condition { when, level } => {
                 let (values, tally) = self.column(&rule.name, when, Type::Bool)?;
-                self.tallied(&rule.name, at, tally, Type::Bool);
-                let Column::Bool(values) = values else {
-                    return Ok(());
+                let held: Vec<usize> = match &*values {
+                    Column::Bool(v) => (0..v.len()).filter(|&r| v[r] == Some(true)).collect(),
+                    _ => Vec::new(),
                 };
-                for (row, v) in values.into_iter().enumerate() {
-                    if v == Some(true) {
-                        self.alerts.push(AlertRow {
-                            alert: rule.name.clone(),
-                            subject: self.table.ids()[row].to_string(),
-                            level: *level,
-                            value: Value::Null,
-                            threshold: when.text.trim().to_string(),
-                            kpi: None,
-                        });
-                    }
+                drop(values);
+                self.tallied(&rule.name, at, tally, Type::Bool);
+                for row in held {
+                    self.alerts.push(AlertRow {
+                        alert: rule.name.clone(),
+                        subject: self.table.ids()[row].to_string(),
+                        level: *level,
+                        value: Value::Null,
+                        threshold: when.text.trim().to_string(),
+                        kpi: None,
+                    });
                 }
             }
         }

@@ -343,7 +343,15 @@ impl Column {
     /// The columns of several parts (partitions) one after the other. All must have the
     /// type `ty`; text dictionaries are merged.
     pub fn concat(ty: Type, parts: Vec<Column>) -> Column {
-        let mut out = Column::new(ty);
+        let total: usize = parts.iter().map(Column::len).sum();
+        let mut out = match ty {
+            Type::Bool => Column::Bool(Vec::with_capacity(total)),
+            Type::Int => Column::Int(Vec::with_capacity(total)),
+            Type::Decimal => Column::Decimal(Vec::with_capacity(total)),
+            Type::Date => Column::Date(Vec::with_capacity(total)),
+            Type::Text => Column::Text(Vec::with_capacity(total), Vec::new()),
+            Type::List => Column::List(Vec::with_capacity(total)),
+        };
         let mut codes: FxHashMap<ImmutableString, u32> = FxHashMap::default();
         for part in parts {
             match (&mut out, part) {

@@ -414,6 +414,12 @@ impl Store {
         }
     }
 
+    /// The encoded customers of a partition, as stored (`None`: none): a fingerprint of
+    /// the partition's master, for caches derived from it.
+    pub fn customers_bytes(&self, partition: u32) -> Result<Option<sled::IVec>, Error> {
+        self.latest(&self.customers, partition)
+    }
+
     /// One customer's master record.
     pub fn customer(&self, id: &str) -> Result<Option<Customer>, Error> {
         let list = self.customers_in(self.partition_of(id))?;
