@@ -141,6 +141,11 @@ const BUILTINS: &[Builtin] = &[
         get: |c, _| text(&c.channel),
     },
     Builtin {
+        name: "campaign",
+        ty: Type::Text,
+        get: |c, _| text(&c.campaign),
+    },
+    Builtin {
         name: "first_seen",
         ty: Type::Date,
         get: |c, _| opt(c.first_seen, Value::Date),
@@ -158,8 +163,8 @@ const BUILTINS: &[Builtin] = &[
 ];
 
 /// The columns every customer has for rules: the built-in features (see
-/// [`Features`]) and the master fields `name`, `phone`, `region`, `channel` (acquisition
-/// channel), `first_seen`, `credit_limit` and `tags`.
+/// [`Features`]) and the master fields `name`, `phone`, `region`, `channel` and `campaign`
+/// (acquisition channel and campaign), `first_seen`, `credit_limit` and `tags`.
 pub fn input_schema() -> BTreeMap<String, Type> {
     BUILTINS
         .iter()
@@ -222,6 +227,20 @@ pub fn customer_table(
         .filter(|b| program.inputs.contains(b.name))
         .collect();
     let declared: Vec<(&str, &ledgerlens_rules::Declared)> = program.declared().collect();
+    // Activity counts by customer, for the features that read them.
+    let activities = if declared.iter().any(|(_, d)| d.activity.is_some()) {
+        store.facts()?.activities
+    } else {
+        Vec::new()
+    };
+    let mut activities_of: rustc_hash::FxHashMap<&str, Vec<&ledgerlens_model::Activity>> =
+        Default::default();
+    for a in &activities {
+        activities_of
+            .entry(a.customer.as_str())
+            .or_default()
+            .push(a);
+    }
     let (parts, run) = map_partitions(store, as_of, |rows| -> Result<Part, Error> {
         let mut columns: Vec<Column> = builtins
             .iter()
@@ -268,6 +287,13 @@ pub fn customer_table(
                     acc.push(row, &view);
                 }
             })?;
+            for (row, (c, _)) in rows.iter().enumerate() {
+                for a in activities_of.get(c.id.as_str()).into_iter().flatten() {
+                    for acc in &mut accs {
+                        acc.push_activity(row, &a.activity, a.date, a.count);
+                    }
+                }
+            }
             for ((_, d), acc) in declared.iter().zip(accs) {
                 columns.push(Column::from_values(d.ty(), acc.finish()));
             }

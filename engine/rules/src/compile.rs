@@ -150,6 +150,22 @@ pub struct GroupKpi {
     pub unit: Option<String>,
 }
 
+/// A curve KPI: the cumulative sum of a per-customer value by customer rank, highest
+/// value first (ties: the smaller customer id first), such as the whale curve of profit.
+#[derive(Debug, Clone)]
+pub struct CurveKpi {
+    /// The per-customer value.
+    pub of: Script,
+    /// Customer filter.
+    pub filter: Option<Script>,
+    /// Points of the curve: after every 1/points of the customers.
+    pub points: u32,
+    /// Decimal places.
+    pub round: Option<u32>,
+    /// Display unit.
+    pub unit: Option<String>,
+}
+
 /// Alert levels, in order of severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -254,6 +270,8 @@ pub enum RuleBody {
     Segment(SegmentDef),
     /// A KPI over groups.
     GroupKpi(GroupKpi),
+    /// A curve KPI.
+    Curve(CurveKpi),
     /// An alert.
     Alert(AlertDef),
     /// A cost allocation.
@@ -620,7 +638,7 @@ impl Compiler<'_> {
     /// Keys that belong to another kind of rule are errors, not silently ignored.
     fn check_keys(&mut self, def: &RuleDef) {
         let s = &def.spec;
-        let set: [(&str, bool, &[Kind]); 28] = [
+        let set: [(&str, bool, &[Kind]); 33] = [
             ("pool", s.pool.is_some(), &[Kind::Allocation]),
             ("to", s.to.is_some(), &[Kind::Allocation]),
             ("driver", s.driver.is_some(), &[Kind::Allocation]),
@@ -633,6 +651,9 @@ impl Compiler<'_> {
             ("kinds", s.kinds.is_some(), &[Kind::Feature]),
             ("where", s.filter_dims.is_some(), &[Kind::Feature]),
             ("window", s.window.is_some(), &[Kind::Feature]),
+            ("settled_by", s.settled_by.is_some(), &[Kind::Feature]),
+            ("activity", s.activity.is_some(), &[Kind::Feature]),
+            ("age", s.age.is_some(), &[Kind::Feature]),
             ("expr", s.expr.is_some(), &[Kind::Feature]),
             ("script", s.script.is_some(), &[Kind::Feature]),
             ("hit", s.hit.is_some(), &[Kind::Segment]),
@@ -644,6 +665,8 @@ impl Compiler<'_> {
             ("per", s.per.is_some(), &[Kind::Kpi]),
             ("value", s.value.is_some(), &[Kind::Kpi]),
             ("filter", s.filter.is_some(), &[Kind::Kpi]),
+            ("curve", s.curve.is_some(), &[Kind::Kpi]),
+            ("points", s.points.is_some(), &[Kind::Kpi]),
             ("round", s.round.is_some(), &[Kind::Kpi, Kind::Feature]),
             ("unit", s.unit.is_some(), &[Kind::Kpi]),
             ("on", s.on_kpi.is_some(), &[Kind::Alert]),
@@ -718,11 +741,28 @@ impl Compiler<'_> {
                     ));
                     ok = false;
                 }
+                let priority = r.priority.unwrap_or(0);
+                if hit == Hit::Priority {
+                    if let Some(other) = branches.iter().find(|b: &&Branch| b.priority == priority)
+                    {
+                        // Which of two equal priorities wins would be the file's order,
+                        // silently: the hit policy is meant to say it.
+                        self.problems.push(def.locate(&r.label).problem(
+                            None,
+                            "rules.segment",
+                            format!(
+                                "{}: {:?} and {:?} have the same priority {priority}: give each rule of a priority segment its own",
+                                def.name, other.label, r.label
+                            ),
+                        ));
+                        ok = false;
+                    }
+                }
                 branches.push(Branch {
                     when,
                     label: r.label.as_str().into(),
                     action: r.action.clone(),
-                    priority: r.priority.unwrap_or(0),
+                    priority,
                 });
             }
             return ok.then_some(SegmentDef::Rules { hit, branches });
@@ -830,6 +870,38 @@ impl Compiler<'_> {
 
     fn kpi(&mut self, def: &RuleDef) -> Option<RuleBody> {
         let s = &def.spec;
+        if let Some(curve) = &s.curve {
+            if s.value.is_some() || s.by.is_some() || s.per.is_some() {
+                return self.fail(
+                    def,
+                    "rules.kpi",
+                    "a curve KPI has `curve:` (the per-customer value) instead of `value:`, `by:` or `per:`".into(),
+                );
+            }
+            let points = s.points.unwrap_or(20);
+            if !(1..=100).contains(&points) {
+                return self.fail(def, "rules.kpi", "points: from 1 to 100".into());
+            }
+            let of = self.expr(def, curve)?;
+            let filter = match &s.filter {
+                Some(f) => Some(self.expr(def, f)?),
+                None => None,
+            };
+            return Some(RuleBody::Curve(CurveKpi {
+                of,
+                filter,
+                points,
+                round: s.round,
+                unit: s.unit.clone(),
+            }));
+        }
+        if s.points.is_some() {
+            return self.fail(
+                def,
+                "rules.kpi",
+                "points: belongs to a curve KPI (`curve:`)".into(),
+            );
+        }
         let Some(value) = &s.value else {
             return self.fail(
                 def,
@@ -1260,6 +1332,10 @@ fn deps_of(body: &RuleBody) -> Vec<String> {
             for key in &k.by {
                 out.insert(key.clone());
             }
+        }
+        RuleBody::Curve(c) => {
+            add(&c.of);
+            c.filter.iter().for_each(&mut add);
         }
         RuleBody::Alert(AlertDef::Condition { when, .. }) => add(when),
         RuleBody::Allocation(a) => {

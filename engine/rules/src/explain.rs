@@ -84,6 +84,7 @@ impl Program {
                     Func::Last => "last",
                     Func::Distinct => "distinct",
                     Func::Avg => "avg",
+                    Func::Open => "open",
                 };
                 let of = match d.of {
                     Field::Amount => "amount",
@@ -92,14 +93,43 @@ impl Program {
                     Field::Document => "document",
                     Field::Dimension(i) => DIMENSIONS[i],
                 };
-                let mut what = if d.func == Func::Count {
+                let kinds = |k: &[ledgerlens_model::EntryKind]| {
+                    k.iter()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut what = if let Some(activity) = &d.activity {
+                    let what = if d.func == Func::Count {
+                        "records"
+                    } else {
+                        "sum of the counts"
+                    };
+                    format!("{what} of the customer's activity {activity}")
+                } else if d.func == Func::Count {
                     "count of the customer's entries".to_string()
+                } else if d.func == Func::Open {
+                    let age = match d.age {
+                        (from, Some(to)) => format!("{from}-{to}"),
+                        (from, None) => format!("{from} or more"),
+                    };
+                    let what = if d.of == Field::Date {
+                        "earliest date"
+                    } else {
+                        "sum"
+                    };
+                    format!(
+                        "{what} of the items of kind {} still open after settling by {} \
+                         (oldest first), {age} days old on {}",
+                        kinds(d.kinds.as_deref().unwrap_or_default()),
+                        kinds(&d.settled_by),
+                        outcome.as_of
+                    )
                 } else {
                     format!("{func} of {of} over the customer's entries")
                 };
-                if let Some(k) = &d.kinds {
-                    let names: Vec<String> = k.iter().map(|k| k.to_string()).collect();
-                    what.push_str(&format!(" of kind {}", names.join(", ")));
+                if let Some(k) = d.kinds.as_deref().filter(|_| d.func != Func::Open) {
+                    what.push_str(&format!(" of kind {}", kinds(k)));
                 }
                 for (i, v) in &d.dims {
                     what.push_str(&format!(" with {} = {v}", DIMENSIONS[*i]));
@@ -111,6 +141,7 @@ impl Program {
                     Some(Window::Months(n)) => {
                         what.push_str(&format!(", in the {n} months up to {}", outcome.as_of))
                     }
+                    None if d.func == Func::Open => {}
                     None => what.push_str(&format!(", up to {}", outcome.as_of)),
                 }
                 vec![Step {
@@ -272,7 +303,9 @@ impl Program {
                 });
                 steps
             }
-            RuleBody::GroupKpi(_) | RuleBody::Alert(AlertDef::Thresholds { .. }) => return None,
+            RuleBody::GroupKpi(_)
+            | RuleBody::Curve(_)
+            | RuleBody::Alert(AlertDef::Thresholds { .. }) => return None,
         };
         Some(Explanation {
             rule: r.name.clone(),

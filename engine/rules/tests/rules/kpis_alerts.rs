@@ -182,7 +182,6 @@ fn missing_data_in_a_group_kpi_is_a_null_with_a_diagnostic() {
 }
 
 #[test]
-#[ignore = "bug: sum() over only missing values gives 0, not null (eval.rs Acc::finish ignores the `any` flag that Acc::Sum tracks)"]
 fn a_sum_of_only_missing_values_is_null() {
     let only_null = Rows::new(&["x", "y"])
         .col("revenue", Type::Decimal, vec![Value::Null, Value::Null])
