@@ -731,7 +731,7 @@ impl Compiler<'_> {
                     None => None,
                 };
                 if when.is_none() && i + 1 != rules.len() {
-                    self.problems.push(def.locate(&r.label).problem(
+                    self.problems.push(locate_label(def, &r.label).problem(
                         None,
                         "rules.segment",
                         format!(
@@ -741,28 +741,11 @@ impl Compiler<'_> {
                     ));
                     ok = false;
                 }
-                let priority = r.priority.unwrap_or(0);
-                if hit == Hit::Priority {
-                    if let Some(other) = branches.iter().find(|b: &&Branch| b.priority == priority)
-                    {
-                        // Which of two equal priorities wins would be the file's order,
-                        // silently: the hit policy is meant to say it.
-                        self.problems.push(def.locate(&r.label).problem(
-                            None,
-                            "rules.segment",
-                            format!(
-                                "{}: {:?} and {:?} have the same priority {priority}: give each rule of a priority segment its own",
-                                def.name, other.label, r.label
-                            ),
-                        ));
-                        ok = false;
-                    }
-                }
                 branches.push(Branch {
                     when,
                     label: r.label.as_str().into(),
                     action: r.action.clone(),
-                    priority,
+                    priority: r.priority.unwrap_or(0),
                 });
             }
             return ok.then_some(SegmentDef::Rules { hit, branches });
@@ -1305,6 +1288,17 @@ fn per_customer(def: &RuleDef) -> bool {
         Kind::Allocation => true,
         Kind::Alert => false,
     }
+}
+
+/// Where a segment rule's label is: its value after `label: ` (the label's text alone
+/// might be found inside another word first).
+fn locate_label(def: &RuleDef, label: &str) -> Span {
+    let key = "label: ";
+    let mut span = def.locate(&format!("{key}{label}"));
+    if span != def.span {
+        span.column += key.chars().count();
+    }
+    span
 }
 
 fn deps_of(body: &RuleBody) -> Vec<String> {

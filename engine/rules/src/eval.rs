@@ -852,20 +852,21 @@ impl Run<'_> {
                     }
                 }
             }
-            // Channels and campaigns with spend but no customers are groups too.
-            if let [key] = k.by.as_slice() {
-                if SPEND_KEYS.contains(&key.as_str()) {
-                    for s in &self.facts.spend {
-                        let v = if key == "channel" {
-                            Some(s.channel.clone())
-                        } else {
-                            s.campaign.clone()
-                        };
-                        if let Some(v) = v {
-                            groups.entry(vec![v]).or_insert_with(|| {
-                                k.aggregates.iter().map(|a| Acc::new(a.func)).collect()
-                            });
-                        }
+            // Channels and campaigns (and campaigns per channel) with spend but no
+            // customers are groups too.
+            if !k.by.is_empty() && k.by.iter().all(|key| SPEND_KEYS.contains(&key.as_str())) {
+                for s in &self.facts.spend {
+                    let key: Option<Vec<String>> =
+                        k.by.iter()
+                            .map(|key| match key.as_str() {
+                                "channel" => Some(s.channel.clone()),
+                                _ => s.campaign.clone(),
+                            })
+                            .collect();
+                    if let Some(key) = key {
+                        groups.entry(key).or_insert_with(|| {
+                            k.aggregates.iter().map(|a| Acc::new(a.func)).collect()
+                        });
                     }
                 }
             }
@@ -926,7 +927,13 @@ impl Run<'_> {
                 },
                 Err(e) if fatal(&e) => return Err(stopped(&rule.name, &k.formula.span, &e)),
                 Err(e) => {
-                    error = Some(e.to_string());
+                    let message = e.to_string();
+                    error = Some(if null_operand(&message) {
+                        // `budget() - x` without a budget: say so, not Rhai's signature.
+                        format!("a value the formula needs is missing (no budget, or no customer with the value): {message}")
+                    } else {
+                        message
+                    });
                     Value::Null
                 }
             };
@@ -1011,7 +1018,9 @@ impl Run<'_> {
             }
             // The point k/points is reached after ceil(n * k / points) customers.
             while next <= points && rank == (n * next).div_ceil(points) {
-                let label = format!("{:.2}", Decimal::from(next) / Decimal::from(points));
+                // Rounded, then padded: `{:.2}` alone truncates (2/3 would be 0.66).
+                let share = (Decimal::from(next) / Decimal::from(points)).round_dp(2);
+                let label = format!("{share:.2}");
                 push(&mut self.kpis, "top", label, cumulative);
                 next += 1;
             }

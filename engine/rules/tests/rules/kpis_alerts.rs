@@ -545,3 +545,46 @@ fn spend_is_allocated_per_channel_to_the_customers_it_acquired() {
 fn vd_dec(s: &str) -> rust_decimal::Decimal {
     s.parse().expect("decimal")
 }
+
+/// A curve KPI ranks customers by a value, highest first (ties by customer id), and
+/// gives the cumulative value after each share of them, and at the curve's peak.
+#[test]
+fn a_curve_accumulates_by_rank_and_marks_its_peak() {
+    // Revenue by rank: a 1000, b 500, c 300, e 200 (d has none and is not ranked); with
+    // a cost of 600 each for b and e: profit a 1000, c 300, b -100, e -400.
+    let out = evaluate(
+        "kpi: k\ncurve: \"if channel == () { revenue - 600 } else if orders == 0 { revenue - 600 } else { revenue }\"\npoints: 3\n",
+        Facts::default(),
+    );
+    let k = kpi(&out, "k");
+    // 4 customers, 3 points: after ceil(4/3) = 2, ceil(8/3) = 3 and 4 customers.
+    let expected: BTreeMap<String, Value> = [
+        ("top=0.33", vd("1300")),
+        ("top=0.67", vd("1200")),
+        ("top=1.00", vd("800")),
+        ("peak=0.5000", vd("1300")),
+    ]
+    .into_iter()
+    .map(|(g, v)| (g.to_string(), v))
+    .collect();
+    assert_eq!(k, expected);
+    // More points than customers: every point is reached.
+    let out = evaluate(
+        "kpi: k\ncurve: revenue\nfilter: orders > 2\npoints: 5\n",
+        Facts::default(),
+    );
+    assert_eq!(kpi(&out, "k").len(), 6, "{:?}", kpi(&out, "k"));
+}
+
+#[test]
+fn a_filter_that_is_not_a_condition_is_a_problem() {
+    let problems = pack_problems(
+        &[PACK, ("r.yaml", "kpi: k\nvalue: count()\nfilter: orders\n")],
+        &schema(),
+    );
+    let p = the_problem(&problems, "rules.type");
+    assert!(
+        p.message.contains("expected bool, got int from the filter"),
+        "{p}"
+    );
+}
