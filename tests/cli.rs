@@ -460,10 +460,23 @@ fn cdnow_example_ingests_through_its_mapping() {
         kpi(&result, "net_revenue_total"),
         "2500315.63".parse().unwrap()
     );
-    // The only diagnostics: ROI and LTV:CAC of a channel without spend are null.
-    for d in result["diagnostics"].as_array().unwrap() {
-        assert_eq!(d["code"], "rules.null", "{d}");
-    }
+    // The only diagnostics: ROI and LTV:CAC of a channel without spend are null, and
+    // CDNOW has no cost pools to allocate.
+    let diagnostics: Vec<(&str, &str)> = result["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["rule"].as_str().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        diagnostics,
+        [
+            ("channel_roi", "rules.null"),
+            ("logistics_cost_allocated", "rules.allocation"),
+            ("ltv_cac", "rules.null"),
+            ("service_cost_allocated", "rules.allocation"),
+        ]
+    );
 }
 
 #[test]

@@ -436,11 +436,23 @@ impl<'a> Accumulator<'a> {
     pub fn finish(self) -> Vec<Value> {
         let func = self.spec.func;
         let (spec, as_of) = (self.spec, self.as_of);
+        // A sum of money has its cents, even when nothing was summed (0.00).
+        let money = |d: Decimal| {
+            let mut d = d;
+            if spec.of == Field::Amount && spec.activity.is_none() && d.scale() < 2 {
+                d.rescale(2);
+            }
+            Value::Decimal(d)
+        };
         self.states
             .into_iter()
             .map(|s| match func {
+                Func::Open if spec.of == Field::Amount => match open_items(s.events, spec, as_of) {
+                    Value::Decimal(d) => money(d),
+                    other => other,
+                },
                 Func::Open => open_items(s.events, spec, as_of),
-                Func::Sum => Value::Decimal(s.sum),
+                Func::Sum => money(s.sum),
                 Func::Count => Value::Int(s.count),
                 Func::Distinct => Value::Int(
                     (s.texts.map_or(0, |d| d.len()) + s.values.map_or(0, |d| d.len())) as i64,

@@ -1075,7 +1075,8 @@ impl Run<'_> {
             }
             None => vec![Decimal::ONE; n],
         };
-        let mut shares = vec![Decimal::ZERO; n];
+        // Money with its cents: a customer who takes nothing takes 0.00.
+        let mut shares = vec![Decimal::new(0, 2); n];
         let key_column = a.each.as_ref().and_then(|k| self.table.column(k));
         // The pools by key: amount, and the rows that take from it.
         let mut pools: BTreeMap<String, (Decimal, Vec<usize>)> = BTreeMap::new();
@@ -1451,7 +1452,15 @@ fn subject(keys: &GroupKeys) -> String {
 fn round_value(v: Value, places: Option<u32>) -> Value {
     match (v, places) {
         (Value::Decimal(d), Some(p)) => {
-            Value::Decimal(d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero))
+            let mut d = d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero);
+            // `round: 2` prints two places (4.00, 1.20); more places print without
+            // trailing zeros (0.12, 0.1799); see `Value`'s Display.
+            if p <= 2 {
+                d.rescale(p);
+            } else {
+                d = d.normalize();
+            }
+            Value::Decimal(d)
         }
         (v, _) => v,
     }

@@ -304,11 +304,11 @@ fn alert_levels_from_thresholds_above() {
     let a = alerts(&out, "cac_high");
     assert_eq!(
         a["channel=wechat"],
-        ("review".into(), "400".into(), "> 300".into())
+        ("review".into(), "400.00".into(), "> 300".into())
     );
     assert_eq!(
         a["channel=fair"],
-        ("critical".into(), "500".into(), "> 450".into())
+        ("critical".into(), "500.00".into(), "> 450".into())
     );
     assert_eq!(a["channel=(none)"].0, "ok");
     let row = out
@@ -339,7 +339,7 @@ fn alert_levels_below_and_outside() {
     assert_eq!(roi["channel=fair"].0, "ok");
     assert_eq!(
         roi["channel=tiktok"],
-        ("critical".into(), "0".into(), "< 0.5".into())
+        ("critical".into(), "0.00".into(), "< 0.5".into())
     );
     assert!(!roi.contains_key("channel=(none)"));
     let dev = alerts(&out, "off_budget");

@@ -630,7 +630,16 @@ fn orders_12m() {
 fn revenue_12m() {
     assert_eq!(
         column("revenue_12m"),
-        expect(["0", "300000", "30000", "4000", "800", "4000", "60000", "1000"])
+        expect([
+            "0.00",
+            "300000.00",
+            "30000.00",
+            "4000.00",
+            "800.00",
+            "4000.00",
+            "60000.00",
+            "1000.00"
+        ])
     );
 }
 
@@ -675,7 +684,7 @@ fn open_0_30() {
     // c03: 5000 of 2025-12-01, 30 days old (the bucket's last day); c04: 2025-12-10.
     assert_eq!(
         column("open_0_30"),
-        expect(["0", "0", "5000", "500", "0", "0", "0", "0"])
+        expect(["0.00", "0.00", "5000.00", "500.00", "0.00", "0.00", "0.00", "0.00"])
     );
 }
 
@@ -684,7 +693,7 @@ fn open_31_60() {
     // c04: 2025-11-10 (51 days); c05: 2025-11-01 (60 days, the bucket's last day).
     assert_eq!(
         column("open_31_60"),
-        expect(["0", "0", "0", "500", "800", "0", "0", "0"])
+        expect(["0.00", "0.00", "0.00", "500.00", "800.00", "0.00", "0.00", "0.00"])
     );
 }
 
@@ -693,7 +702,7 @@ fn open_61_90() {
     // c04: 2025-10-10 (82 days).
     assert_eq!(
         column("open_61_90"),
-        expect(["0", "0", "0", "500", "0", "0", "0", "0"])
+        expect(["0.00", "0.00", "0.00", "500.00", "0.00", "0.00", "0.00", "0.00"])
     );
 }
 
@@ -703,7 +712,7 @@ fn open_over_90() {
     // not the newest); c07: 30000 - 10000 paid - 5000 written off, and 30000.
     assert_eq!(
         column("open_over_90"),
-        expect(["0", "0", "0", "20", "0", "0", "45000", "0"])
+        expect(["0.00", "0.00", "0.00", "20.00", "0.00", "0.00", "45000.00", "0.00"])
     );
     // The buckets add up to each customer's receivables (nobody paid in advance).
     let buckets = ["open_0_30", "open_31_60", "open_61_90", "open_over_90"];
@@ -761,7 +770,16 @@ fn ltv_simple() {
     // c03: 33333.33 x (3 / 3.75) x 3.75.
     assert_eq!(
         column("ltv_simple"),
-        expect(["null", "350000", "99999.99", "4000", "800", "6000", "60000", "1000"])
+        expect([
+            "null",
+            "350000.00",
+            "99999.99",
+            "4000.00",
+            "800.00",
+            "6000.00",
+            "60000.00",
+            "1000.00"
+        ])
     );
 }
 
@@ -1002,7 +1020,7 @@ fn marketing_cost() {
     // channel; 抖音达人投放's 500 has no buyer and stays unallocated.
     assert_eq!(
         column("marketing_cost"),
-        expect(["0", "666.67", "666.67", "400", "400", "0", "666.66", "400"])
+        expect(["0.00", "666.67", "666.67", "400.00", "400.00", "0.00", "666.66", "400.00"])
     );
     assert_eq!(
         pools_of("marketing_cost"),
@@ -1054,14 +1072,14 @@ fn profit_after_marketing() {
     assert_eq!(
         column("profit_after_marketing"),
         expect([
-            "0",
+            "0.00",
             "149333.33",
             "34333.33",
-            "1600",
-            "0",
+            "1600.00",
+            "0.00",
             "3000",
             "12333.34",
-            "-1500"
+            "-1500.00"
         ])
     );
 }
@@ -1071,8 +1089,8 @@ fn profit_after_marketing_by_channel() {
     assert_eq!(
         kpi_of("profit_after_marketing_by_channel"),
         groups(&[
-            ("channel=微信广告", "100"),
-            ("channel=展会活动", "196000"),
+            ("channel=微信广告", "100.00"),
+            ("channel=展会活动", "196000.00"),
             ("channel=抖音达人投放", "0"),
             ("channel=(none)", "3000"),
         ])
@@ -1113,7 +1131,7 @@ fn service_cost_allocated() {
     // left for 3 equal remainders, which go to the smaller ids c03 and c04.
     assert_eq!(
         column("service_cost_allocated"),
-        expect(["0", "500", "166.67", "166.67", "0", "0", "166.66", "0"])
+        expect(["0.00", "500.00", "166.67", "166.67", "0.00", "0.00", "166.66", "0.00"])
     );
     assert_eq!(column_sum("service_cost_allocated"), dec("1000"));
     assert_eq!(
@@ -1129,7 +1147,7 @@ fn logistics_cost_allocated() {
     // c06 (0.0092...) and c04 (0.0046...), not to c05 and c08 (0.0030...).
     assert_eq!(
         column("logistics_cost_allocated"),
-        expect(["0", "0", "0", "615.39", "76.92", "230.77", "0", "76.92"])
+        expect(["0.00", "0.00", "0.00", "615.39", "76.92", "230.77", "0.00", "76.92"])
     );
     assert_eq!(column_sum("logistics_cost_allocated"), dec("1000"));
     assert_eq!(
@@ -1146,7 +1164,7 @@ fn net_profit() {
     assert_eq!(
         column("net_profit"),
         expect([
-            "0",
+            "0.00",
             "148833.33",
             "34166.66",
             "817.94",
@@ -1224,10 +1242,10 @@ fn cac() {
     assert_eq!(
         kpi_of("cac"),
         groups(&[
-            ("channel=微信广告", "400"),
+            ("channel=微信广告", "400.00"),
             ("channel=展会活动", "666.67"),
             ("channel=抖音达人投放", "null"),
-            ("channel=(none)", "0"),
+            ("channel=(none)", "0.00"),
         ])
     );
 }
@@ -1239,8 +1257,8 @@ fn channel_roi() {
         kpi_of("channel_roi"),
         groups(&[
             ("channel=微信广告", "3.58"),
-            ("channel=展会活动", "247.5"),
-            ("channel=抖音达人投放", "0"),
+            ("channel=展会活动", "247.50"),
+            ("channel=抖音达人投放", "0.00"),
             ("channel=(none)", "null"),
         ])
     );
@@ -1253,7 +1271,7 @@ fn ltv_cac() {
         kpi_of("ltv_cac"),
         groups(&[
             ("channel=微信广告", "4.83"),
-            ("channel=展会活动", "255"),
+            ("channel=展会活动", "255.00"),
             ("channel=抖音达人投放", "null"),
             ("channel=(none)", "null"),
         ])
@@ -1311,9 +1329,9 @@ fn campaign_channel_roi() {
         kpi_of("campaign_channel_roi"),
         groups(&[
             ("campaign=新春促销, channel=微信广告", "-0.83"),
-            ("campaign=品牌周, channel=微信广告", "8"),
-            ("campaign=品牌周, channel=展会活动", "395"),
-            ("campaign=达人种草, channel=抖音达人投放", "0"),
+            ("campaign=品牌周, channel=微信广告", "8.00"),
+            ("campaign=品牌周, channel=展会活动", "395.00"),
+            ("campaign=达人种草, channel=抖音达人投放", "0.00"),
         ])
     );
 }
@@ -1325,8 +1343,8 @@ fn campaign_cac() {
     assert_eq!(
         kpi_of("campaign_cac"),
         groups(&[
-            ("campaign=新春促销", "600"),
-            ("campaign=品牌周", "400"),
+            ("campaign=新春促销", "600.00"),
+            ("campaign=品牌周", "400.00"),
             ("campaign=达人种草", "null"),
         ])
     );
@@ -1365,25 +1383,25 @@ fn dso() {
 #[test]
 fn ageing_0_30() {
     // c03's 5000 (30 days) + c04's December invoice 500 (21 days).
-    assert_eq!(kpi_of("ageing_0_30"), groups(&[("all", "5500")]));
+    assert_eq!(kpi_of("ageing_0_30"), groups(&[("all", "5500.00")]));
 }
 
 #[test]
 fn ageing_31_60() {
     // c04's November invoice 500 (51 days) + c05's 800 (60 days).
-    assert_eq!(kpi_of("ageing_31_60"), groups(&[("all", "1300")]));
+    assert_eq!(kpi_of("ageing_31_60"), groups(&[("all", "1300.00")]));
 }
 
 #[test]
 fn ageing_61_90() {
     // c04's October invoice 500 (82 days).
-    assert_eq!(kpi_of("ageing_61_90"), groups(&[("all", "500")]));
+    assert_eq!(kpi_of("ageing_61_90"), groups(&[("all", "500.00")]));
 }
 
 #[test]
 fn ageing_over_90() {
     // c04's 20 left of September (112 days) + c07's 15000 + 30000 (213, 183 days).
-    assert_eq!(kpi_of("ageing_over_90"), groups(&[("all", "45020")]));
+    assert_eq!(kpi_of("ageing_over_90"), groups(&[("all", "45020.00")]));
     // The four buckets are the receivables: 5500 + 1300 + 500 + 45020.
     let total: Decimal = [
         "ageing_0_30",
@@ -1475,7 +1493,10 @@ fn revenue_by_region() {
 #[test]
 fn avg_order_value_all() {
     // 521800 / 20.
-    assert_eq!(kpi_of("avg_order_value_all"), groups(&[("all", "26090")]));
+    assert_eq!(
+        kpi_of("avg_order_value_all"),
+        groups(&[("all", "26090.00")])
+    );
 }
 
 #[test]
@@ -1503,9 +1524,9 @@ fn avg_ltv_by_channel() {
         kpi_of("avg_ltv_by_channel"),
         groups(&[
             ("channel=微信广告", "1933.33"),
-            ("channel=展会活动", "170000"),
+            ("channel=展会活动", "170000.00"),
             ("channel=抖音达人投放", "null"),
-            ("channel=(none)", "6000"),
+            ("channel=(none)", "6000.00"),
         ])
     );
 }
@@ -1560,13 +1581,13 @@ fn cac_above_limit() {
         BTreeMap::from([
             (
                 "channel=微信广告".to_string(),
-                row("review", "400", "> 300")
+                row("review", "400.00", "> 300")
             ),
             (
                 "channel=展会活动".to_string(),
                 row("critical", "666.67", "> 450")
             ),
-            ("channel=(none)".to_string(), row("ok", "0", "not > 300")),
+            ("channel=(none)".to_string(), row("ok", "0.00", "not > 300")),
         ])
     );
 }
@@ -1574,7 +1595,7 @@ fn cac_above_limit() {
 #[test]
 fn channel_roi_low() {
     let rows = alert_rows("channel_roi_low");
-    assert_eq!(rows["channel=抖音达人投放"], row("review", "0", "< 1"));
+    assert_eq!(rows["channel=抖音达人投放"], row("review", "0.00", "< 1"));
     assert_eq!(rows["channel=微信广告"].0, "ok");
     assert_eq!(rows["channel=展会活动"].0, "ok");
     assert_eq!(rows.len(), 3, "{rows:?}");
@@ -1630,9 +1651,12 @@ fn campaign_cac_above_limit() {
         BTreeMap::from([
             (
                 "campaign=新春促销".to_string(),
-                row("critical", "600", "> 450")
+                row("critical", "600.00", "> 450")
             ),
-            ("campaign=品牌周".to_string(), row("review", "400", "> 300")),
+            (
+                "campaign=品牌周".to_string(),
+                row("review", "400.00", "> 300")
+            ),
         ])
     );
 }
