@@ -60,8 +60,18 @@ impl Program {
             if rule.is_some_and(|name| name != r.name) {
                 continue;
             }
+            // Unasked, a group KPI is told only for the groups the customer counts in
+            // (not portfolio totals, not groups its filter keeps it out of).
+            let asked = rule.is_some();
             if let Some(e) = self.explain_rule(outcome, row, r) {
-                out.push(e);
+                let group = matches!(&r.body, RuleBody::GroupKpi(_));
+                let told = match &r.body {
+                    RuleBody::GroupKpi(k) => !k.by.is_empty() && e.value != Value::Null,
+                    _ => true,
+                };
+                if asked || !group || told {
+                    out.push(e);
+                }
             }
         }
         sandbox::set_frame(previous);
@@ -302,6 +312,70 @@ impl Program {
                     inputs: Vec::new(),
                 });
                 steps
+            }
+            RuleBody::GroupKpi(k) if !k.by_period => {
+                // The group the customer counts in, and the group's value.
+                let mut steps = Vec::new();
+                if let Some(f) = &k.filter {
+                    let step = self.step(f, outcome, row);
+                    let held = step.result == "true";
+                    steps.push(Step {
+                        result: if held { "held" } else { "did not hold" }.into(),
+                        what: format!("filter: {}", step.what),
+                        ..step
+                    });
+                    if !held {
+                        return Some(Explanation {
+                            rule: r.name.clone(),
+                            kind: r.kind,
+                            at,
+                            value: Value::Null,
+                            action: None,
+                            steps,
+                        });
+                    }
+                }
+                let keys: Vec<(String, String)> =
+                    k.by.iter()
+                        .map(|key| {
+                            let v = table.column(key).map_or(Value::Null, |c| c.get(row));
+                            let v = if v == Value::Null {
+                                "(none)".to_string()
+                            } else {
+                                v.to_string()
+                            };
+                            (key.clone(), v)
+                        })
+                        .collect();
+                let group = outcome
+                    .kpis
+                    .iter()
+                    .find(|v| v.kpi == r.name && v.group == keys);
+                let value = group.map_or(Value::Null, |g| g.value.clone());
+                let name = if keys.is_empty() {
+                    "all customers".to_string()
+                } else {
+                    keys.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                steps.push(Step {
+                    what: format!(
+                        "counted in the group {name}: {} over the group's customers",
+                        k.formula.text.trim()
+                    ),
+                    result: value.to_string(),
+                    inputs: Vec::new(),
+                });
+                return Some(Explanation {
+                    rule: r.name.clone(),
+                    kind: r.kind,
+                    at,
+                    value,
+                    action: None,
+                    steps,
+                });
             }
             RuleBody::GroupKpi(_)
             | RuleBody::Curve(_)

@@ -588,3 +588,36 @@ fn a_filter_that_is_not_a_condition_is_a_problem() {
         "{p}"
     );
 }
+
+/// `explain` of a group KPI names the customer's group and its value, or the filter
+/// that kept the customer out.
+#[test]
+fn explain_tells_a_customer_its_group() {
+    let program = compile(
+        &[
+            PACK,
+            (
+                "r.yaml",
+                "kpi: k\nby: [channel]\nfilter: orders > 0\nvalue: sum(revenue)\n",
+            ),
+        ],
+        &schema(),
+    );
+    let out = run(&program, rows().table(), Facts::default(), "2025-12-31");
+    // a: wechat, 3 orders; wechat's buyers are a alone (b has no order): 1000.
+    let a = program.explain(&out, 0, Some("k"));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].value, vd("1000"));
+    let last = a[0].steps.last().unwrap();
+    assert!(last.what.contains("group channel=wechat"), "{last:?}");
+    assert_eq!(last.result, "1000");
+    // b has no order: the filter keeps it out of every group.
+    let b = program.explain(&out, 1, Some("k"));
+    assert_eq!(b[0].value, Value::Null);
+    assert_eq!(b[0].steps.len(), 1);
+    assert_eq!(b[0].steps[0].result, "did not hold");
+    // e has no channel: its group is (none).
+    let e = program.explain(&out, 4, Some("k"));
+    assert!(e[0].steps.last().unwrap().what.contains("channel=(none)"));
+    assert_eq!(e[0].value, vd("200"));
+}
