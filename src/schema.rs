@@ -188,7 +188,7 @@ pub fn schema() -> Value {
         json!({
             "by": {
                 "type": "array",
-                "description": "Group keys: customer columns (`channel`, `region`, a segment) or a period (`month`, `quarter`, `year`, with `channel` / `campaign` / `department`).",
+                "description": "Group keys: customer columns (`channel`, `region`, a segment) or a period (`month`, `quarter`, `year`, with one of `channel` / `campaign` / `region` / `department`); a KPI by period sums ledger entries: `sum(sale)`.",
                 "items": {"type": "string"},
             },
             "per": one_of("`customer` for a per-customer KPI.", &["customer"]),

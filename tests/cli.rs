@@ -842,6 +842,34 @@ fn standard_pack_runs_on_the_demo_company() {
         kpi(&result, "receivables_total"),
         decimal(&features["receivables"])
     );
+    // The ledger summed by month and quarter adds up to the same totals.
+    let total = |name: &str| -> Decimal {
+        rows_named(&result, "kpis", "name", &[name])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| decimal(&k["value"]))
+            .sum()
+    };
+    assert_eq!(
+        total("net_revenue_by_month"),
+        decimal(&features["net_revenue"])
+    );
+    assert_eq!(
+        total("net_revenue_by_channel_and_quarter"),
+        decimal(&features["net_revenue"])
+    );
+    assert_eq!(
+        total("gross_margin_by_quarter"),
+        decimal(&features["gross_margin"])
+    );
+    assert_eq!(
+        rows_named(&result, "kpis", "name", &["net_revenue_by_month"])
+            .as_array()
+            .unwrap()
+            .len(),
+        24
+    );
 
     // The same result as YAML, as CSV (the per-customer table) and as files.
     let yaml = run(p, &["run", "--format", "yaml"]);

@@ -98,6 +98,8 @@ pub struct Aggregate {
     pub arg: Option<Script>,
     /// The variable the formula reads it from.
     pub var: ImmutableString,
+    /// In a KPI by period: the index of the measure summed, in the KPI's shape.
+    pub measure: Option<usize>,
 }
 
 /// Aggregate functions of KPI formulas.
@@ -118,6 +120,18 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
+    /// The function's name in formulas.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Count => "count",
+            AggFunc::Median => "median",
+        }
+    }
+
     fn parse(s: &str) -> Option<AggFunc> {
         Some(match s {
             "sum" => AggFunc::Sum,
@@ -136,8 +150,11 @@ impl AggFunc {
 pub struct GroupKpi {
     /// Group keys, in order.
     pub by: Vec<String>,
-    /// Whether a key is a period (groups then come from spend and budgets).
+    /// Whether a key is a period (groups then come from spend, budgets and the ledger's
+    /// totals by period).
     pub by_period: bool,
+    /// A KPI by period that sums ledger entries: how they are grouped and summed.
+    pub shape: Option<crate::periods::Shape>,
     /// Aggregates the formula reads.
     pub aggregates: Vec<Aggregate>,
     /// Customer filter.
@@ -357,6 +374,18 @@ pub struct Program {
 const RESERVED: [&str; 2] = ["params", "as_of"];
 
 impl Program {
+    /// The shapes of the ledger's totals by period that the program's KPIs by period
+    /// read, in rule order: the caller accumulates them ([`crate::PeriodAccumulator`]).
+    pub fn period_shapes(&self) -> Vec<crate::periods::Shape> {
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.body {
+                RuleBody::GroupKpi(k) => k.shape.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Compiles a pack for customer tables with the given input columns (built-in
     /// features and master fields, by name). Every problem found is reported at once.
     pub fn compile(pack: &Pack, inputs: &BTreeMap<String, Type>) -> Result<Program, Error> {
@@ -633,6 +662,24 @@ impl Compiler<'_> {
                 .problem(None, code, format!("{}: {message}", def.name)),
         );
         None
+    }
+
+    /// What `sum(name)` sums in a KPI by period: a declared sum or count feature without a
+    /// window, or an entry kind.
+    fn period_measure(&self, name: &str) -> Option<Declared> {
+        if let Some(def) = self.pack.rules.get(name) {
+            if def.kind != Kind::Feature || def.spec.aggregate.is_none() {
+                return None;
+            }
+            return Declared::parse(&def.spec)
+                .ok()
+                .filter(Declared::is_period_measure);
+        }
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        valid
+            .then(|| name.parse::<ledgerlens_model::EntryKind>().ok())
+            .flatten()
+            .map(Declared::of_kind)
     }
 
     /// Keys that belong to another kind of rule are errors, not silently ignored.
@@ -959,9 +1006,38 @@ impl Compiler<'_> {
                 scope.push(key.clone(), Dynamic::UNIT);
             }
         }
+        let mut measures: Vec<(String, Declared)> = Vec::new();
         for (i, (func, arg)) in found.iter().enumerate() {
             let var: ImmutableString = format!("kpi_agg_{i}").into();
             scope.push(var.to_string(), Dynamic::UNIT);
+            if by_period {
+                // Sums of ledger entries by period.
+                let name = arg.as_deref().unwrap_or("").trim();
+                let Some(measure) = (*func == AggFunc::Sum)
+                    .then(|| self.period_measure(name))
+                    .flatten()
+                else {
+                    return self.fail(
+                        def,
+                        "rules.kpi",
+                        format!("a KPI by month, quarter or year sums the ledger: sum(x) where x is an entry kind (sale, refund, discount, cogs, service_cost, ...) or a declared sum or count feature without a window; {}({name}) is not one", func.name()),
+                    );
+                };
+                let index = match measures.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        measures.push((name.to_string(), measure));
+                        measures.len() - 1
+                    }
+                };
+                aggregates.push(Aggregate {
+                    func: *func,
+                    arg: None,
+                    var,
+                    measure: Some(index),
+                });
+                continue;
+            }
             let arg = match arg {
                 Some(text) => Some(self.expr(def, text)?),
                 None if *func == AggFunc::Count => None,
@@ -973,17 +1049,11 @@ impl Compiler<'_> {
                     )
                 }
             };
-            if by_period {
-                return self.fail(
-                    def,
-                    "rules.kpi",
-                    "customer aggregates (sum, avg, count, ...) cannot be grouped by a period yet: a KPI by month, quarter or year reads spend() and budget() only".into(),
-                );
-            }
             aggregates.push(Aggregate {
                 func: *func,
                 arg,
                 var,
+                measure: None,
             });
         }
         let span = def.locate(value);
@@ -1005,9 +1075,30 @@ impl Compiler<'_> {
             Some(f) => Some(self.expr(def, f)?),
             None => None,
         };
+        let shape = (!measures.is_empty()).then(|| {
+            let period = by.iter().find(|k| PERIOD_KEYS.contains(&k.as_str()));
+            crate::periods::Shape {
+                period: period.cloned().unwrap_or_default(),
+                key: by
+                    .iter()
+                    .find(|k| !PERIOD_KEYS.contains(&k.as_str()))
+                    .cloned(),
+                measures,
+            }
+        });
+        if let Some(key) = shape.as_ref().and_then(|s| s.key.as_deref()) {
+            if !crate::periods::CUSTOMER_KEYS.contains(&key) {
+                return self.fail(
+                    def,
+                    "rules.kpi",
+                    format!("by: {key}: sums of the ledger by period are grouped by the customer's channel, campaign or region, not {key}"),
+                );
+            }
+        }
         Some(RuleBody::GroupKpi(GroupKpi {
             by,
             by_period,
+            shape,
             aggregates,
             filter,
             formula,

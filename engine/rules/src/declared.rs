@@ -236,6 +236,38 @@ impl Declared {
         })
     }
 
+    /// The sum of the amounts of one entry kind (a measure of a KPI by period).
+    pub fn of_kind(kind: EntryKind) -> Declared {
+        Declared {
+            func: Func::Sum,
+            of: Field::Amount,
+            kinds: Some(vec![kind]),
+            dims: Vec::new(),
+            window: None,
+            settled_by: Vec::new(),
+            age: (0, None),
+            activity: None,
+        }
+    }
+
+    /// Whether an entry is of the feature's kinds and dimensions (dates aside).
+    pub fn matches(&self, e: &EntryView<'_>) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.contains(&e.kind))
+            && self
+                .dims
+                .iter()
+                .all(|(i, v)| e.dims[*i] == Some(v.as_str()))
+    }
+
+    /// Whether the feature sums (or counts) entries over all time, so that its sums per
+    /// period add up: what a KPI by period can read.
+    pub fn is_period_measure(&self) -> bool {
+        matches!(self.func, Func::Sum | Func::Count)
+            && matches!(self.of, Field::Amount | Field::Quantity)
+            && self.window.is_none()
+            && self.activity.is_none()
+    }
+
     /// The type of the feature's values.
     pub fn ty(&self) -> Type {
         match (self.func, self.of) {

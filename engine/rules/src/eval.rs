@@ -154,6 +154,9 @@ pub struct Input {
     pub facts: Facts,
     /// The as-of date.
     pub as_of: NaiveDate,
+    /// The ledger's totals by period, for the program's [`Program::period_shapes`]
+    /// (empty when it has none).
+    pub periods: crate::periods::PeriodTotals,
 }
 
 impl Program {
@@ -192,6 +195,8 @@ impl Program {
             diags: Diags::default(),
             segments: Vec::new(),
             allocations: Vec::new(),
+            periods: input.periods,
+            next_shape: 0,
         };
         let mut live: Vec<String> = run.table.schema().map(|(n, _)| n.to_string()).collect();
         for (i, rule) in self.rules.iter().enumerate() {
@@ -292,6 +297,9 @@ struct Run<'p> {
     diags: Diags,
     segments: Vec<SegmentCount>,
     allocations: Vec<AllocationSummary>,
+    periods: crate::periods::PeriodTotals,
+    /// Shapes of the ledger's totals by period read so far (the next one's index).
+    next_shape: usize,
 }
 
 /// The tally of one chunk's evaluation errors.
@@ -876,8 +884,51 @@ impl Run<'_> {
                     .or_insert_with(|| k.aggregates.iter().map(|a| Acc::new(a.func)).collect());
             }
         } else {
+            let new_accs = || k.aggregates.iter().map(|a| Acc::new(a.func)).collect();
             for key in fact_groups(&k.by, &self.facts) {
-                groups.insert(key, Vec::new());
+                groups.insert(key, new_accs());
+            }
+            if let Some(shape) = &k.shape {
+                // The ledger's sums by period (and customer key): groups of their own,
+                // and the values of the formula's sum(x).
+                let index = self.next_shape;
+                self.next_shape += 1;
+                let sums = self.periods.0.get(index).cloned().unwrap_or_default();
+                let key_of = |period: &str, value: Option<&str>| -> Vec<String> {
+                    k.by.iter()
+                        .map(|b| {
+                            if *b == shape.period {
+                                period.to_string()
+                            } else {
+                                value.unwrap_or("(none)").to_string()
+                            }
+                        })
+                        .collect()
+                };
+                for (period, value) in sums.keys() {
+                    groups
+                        .entry(key_of(period, value.as_deref()))
+                        .or_insert_with(new_accs);
+                }
+                let at = k.by.iter().position(|b| *b == shape.period).unwrap_or(0);
+                for (key, accs) in groups.iter_mut() {
+                    let period = key.get(at).map(String::as_str).unwrap_or("");
+                    let value = key
+                        .iter()
+                        .enumerate()
+                        .find(|(i, _)| *i != at)
+                        .map(|(_, v)| v.as_str())
+                        .filter(|v| *v != "(none)");
+                    for (a, acc) in k.aggregates.iter().zip(accs.iter_mut()) {
+                        if let Some(m) = a.measure {
+                            let total = sums
+                                .get(&(period.to_string(), value.map(str::to_string)))
+                                .and_then(|v| v.get(m).copied())
+                                .unwrap_or(Decimal::ZERO);
+                            acc.push(Value::Decimal(total));
+                        }
+                    }
+                }
             }
         }
         // The formula per group.
@@ -1727,6 +1778,8 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
         diags: Diags::default(),
         segments: Vec::new(),
         allocations: Vec::new(),
+        periods: Default::default(),
+        next_shape: 0,
     };
     for (i, rule) in program.rules.iter().enumerate() {
         if let RuleBody::Declared(d) = &rule.body {

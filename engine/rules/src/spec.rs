@@ -134,7 +134,8 @@ pub struct RuleSpec {
 
     // KPIs.
     /// Group keys: customer columns (`channel`, `region`, a segment) or a period
-    /// (`month`, `quarter`, `year`, with `channel` / `campaign` / `department`).
+    /// (`month`, `quarter`, `year`, with one of `channel` / `campaign` / `region` /
+    /// `department`); a KPI by period sums ledger entries (`sum(sale)`).
     pub by: Option<Vec<String>>,
     /// `customer` for a per-customer KPI.
     pub per: Option<String>,

@@ -735,6 +735,7 @@ fn an_infinite_loop_only_some_data_reaches_stops_the_run_with_the_rule_and_place
         program.evaluate(Input {
             table,
             facts: Facts::default(),
+            periods: Default::default(),
             as_of: d("2025-12-31"),
         })
     });

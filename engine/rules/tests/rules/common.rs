@@ -142,10 +142,22 @@ impl Rows {
 
 /// Evaluates a program; panics on an error.
 pub fn run(program: &Program, table: Table, facts: Facts, as_of: &str) -> Outcome {
+    run_with(program, table, facts, Default::default(), as_of)
+}
+
+/// Evaluates a program with the ledger's totals by period; panics on an error.
+pub fn run_with(
+    program: &Program,
+    table: Table,
+    facts: Facts,
+    periods: ledgerlens_rules::PeriodTotals,
+    as_of: &str,
+) -> Outcome {
     program
         .evaluate(Input {
             table,
             facts,
+            periods,
             as_of: d(as_of),
         })
         .unwrap_or_else(|e| panic!("{e}"))

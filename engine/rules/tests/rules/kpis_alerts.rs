@@ -621,3 +621,44 @@ fn explain_tells_a_customer_its_group() {
     assert!(e[0].steps.last().unwrap().what.contains("channel=(none)"));
     assert_eq!(e[0].value, vd("200"));
 }
+
+#[test]
+fn a_kpi_by_period_sums_the_ledger_only() {
+    let declared = "feature: sales_12m\naggregate: sum\nkinds: [sale]\nwindow: 12m\n---\nfeature: sales\naggregate: sum\nkinds: [sale]\n";
+    for (value, by) in [
+        // A customer value is not a sum of entries by period.
+        ("sum(revenue)", "[month]"),
+        // Nor a windowed declared feature, nor an average.
+        ("sum(sales_12m)", "[month]"),
+        ("avg(sale)", "[quarter]"),
+        // Not an entry kind either.
+        ("sum(sailz)", "[year]"),
+    ] {
+        let rules = format!("{declared}---\nkpi: k\nby: {by}\nvalue: {value}\n");
+        let problems = pack_problems(&[PACK, ("r.yaml", &rules)], &schema());
+        let p = the_problem(&problems, "rules.kpi");
+        assert!(p.message.contains("sums the ledger"), "{value}: {p}");
+    }
+    // A department is no customer's: ledger sums by period are not grouped by it.
+    let problems = pack_problems(
+        &[
+            PACK,
+            (
+                "r.yaml",
+                "kpi: k\nby: [department, month]\nvalue: sum(sale)\n",
+            ),
+        ],
+        &schema(),
+    );
+    assert!(the_problem(&problems, "rules.kpi")
+        .message
+        .contains("department"));
+    // Entry kinds and declared sums are fine.
+    compile(
+        &[
+            PACK,
+            ("r.yaml", &format!("{declared}---\nkpi: k\nby: [channel, month]\nvalue: sum(sales) - sum(refund)\n")),
+        ],
+        &schema(),
+    );
+}

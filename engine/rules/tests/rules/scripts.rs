@@ -277,6 +277,7 @@ fn assigning_to_a_parameter_at_evaluation_does_not_panic() {
             .evaluate(ledgerlens_rules::Input {
                 table,
                 facts: Facts::default(),
+                periods: Default::default(),
                 as_of: d("2025-12-31"),
             })
             .map(|out| value_of(&out, "f", "b"))

@@ -13,7 +13,8 @@ use std::sync::OnceLock;
 use chrono::NaiveDate;
 use ledgerlens_model::EntryKind;
 use ledgerlens_rules::{
-    Accumulator, Column, EntryView, Facts, Outcome, Pack, PackSource, Program, Table, Type, Value,
+    Accumulator, Column, EntryView, Facts, Outcome, Pack, PackSource, PeriodAccumulator,
+    PeriodTotals, Program, Table, Type, Value,
 };
 use rust_decimal::Decimal;
 
@@ -216,6 +217,24 @@ pub fn table_of(program: &Program, customers: &[Customer], as_of: &str) -> Table
         table.insert(name, Column::from_values(declared.ty(), acc.finish()));
     }
     table
+}
+
+/// The ledger's totals by period for the program's KPIs by period, as the pipeline sums
+/// them: every entry, with its customer's channel, campaign and region.
+pub fn periods_of(program: &Program, customers: &[Customer], as_of: &str) -> PeriodTotals {
+    let shapes = program.period_shapes();
+    let mut acc = PeriodAccumulator::new(&shapes, d(as_of));
+    for c in customers {
+        for e in c.entries() {
+            acc.push(&e, |key| match key {
+                "channel" => c.channel,
+                "campaign" => c.campaign,
+                "region" => c.region,
+                _ => None,
+            });
+        }
+    }
+    acc.finish()
 }
 
 /// The book: a lead, two churned customers (one of class A), a high-value, an active, a
@@ -437,7 +456,8 @@ pub fn outcome() -> &'static Outcome {
     OUTCOME.get_or_init(|| {
         let program = standard_program();
         let table = table_of(&program, &book(), AS_OF);
-        run(&program, table, book_facts(), AS_OF)
+        let periods = periods_of(&program, &book(), AS_OF);
+        run_with(&program, table, book_facts(), periods, AS_OF)
     })
 }
 
@@ -485,6 +505,11 @@ fn every_standard_rule_has_a_test() {
         "net_profit",
         "net_profit_by_value_class",
         "whale_curve",
+        // KPIs by period
+        "net_revenue_by_month",
+        "gross_margin_by_quarter",
+        "gross_margin_rate_by_quarter",
+        "net_revenue_by_channel_and_quarter",
         // features
         "orders_12m",
         "revenue_12m",
@@ -1728,6 +1753,7 @@ fn a_declared_feature_the_caller_did_not_compute_stops_the_run() {
     match program.evaluate(ledgerlens_rules::Input {
         table,
         facts: Facts::default(),
+        periods: Default::default(),
         as_of: d(AS_OF),
     }) {
         Err(ledgerlens_rules::Error::Rule { rule, at, .. }) => {
@@ -1736,4 +1762,69 @@ fn a_declared_feature_the_caller_did_not_compute_stops_the_run() {
         }
         other => panic!("expected Error::Rule, got {other:?}"),
     }
+}
+
+/// Net revenue booked by quarter, from the book's sales and refunds (the book books no
+/// discounts and no cost-of-goods entries: its cogs are given per customer):
+///
+/// | quarter | entries | net |
+/// |---------|---------|-----|
+/// | 2023-Q2 | c03 40000 | 40000 |
+/// | 2024-Q2 | c03 30000, c06 2000 | 32000 |
+/// | 2024-Q4 | c02 50000 | 50000 |
+/// | 2025-Q1 | c02 300000, c06 2000 | 302000 |
+/// | 2025-Q2 | c04 500 + 500, c07 30000 | 31000 |
+/// | 2025-Q3 | c04 3 x 500, c07 30000 - 15000, c08 1000 - 1500 | 16000 |
+/// | 2025-Q4 | c03 30000, c04 3 x 500, c05 800, c06 2000 | 34300 |
+///
+/// 505300 in all, the sum of the customers' net revenue.
+const NET_BY_QUARTER: [(&str, &str); 7] = [
+    ("quarter=2023-Q2", "40000"),
+    ("quarter=2024-Q2", "32000"),
+    ("quarter=2024-Q4", "50000"),
+    ("quarter=2025-Q1", "302000"),
+    ("quarter=2025-Q2", "31000"),
+    ("quarter=2025-Q3", "16000"),
+    ("quarter=2025-Q4", "34300"),
+];
+
+#[test]
+fn gross_margin_by_quarter() {
+    // No cogs entries in the book: the margin by quarter is the net revenue.
+    assert_eq!(kpi_of("gross_margin_by_quarter"), groups(&NET_BY_QUARTER));
+}
+
+#[test]
+fn gross_margin_rate_by_quarter() {
+    let ones: Vec<(&str, &str)> = NET_BY_QUARTER.iter().map(|(q, _)| (*q, "1")).collect();
+    assert_eq!(kpi_of("gross_margin_rate_by_quarter"), groups(&ones));
+}
+
+#[test]
+fn net_revenue_by_month() {
+    let months = kpi_of("net_revenue_by_month");
+    // 2025-07: c04 500, c07 30000 - 15000; 2025-09: c04 500, c08 1000 - 1500.
+    assert_eq!(months["month=2025-07"], "15500");
+    assert_eq!(months["month=2025-09"], "0");
+    // Months with spend but nothing booked are groups too (微信广告 spent in 2025-02).
+    assert_eq!(months["month=2025-02"], "0");
+    let total: Decimal = months.values().map(|v| dec(v)).sum();
+    assert_eq!(total, dec("505300"));
+    // 13 months with entries (2023-06, 2024-06, 2024-12, 2025-01, 2025-03, 2025-05 to
+    // 2025-12) and 2 with spend only (2025-02, 2025-04).
+    assert_eq!(months.len(), 15, "{months:?}");
+}
+
+#[test]
+fn net_revenue_by_channel_and_quarter() {
+    let k = kpi_of("net_revenue_by_channel_and_quarter");
+    // 2025-Q3: 微信广告's customers c04 1500 and c08 -500; 展会活动's c07 15000.
+    assert_eq!(k["channel=微信广告, quarter=2025-Q3"], "1000");
+    assert_eq!(k["channel=展会活动, quarter=2025-Q3"], "15000");
+    // c06 has no channel.
+    assert_eq!(k["channel=(none), quarter=2025-Q1"], "2000");
+    // 抖音达人投放 spent in 2025-Q2 and acquired nobody.
+    assert_eq!(k["channel=抖音达人投放, quarter=2025-Q2"], "0");
+    let total: Decimal = k.values().map(|v| dec(v)).sum();
+    assert_eq!(total, dec("505300"));
 }
