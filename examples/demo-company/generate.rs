@@ -8,7 +8,9 @@
 //! stores and consumers. The generator invents about 2,000 customers and two years of their
 //! trade (2024-01-01 to 2025-12-31), then writes what such a company's systems would export:
 //! a CRM customer list (UTF-8 with BOM, as Excel saves it), Kingdee K/3 voucher exports (GBK),
-//! a marketing spend sheet and a budget sheet, with a handful of deliberately broken rows.
+//! a marketing spend sheet and a budget sheet, with a handful of deliberately broken rows; and
+//! the drivers and pools of activity-based costing: the customer-service desk's tickets, the
+//! warehouse's deliveries and the departments' monthly indirect costs.
 //! `examples/demo-company/README.md` says what every file holds and which rows are broken.
 //!
 //! Everything is deterministic: one splitmix64 stream per concern, all from a fixed seed;
@@ -1715,7 +1717,7 @@ fn list_price_items(menu: &[(&str, u64)], cents: i64) -> Option<Vec<(usize, i64)
                 continue;
             }
             if let Some((count, _)) = fewest[v - w] {
-                if fewest[v].is_none_or(|(best, _)| count + 1 < best) {
+                if fewest[v].map_or(true, |(best, _)| count + 1 < best) {
                     fewest[v] = Some((count + 1, p));
                 }
             }
@@ -2133,6 +2135,277 @@ fn budgets(spend: &[SpendRow], expenses: &[Expense]) -> Vec<BudgetRow> {
 }
 
 // ------------------------------------------------------------------------------------------
+// Activities and cost pools: the drivers and pools of activity-based costing
+// ------------------------------------------------------------------------------------------
+
+/// The activity names the standard pack's features read (`activity: service-ticket`,
+/// `activity: delivery`).
+const SERVICE_TICKET: &str = "service-ticket";
+const DELIVERY: &str = "delivery";
+/// The cost pools the standard pack allocates (`pool: { cost_pool: service }`, ...).
+const SERVICE_POOL: &str = "service";
+const LOGISTICS_POOL: &str = "logistics";
+
+/// One row of an activity log: the customer, the day, how many.
+struct ActivityRow {
+    customer: usize,
+    date: Day,
+    count: i64,
+}
+
+/// The warehouse's shipping log: one delivery per sale order, on the day of the sale, in
+/// date order (then by Kingdee code), with its 发货单号 (`FH20240102003`, numbered per day).
+fn deliveries(customers: &[Customer], sales: &[Sale]) -> Vec<(String, ActivityRow)> {
+    let mut order: Vec<usize> = (0..sales.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&sales[a], &sales[b]);
+        (x.date, &customers[x.customer].k3_code, a).cmp(&(
+            y.date,
+            &customers[y.customer].k3_code,
+            b,
+        ))
+    });
+    let mut rows = Vec::new();
+    let (mut today, mut n) = (0, 0);
+    for k in order {
+        let s = &sales[k];
+        if s.date != today {
+            today = s.date;
+            n = 0;
+        }
+        n += 1;
+        let (y, m, d) = ymd(s.date);
+        rows.push((
+            format!("FH{y}{m:02}{d:02}{n:03}"),
+            ActivityRow {
+                customer: s.customer,
+                date: s.date,
+                count: 1,
+            },
+        ));
+    }
+    rows
+}
+
+/// Whether the customer-service desk knows the customer: it works from the CRM's list, so
+/// only customers with a CRM row that loads (a code, a valid date) can have tickets.
+fn in_service_desk(c: &Customer) -> bool {
+    c.in_crm && c.is_buyer() && !c.crm_code.is_empty() && c.flaw != Some(CrmFlaw::BadDate)
+}
+
+/// The customer-service desk's tickets, per customer and day (count: tickets opened that
+/// day), from a stream of their own. Tickets follow what happens to a customer: some
+/// orders raise a question (delivery, invoice), every return raises one or two, every
+/// after-sales voucher (a service visit, a sample box) one or two, and key accounts open
+/// a few a quarter for their custom orders. Leads and Kingdee-only customers have none.
+fn service_tickets(
+    customers: &[Customer],
+    sales: &[Sale],
+    expenses: &[Expense],
+) -> Vec<ActivityRow> {
+    let mut rng = Rng::stream(8);
+    let mut sales_of: Vec<Vec<&Sale>> = vec![Vec::new(); customers.len()];
+    for s in sales {
+        sales_of[s.customer].push(s);
+    }
+    let mut service_of: Vec<Vec<&Expense>> = vec![Vec::new(); customers.len()];
+    for e in expenses
+        .iter()
+        .filter(|e| e.kind == ExpenseKind::AfterSales)
+    {
+        service_of[e.customer].push(e);
+    }
+    let mut tickets: BTreeMap<(Day, usize), i64> = BTreeMap::new();
+    for (i, c) in customers.iter().enumerate() {
+        if !in_service_desk(c) {
+            continue;
+        }
+        let mut open = |d: Day| *tickets.entry((d.clamp(START, END), i)).or_default() += 1;
+        let key_account = matches!(c.behaviour, Behaviour::HighValue | Behaviour::OverLimit);
+        let per_order = match (c.kind, c.behaviour) {
+            _ if key_account => 300,
+            (_, Behaviour::HighRefund) => 250,
+            (Kind::Company, _) => 180,
+            (Kind::Store, _) => 120,
+            (Kind::Person, _) => 100,
+        };
+        let second = if c.behaviour == Behaviour::HighRefund {
+            600
+        } else {
+            300
+        };
+        for s in &sales_of[i] {
+            if rng.chance(per_order) {
+                open(s.date + rng.range(1, 10) as Day);
+            }
+            if let Some(r) = &s.refund {
+                open(r.date - rng.range(0, 2) as Day);
+                if rng.chance(second) {
+                    open(r.date + rng.range(0, 5) as Day);
+                }
+            }
+        }
+        for e in &service_of[i] {
+            for _ in 0..rng.range(1, 2) {
+                open(e.date - rng.range(0, 5) as Day);
+            }
+        }
+        if key_account {
+            for q in 0..8 {
+                let (y, m) = (2024 + q / 4, (q % 4) as u32 * 3 + 1);
+                for _ in 0..rng.range(0, 3) {
+                    open(rng.day(day(y, m, 1), month_end(y, m + 2)));
+                }
+            }
+        }
+    }
+    tickets
+        .into_iter()
+        .map(|((date, customer), count)| ActivityRow {
+            customer,
+            date,
+            count,
+        })
+        .collect()
+}
+
+/// A department's budget for a year (0 when the sheet has none).
+fn department_budget(budgets: &[BudgetRow], department: &str, year: i32) -> i64 {
+    budgets
+        .iter()
+        .find(|b| {
+            b.dimension == "department" && b.key == department && b.period == year.to_string()
+        })
+        .map_or(0, |b| b.amount)
+}
+
+/// One month's indirect cost of a department: its pool, the amount and what it is made of.
+struct PoolRow {
+    pool: &'static str,
+    department: &'static str,
+    year: i32,
+    month: u32,
+    amount: i64,
+    detail: String,
+}
+
+/// The pools' yearly totals are within this many per mille of the department budgets.
+const POOL_DEVIATION: i64 = 30;
+
+/// The indirect costs of the service and logistics departments, month by month, from a
+/// stream of their own. Each year's total is the department's budget give or take up to 3%;
+/// within the year, the fixed part (the call-centre system's seats, the warehouse's rent)
+/// is the same every month, and the wages take the rest: customer service pays its year-end
+/// bonus in January and overtime in the gift seasons; packing wages follow the month's
+/// deliveries (half a base, half in proportion), the season's temporary packers with them.
+fn cost_pools(budgets: &[BudgetRow], deliveries: &[(String, ActivityRow)]) -> Vec<PoolRow> {
+    let mut rng = Rng::stream(9);
+    let mut shipped: BTreeMap<(i32, u32), i64> = BTreeMap::new();
+    for (_, d) in deliveries {
+        let (y, m, _) = ymd(d.date);
+        *shipped.entry((y, m)).or_default() += d.count;
+    }
+    let mut rows = Vec::new();
+    for y in [2024, 2025] {
+        let seats: i64 = if y == 2024 { 3 } else { 4 };
+        let year_shipped: i64 = (1..=12)
+            .map(|m| shipped.get(&(y, m)).copied().unwrap_or(0))
+            .sum();
+        let service_weights: Vec<i64> =
+            [150, 100, 100, 100, 100, 100, 100, 100, 108, 100, 115, 106]
+                .iter()
+                .map(|w| w * 100 + rng.range(-150, 150))
+                .collect();
+        let logistics_weights: Vec<i64> = (1..=12)
+            .map(|m| year_shipped + 12 * shipped.get(&(y, m)).copied().unwrap_or(0))
+            .collect();
+        let rent = |m: u32| {
+            if (y, m) >= (2025, 3) {
+                1_260_000
+            } else {
+                880_000
+            }
+        };
+        // (pool, department, fixed cost of each month, the wages' weight of each month)
+        let plan: [(&str, &str, Vec<i64>, Vec<i64>); 2] = [
+            (
+                SERVICE_POOL,
+                "客服部",
+                vec![seats * 39_800; 12],
+                service_weights,
+            ),
+            (
+                LOGISTICS_POOL,
+                "物流部",
+                (1..=12).map(rent).collect(),
+                logistics_weights,
+            ),
+        ];
+        for (pool, department, fixed, weights) in plan {
+            // Give or take a few hundred yuan more, so that the total is not a round figure.
+            let target = per_mille(
+                department_budget(budgets, department, y),
+                1000 + rng.range(5 - POOL_DEVIATION, POOL_DEVIATION - 5),
+            ) + rng.range(-50_000, 50_000);
+            let wages = target - fixed.iter().sum::<i64>();
+            let total_weight: i64 = weights.iter().sum();
+            let mut left = wages;
+            for m in 1..=12u32 {
+                let k = m as usize - 1;
+                let pay = if m == 12 {
+                    left
+                } else {
+                    wages * weights[k] / total_weight.max(1)
+                };
+                left -= pay;
+                let detail = if pool == SERVICE_POOL {
+                    format!(
+                        "客服人员工资 {} + 呼叫中心系统({seats}席) {}",
+                        money(pay),
+                        money(fixed[k])
+                    )
+                } else {
+                    format!("仓库租金 {} + 打包人员工资 {}", money(fixed[k]), money(pay))
+                };
+                rows.push(PoolRow {
+                    pool,
+                    department,
+                    year: y,
+                    month: m,
+                    amount: fixed[k] + pay,
+                    detail,
+                });
+            }
+        }
+    }
+    // Month by month, service before logistics, as finance's sheet lists them.
+    rows.sort_by_key(|r| (r.year, r.month, r.pool != SERVICE_POOL));
+    rows
+}
+
+/// The activity logs and the cost pools.
+struct Costing {
+    tickets: Vec<ActivityRow>,
+    /// 发货单号 and the delivery.
+    deliveries: Vec<(String, ActivityRow)>,
+    pools: Vec<PoolRow>,
+}
+
+fn costing(
+    customers: &[Customer],
+    sales: &[Sale],
+    expenses: &[Expense],
+    budgets: &[BudgetRow],
+) -> Costing {
+    let deliveries = deliveries(customers, sales);
+    Costing {
+        tickets: service_tickets(customers, sales, expenses),
+        pools: cost_pools(budgets, &deliveries),
+        deliveries,
+    }
+}
+
+// ------------------------------------------------------------------------------------------
 // Vouchers
 // ------------------------------------------------------------------------------------------
 
@@ -2461,12 +2734,16 @@ fn gbk(text: &str) -> Vec<u8> {
 const CRM_FILE: &str = "crm_customers.csv";
 const SPEND_FILE: &str = "marketing_spend.csv";
 const BUDGET_FILE: &str = "budgets.csv";
+const TICKETS_FILE: &str = "service_tickets.csv";
+const DELIVERIES_FILE: &str = "deliveries.csv";
+const POOLS_FILE: &str = "cost_pools.csv";
 
 fn render(
     customers: &[Customer],
     vouchers: &[Voucher],
     spend: &[SpendRow],
     budgets: &[BudgetRow],
+    costing: &Costing,
 ) -> Rendered {
     let mut out = Rendered {
         files: Vec::new(),
@@ -2480,6 +2757,8 @@ fn render(
     }
     spend_file(&mut out, spend);
     budget_file(&mut out, budgets);
+    activity_files(&mut out, customers, costing);
+    pool_file(&mut out, &costing.pools);
     out
 }
 
@@ -2708,6 +2987,71 @@ fn budget_file(out: &mut Rendered, budgets: &[BudgetRow]) {
     out.files.push((BUDGET_FILE.to_string(), text.into_bytes()));
 }
 
+/// The customer-service desk's ticket log (CRM codes) and the warehouse's shipping log
+/// (Kingdee codes): UTF-8, LF, in date order, then by customer code.
+fn activity_files(out: &mut Rendered, customers: &[Customer], costing: &Costing) {
+    let mut text = String::new();
+    csv_record(&mut text, &["客户编号", "活动", "日期", "次数"], "\n");
+    let mut tickets: Vec<&ActivityRow> = costing.tickets.iter().collect();
+    tickets.sort_by_key(|t| (t.date, &customers[t.customer].crm_code));
+    for t in tickets {
+        csv_record(
+            &mut text,
+            &[
+                &customers[t.customer].crm_code,
+                SERVICE_TICKET,
+                &iso(t.date),
+                &t.count.to_string(),
+            ],
+            "\n",
+        );
+    }
+    out.files
+        .push((TICKETS_FILE.to_string(), text.into_bytes()));
+
+    let mut text = String::new();
+    csv_record(
+        &mut text,
+        &["发货单号", "客户编号", "活动", "日期", "次数"],
+        "\n",
+    );
+    for (number, d) in &costing.deliveries {
+        csv_record(
+            &mut text,
+            &[
+                number,
+                &customers[d.customer].k3_code,
+                DELIVERY,
+                &iso(d.date),
+                &d.count.to_string(),
+            ],
+            "\n",
+        );
+    }
+    out.files
+        .push((DELIVERIES_FILE.to_string(), text.into_bytes()));
+}
+
+/// Finance's sheet of indirect costs per cost pool and month: UTF-8, LF, plain amounts.
+fn pool_file(out: &mut Rendered, pools: &[PoolRow]) {
+    let mut text = String::new();
+    csv_record(&mut text, &["成本池", "部门", "期间", "金额", "说明"], "\n");
+    for p in pools {
+        csv_record(
+            &mut text,
+            &[
+                p.pool,
+                p.department,
+                &format!("{}-{:02}", p.year, p.month),
+                &money(p.amount),
+                &p.detail,
+            ],
+            "\n",
+        );
+    }
+    out.files.push((POOLS_FILE.to_string(), text.into_bytes()));
+}
+
 // ------------------------------------------------------------------------------------------
 // Self-check and summary
 // ------------------------------------------------------------------------------------------
@@ -2718,6 +3062,7 @@ fn check(
     vouchers: &[Voucher],
     spend: &[SpendRow],
     budgets: &[BudgetRow],
+    costing: &Costing,
     rendered: &Rendered,
 ) -> Vec<String> {
     let mut problems = Vec::new();
@@ -2759,6 +3104,7 @@ fn check(
     }
     problems.extend(rendered.problems.iter().cloned());
     problems.extend(worked_examples(customers, vouchers, spend, budgets).problems);
+    problems.extend(check_costing(customers, vouchers, budgets, costing));
     // Budget deviations beyond 10%, with the broken spend rows as read (duplicate counted
     // twice, N/A row dropped) and as they should be: both must be exactly the designed ones.
     let designed: BTreeSet<(String, String)> = OFF_BUDGET
@@ -2778,6 +3124,93 @@ fn check(
         }
     }
     problems
+}
+
+/// The activity logs and cost pools: every activity's customer exists in the system
+/// whose codes its file carries (a CRM row that loads; a customer on Kingdee's voucher
+/// lines), deliveries are exactly the sale orders booked, per customer, every date is in
+/// the window, and each pool's yearly total is within `POOL_DEVIATION` of its budget.
+fn check_costing(
+    customers: &[Customer],
+    vouchers: &[Voucher],
+    budgets: &[BudgetRow],
+    costing: &Costing,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let on_vouchers: BTreeSet<usize> = vouchers
+        .iter()
+        .flat_map(|v| &v.lines)
+        .filter_map(|l| l.customer)
+        .collect();
+    let mut delivered = vec![0; customers.len()];
+    for (number, d) in &costing.deliveries {
+        delivered[d.customer] += d.count;
+        if !on_vouchers.contains(&d.customer) || !(START..=END).contains(&d.date) {
+            problems.push(format!(
+                "delivery {number} on {}: {} is on no voucher line, or the date is out of the window",
+                iso(d.date),
+                customers[d.customer].k3_code
+            ));
+        }
+    }
+    let (sales, _) = booked_sales(customers, vouchers);
+    for (i, c) in customers.iter().enumerate() {
+        if delivered[i] != sales[i].len() as i64 {
+            problems.push(format!(
+                "{} {}: {} deliveries for {} sale orders",
+                c.k3_code,
+                c.k3_name,
+                delivered[i],
+                sales[i].len()
+            ));
+        }
+    }
+    for t in &costing.tickets {
+        let c = &customers[t.customer];
+        if !in_service_desk(c) || t.count < 1 || !(START..=END).contains(&t.date) {
+            problems.push(format!(
+                "ticket of {} {} on {}: not a CRM customer who buys, or out of the window",
+                c.crm_code,
+                c.crm_name,
+                iso(t.date)
+            ));
+        }
+    }
+    for (pool, year, total, budget) in pool_totals(budgets, &costing.pools) {
+        if budget == 0 || (total - budget).abs() * 1000 > POOL_DEVIATION * budget {
+            problems.push(format!(
+                "cost pool {pool} {year}: {} against a budget of {}",
+                money(total),
+                money(budget)
+            ));
+        }
+    }
+    if costing.pools.iter().any(|p| p.amount <= 0) {
+        problems.push("a cost-pool month is not positive".to_string());
+    }
+    problems
+}
+
+/// Each pool's yearly total and its department's budget: (pool, year, total, budget).
+fn pool_totals(budgets: &[BudgetRow], pools: &[PoolRow]) -> Vec<(&'static str, i32, i64, i64)> {
+    let mut totals: BTreeMap<(i32, bool), (&'static str, &str, i64)> = BTreeMap::new();
+    for p in pools {
+        totals
+            .entry((p.year, p.pool != SERVICE_POOL))
+            .or_insert((p.pool, p.department, 0))
+            .2 += p.amount;
+    }
+    totals
+        .into_iter()
+        .map(|((year, _), (pool, department, total))| {
+            (
+                pool,
+                year,
+                total,
+                department_budget(budgets, department, year),
+            )
+        })
+        .collect()
 }
 
 /// Channel budget deviations in per mille: (channel, quarter, deviation).
@@ -2853,7 +3286,7 @@ fn worked_examples(
     let spent = |campaign: &str, channel: Option<&str>| -> i64 {
         spend
             .iter()
-            .filter(|r| r.campaign == campaign && channel.is_none_or(|c| r.channel == c))
+            .filter(|r| r.campaign == campaign && channel.map_or(true, |c| r.channel == c))
             .map(|r| r.amount)
             .sum()
     };
@@ -3027,9 +3460,10 @@ fn main() -> ExitCode {
     let spend = marketing();
     let budgets = budgets(&spend, &expenses);
     let vouchers = book(&customers, &sales, &expenses, &spend);
-    let rendered = render(&customers, &vouchers, &spend, &budgets);
+    let costing = costing(&customers, &sales, &expenses, &budgets);
+    let rendered = render(&customers, &vouchers, &spend, &budgets, &costing);
 
-    let problems = check(&customers, &vouchers, &spend, &budgets, &rendered);
+    let problems = check(&customers, &vouchers, &spend, &budgets, &costing, &rendered);
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("self-check: {p}");
@@ -3042,7 +3476,10 @@ fn main() -> ExitCode {
     }
     print!(
         "{}",
-        summary(&out_dir, &customers, &sales, &expenses, &spend, &budgets, &vouchers, &rendered)
+        summary(
+            &out_dir, &customers, &sales, &expenses, &spend, &budgets, &vouchers, &costing,
+            &rendered
+        )
     );
     ExitCode::SUCCESS
 }
@@ -3094,6 +3531,72 @@ fn ledger_totals(vouchers: &[Voucher]) -> String {
     )
 }
 
+/// The activity logs and cost pools: counts, totals, and what the allocations spread.
+fn costing_summary(
+    customers: &[Customer],
+    expenses: &[Expense],
+    budgets: &[BudgetRow],
+    costing: &Costing,
+) -> String {
+    let mut s = String::new();
+    let mut by_behaviour: BTreeMap<Behaviour, (BTreeSet<usize>, i64)> = BTreeMap::new();
+    for t in &costing.tickets {
+        let e = by_behaviour
+            .entry(customers[t.customer].behaviour)
+            .or_default();
+        e.0.insert(t.customer);
+        e.1 += t.count;
+    }
+    let ticketed: BTreeSet<usize> = costing.tickets.iter().map(|t| t.customer).collect();
+    let desk = customers.iter().filter(|c| in_service_desk(c)).count();
+    let unticketed = expenses
+        .iter()
+        .filter(|e| e.kind == ExpenseKind::AfterSales && !in_service_desk(&customers[e.customer]))
+        .count();
+    let _ = writeln!(
+        s,
+        "service tickets: {} rows, {} tickets, {} customers (of the {desk} buying CRM customers); {unticketed} after-sales vouchers are of customers the desk does not know",
+        costing.tickets.len(),
+        costing.tickets.iter().map(|t| t.count).sum::<i64>(),
+        ticketed.len()
+    );
+    for (b, (who, n)) in by_behaviour {
+        let _ = writeln!(
+            s,
+            "  {:<22} {:>4} customers {n:>5} tickets",
+            b.label(),
+            who.len()
+        );
+    }
+    let delivered: BTreeSet<usize> = costing.deliveries.iter().map(|(_, d)| d.customer).collect();
+    let _ = writeln!(
+        s,
+        "deliveries: {} (one per sale order), {} customers",
+        costing.deliveries.iter().map(|(_, d)| d.count).sum::<i64>(),
+        delivered.len()
+    );
+    let _ = writeln!(s, "cost pools, against the department budgets:");
+    for (pool, year, total, budget) in pool_totals(budgets, &costing.pools) {
+        let _ = writeln!(
+            s,
+            "  {pool} {year}: {} (budget {}, {})",
+            grouped(total),
+            grouped(budget),
+            percent(total, budget)
+        );
+    }
+    for pool in [SERVICE_POOL, LOGISTICS_POOL] {
+        let total: i64 = costing
+            .pools
+            .iter()
+            .filter(|p| p.pool == pool)
+            .map(|p| p.amount)
+            .sum();
+        let _ = writeln!(s, "  {pool} 2024-2025: {} to allocate", grouped(total));
+    }
+    s
+}
+
 fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for (name, bytes) in files {
@@ -3111,6 +3614,7 @@ fn summary(
     spend: &[SpendRow],
     budgets: &[BudgetRow],
     vouchers: &[Voucher],
+    costing: &Costing,
     rendered: &Rendered,
 ) -> String {
     let mut s = String::new();
@@ -3221,6 +3725,7 @@ fn summary(
             );
         }
     }
+    s.push_str(&costing_summary(customers, expenses, budgets, costing));
     let _ = writeln!(s, "worked examples:");
     for line in worked_examples(customers, vouchers, spend, budgets).lines {
         let _ = writeln!(s, "  {line}");
