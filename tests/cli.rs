@@ -410,7 +410,7 @@ fn demo_runs_on_bundled_data() {
         .unwrap();
     let v = json(&o);
     assert_eq!(v["portfolio"]["net_revenue"], "56125394.64");
-    assert_eq!(v["ingest"]["rows_read"], 39629);
+    assert_eq!(v["ingest"]["rows_read"], 47567);
 }
 
 #[test]
@@ -745,15 +745,27 @@ fn standard_pack_runs_on_the_demo_company() {
 
     // Marketing spend is allocated to the buyers each channel acquired, to the cent: every
     // pool is spent exactly, and the allocations add up to the spend up to the as-of date.
-    let mut allocated = Decimal::ZERO;
+    // So are the service and logistics departments' cost pools, by service tickets and
+    // deliveries.
+    let mut allocated: std::collections::BTreeMap<String, Decimal> = Default::default();
     for p in result["allocations"].as_array().unwrap() {
         let amount: Decimal = p["amount"].as_str().unwrap().parse().unwrap();
         let given: Decimal = p["allocated"].as_str().unwrap().parse().unwrap();
         let left: Decimal = p["unallocated"].as_str().unwrap().parse().unwrap();
         assert_eq!(given + left, amount, "{p}");
-        allocated += given;
+        *allocated
+            .entry(p["allocation"].as_str().unwrap().to_string())
+            .or_default() += given;
     }
-    assert_eq!(allocated, "2992900".parse::<Decimal>().unwrap());
+    let expected: std::collections::BTreeMap<String, Decimal> = [
+        ("logistics_cost_allocated", "496543.17"),
+        ("marketing_cost", "2992900"),
+        ("service_cost_allocated", "415823.55"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+    .collect();
+    assert_eq!(allocated, expected);
 
     // The four spend deviations the demo company was built with, and no other quarter,
     // are outside plus or minus 10%.
