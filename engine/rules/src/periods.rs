@@ -90,17 +90,11 @@ impl<'p> PeriodAccumulator<'p> {
             return;
         }
         for (i, shape) in self.shapes.iter().enumerate() {
-            let key = match shape.key.as_deref().and_then(&field) {
-                None => 0,
-                Some(v) => match self.keys.get(v) {
-                    Some(k) => *k,
-                    None => {
-                        let k = self.keys.len() as u32 + 1;
-                        self.keys.insert(v.to_string(), k);
-                        k
-                    }
-                },
-            };
+            let key = shape
+                .key
+                .as_deref()
+                .and_then(&field)
+                .map_or(0, |v| self.intern(v));
             let mut sums: Option<&mut Vec<Decimal>> = None;
             for (m, (_, d)) in shape.measures.iter().enumerate() {
                 if !d.matches(e) {
@@ -125,21 +119,21 @@ impl<'p> PeriodAccumulator<'p> {
         }
     }
 
+    /// The number of a key value (from 1; the text is copied the first time only).
+    fn intern(&mut self, value: &str) -> u32 {
+        if let Some(k) = self.keys.get(value) {
+            return *k;
+        }
+        let k = self.keys.len() as u32 + 1;
+        self.keys.insert(value.to_string(), k);
+        k
+    }
+
     /// Adds another accumulator's sums (of the same shapes).
     pub fn merge(&mut self, other: PeriodAccumulator<'_>) {
         let names: FxHashMap<u32, String> = other.keys.into_iter().map(|(s, k)| (k, s)).collect();
         for ((shape, period, key), sums) in other.sums {
-            let key = match names.get(&key) {
-                None => 0,
-                Some(v) => match self.keys.get(v) {
-                    Some(k) => *k,
-                    None => {
-                        let k = self.keys.len() as u32 + 1;
-                        self.keys.insert(v.clone(), k);
-                        k
-                    }
-                },
-            };
+            let key = names.get(&key).map_or(0, |v| self.intern(v));
             let mine = self
                 .sums
                 .entry((shape, period, key))
