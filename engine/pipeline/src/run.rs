@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use ledgerlens_model::Customer;
 use ledgerlens_rules::{
-    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, Program, Table,
-    Type, Value,
+    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, PeriodAccumulator,
+    PeriodState, PeriodTotals, Program, Table, Type, Value,
 };
 use ledgerlens_store::Store;
 use rust_decimal::Decimal;
@@ -157,6 +157,10 @@ const BUILTINS: &[Builtin] = &[
         get: Get::MasterText(|c| c.channel.as_deref()),
     },
     Builtin {
+        name: "campaign",
+        get: Get::MasterText(|c| c.campaign.as_deref()),
+    },
+    Builtin {
         name: "first_seen",
         get: Get::MasterDate(|c| c.first_seen),
     },
@@ -171,8 +175,8 @@ const BUILTINS: &[Builtin] = &[
 ];
 
 /// The columns every customer has for rules: the built-in features (see
-/// [`Features`]) and the master fields `name`, `phone`, `region`, `channel` (acquisition
-/// channel), `first_seen`, `credit_limit` and `tags`.
+/// [`Features`]) and the master fields `name`, `phone`, `region`, `channel` and `campaign`
+/// (acquisition channel and campaign), `first_seen`, `credit_limit` and `tags`.
 pub fn input_schema() -> BTreeMap<String, Type> {
     BUILTINS
         .iter()
@@ -196,7 +200,7 @@ pub fn run_pack(
     keep: Keep,
 ) -> Result<(Outcome, RunReport), Error> {
     let started = std::time::Instant::now();
-    let (table, features) = customer_table(store, program, as_of)?;
+    let (table, periods, features) = customer_table(store, program, as_of)?;
     tracing::info!(customers = table.len(), elapsed = ?started.elapsed(), "customer table built");
     let mut facts = store.facts()?;
     // As of a date: spend up to it, budgets and cost pools of periods begun by then.
@@ -212,29 +216,33 @@ pub fn run_pack(
                 cost_pools: facts.cost_pools,
             },
             as_of,
+            periods,
         },
         keep,
     )?;
     Ok((outcome, RunReport { features }))
 }
 
-/// One partition's slice of the table.
+/// One partition's slice of the table, and its ledger's totals by period.
 struct Part {
     ids: Vec<String>,
     columns: Vec<Column>,
+    periods: PeriodState,
 }
 
 /// The cache of a partition's slice of the customer table (cache tree key `table.v1`).
 const TABLE_CACHE: &str = "table.v1";
 
-/// A partition's slice of the table, as cached: valid for its `key`, a stable hash of
-/// what it was computed from (the input columns and declared features, the as-of date,
-/// the partition's ledger stamp and its encoded customer master).
+/// A partition's slice of the table and its totals by period, as cached: valid for its
+/// `key`, a stable hash of what it was computed from (the input columns, declared
+/// features and period shapes, the activity counts they read, the as-of date, the
+/// partition's ledger stamp and its encoded customer master).
 #[derive(Serialize, Deserialize)]
 struct CachedPart {
     key: u64,
     ids: Vec<String>,
     columns: Vec<Stored>,
+    periods: PeriodState,
 }
 
 /// A decimal, compactly (mantissa and scale).
@@ -306,24 +314,40 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
     })
 }
 
-/// The customer table for a program: the inputs it reads and its declared features.
-/// Each partition's slice is cached, so that a run over unchanged data reads neither the
-/// ledger nor the aggregates nor the master records.
+/// The customer table for a program (the inputs it reads and its declared features), and
+/// the ledger's totals by period its KPIs by period read. Each partition's share is
+/// cached, so that a run over unchanged data reads neither the ledger nor the aggregates
+/// nor the master records.
 pub fn customer_table(
     store: &Store,
     program: &Program,
     as_of: NaiveDate,
-) -> Result<(Table, FeatureRun), Error> {
+) -> Result<(Table, PeriodTotals, FeatureRun), Error> {
+    let shapes = program.period_shapes();
     let builtins: Vec<&Builtin> = BUILTINS
         .iter()
         .filter(|b| program.inputs.contains(b.name))
         .collect();
     let declared: Vec<(&str, &ledgerlens_rules::Declared)> = program.declared().collect();
+    // Activity counts by customer, for the features that read them.
+    let activities = if declared.iter().any(|(_, d)| d.activity.is_some()) {
+        store.facts()?.activities
+    } else {
+        Vec::new()
+    };
+    let mut activities_of: rustc_hash::FxHashMap<&str, Vec<&ledgerlens_model::Activity>> =
+        Default::default();
+    for a in &activities {
+        activities_of
+            .entry(a.customer.as_str())
+            .or_default()
+            .push(a);
+    }
     let width = builtins.len() + declared.len();
     let names: Vec<&str> = builtins.iter().map(|b| b.name).collect();
     let what = fnv(
         0xcbf2_9ce4_8422_2325,
-        format!("{as_of}|{names:?}|{declared:?}").as_bytes(),
+        format!("{as_of}|{names:?}|{declared:?}|{shapes:?}|{activities:?}").as_bytes(),
     );
     let key = |partition: u32, stamp: Option<u64>| -> Result<u64, Error> {
         let master = store.customers_bytes(partition)?;
@@ -343,6 +367,7 @@ pub fn customer_table(
             .map(|columns| Part {
                 ids: c.ids,
                 columns,
+                periods: c.periods,
             }))
     };
     let (parts, run) = map_partition_rows(store, as_of, cached, |part| -> Result<Part, Error> {
@@ -350,23 +375,28 @@ pub fn customer_table(
             .iter()
             .map(|b| b.column(&part.customers, &part.features))
             .collect();
-        columns.extend(declared_columns(store, &part, &declared, as_of)?);
+        let scanned = scan_ledger(store, &part, &declared, &shapes, &activities_of, as_of)?;
+        columns.extend(scanned.0);
         let ids: Vec<String> = part.customers.into_iter().map(|c| c.id.0).collect();
         let cached = CachedPart {
             key: key(part.partition, part.stamp)?,
             ids,
             columns: columns.iter().map(Stored::of).collect(),
+            periods: scanned.1,
         };
         store.put_cached(TABLE_CACHE, part.partition, 0, &cached)?;
         Ok(Part {
             ids: cached.ids,
             columns,
+            periods: cached.periods,
         })
     })?;
+    let mut periods = PeriodAccumulator::new(&shapes, as_of);
     let mut ids = Vec::new();
     let mut per_column: Vec<Vec<Column>> = (0..width).map(|_| Vec::new()).collect();
     for part in parts {
         ids.extend(part.ids);
+        periods.merge_state(part.periods);
         for (i, c) in part.columns.into_iter().enumerate() {
             per_column[i].push(c);
         }
@@ -379,22 +409,27 @@ pub fn customer_table(
     for ((name, ty), parts) in names_types.zip(per_column) {
         table.insert(name, Column::concat(ty, parts));
     }
-    Ok((table, run))
+    Ok((table, periods.finish(), run))
 }
 
-/// The declared features' columns of a partition, accumulated from its ledger entries.
-fn declared_columns(
+/// The declared features' columns of a partition and its totals by period, accumulated
+/// from its ledger entries (and activity counts).
+fn scan_ledger(
     store: &Store,
     part: &PartitionRows,
     declared: &[(&str, &ledgerlens_rules::Declared)],
+    shapes: &[ledgerlens_rules::periods::Shape],
+    activities_of: &rustc_hash::FxHashMap<&str, Vec<&ledgerlens_model::Activity>>,
     as_of: NaiveDate,
-) -> Result<Vec<Column>, Error> {
+) -> Result<(Vec<Column>, PeriodState), Error> {
     let rows = &part.customers;
-    if declared.is_empty() || rows.is_empty() {
-        return Ok(declared
+    let mut periods = PeriodAccumulator::new(shapes, as_of);
+    if (declared.is_empty() && periods.is_empty()) || rows.is_empty() {
+        let columns = declared
             .iter()
             .map(|(_, d)| Column::from_values(d.ty(), rows.iter().map(|_| Value::Null)))
-            .collect());
+            .collect();
+        return Ok((columns, periods.state()));
     }
     let mut accs: Vec<Accumulator<'_>> = declared
         .iter()
@@ -426,10 +461,27 @@ fn declared_columns(
         for acc in &mut accs {
             acc.push(row, &view);
         }
+        if !periods.is_empty() {
+            let c = &rows[row];
+            periods.push(&view, |key| match key {
+                "channel" => c.channel.as_deref(),
+                "campaign" => c.campaign.as_deref(),
+                "region" => c.region.as_deref(),
+                _ => None,
+            });
+        }
     })?;
-    Ok(declared
+    for (row, c) in rows.iter().enumerate() {
+        for a in activities_of.get(c.id.as_str()).into_iter().flatten() {
+            for acc in &mut accs {
+                acc.push_activity(row, &a.activity, a.date, a.count);
+            }
+        }
+    }
+    let columns = declared
         .iter()
         .zip(accs)
         .map(|((_, d), acc)| Column::from_values(d.ty(), acc.finish()))
-        .collect())
+        .collect();
+    Ok((columns, periods.state()))
 }

@@ -514,12 +514,12 @@ fn declared_features_are_cached_and_refreshed() {
     let first = values("2024-03-31");
     assert_eq!(
         first,
-        [row("shop:M1", "1750.5", "3"), row("shop:M2", "80", "1")]
+        [row("shop:M1", "1750.50", "3"), row("shop:M2", "80.00", "1")]
     );
     assert_eq!(values("2024-03-31"), first, "from the cache");
     assert_eq!(
         values("2024-04-15"),
-        [row("shop:M1", "750.5", "3"), row("shop:M2", "80", "1")],
+        [row("shop:M1", "750.50", "3"), row("shop:M2", "80.00", "1")],
         "the window moved with the as-of date"
     );
     assert_eq!(values("2024-03-31"), first);
@@ -529,14 +529,14 @@ fn declared_features_are_cached_and_refreshed() {
     assert_eq!(
         values("2024-03-31"),
         [
-            row("shop:M1", "1750.5", "3"),
-            row("shop:M2", "100", "2"),
-            row("shop:M3", "7", "1")
+            row("shop:M1", "1750.50", "3"),
+            row("shop:M2", "100.00", "2"),
+            row("shop:M3", "7.00", "1")
         ]
     );
     let crm = "编号,名称,手机,信用代码,渠道\nC9,赵六,,,展会活动\n";
     p.ingest(&store, "crm.csv", crm.as_bytes(), "crm").unwrap();
     let after = values("2024-03-31");
     assert_eq!(after.len(), 4);
-    assert!(after.contains(&row("crm:C9", "0", "0")), "{after:?}");
+    assert!(after.contains(&row("crm:C9", "0.00", "0")), "{after:?}");
 }
