@@ -1152,14 +1152,20 @@ impl Run<'_> {
             }
             None => vec![true; values.len()],
         };
-        let ids = self.table.ids();
-        let mut ranked: Vec<(Decimal, usize)> = decimals(&values)
-            .iter()
-            .enumerate()
-            .filter(|&(row, _)| keep[row])
-            .filter_map(|(row, v)| Some(((*v)?, row)))
+        let values = decimals(&values);
+        // Ranked by value, largest first (see `ranked`). The order of equal values does
+        // not matter: the cumulative value after any rank is the same whichever of them
+        // come first.
+        let ranked: Vec<(i128, usize)> = ranked(values)
+            .into_iter()
+            .rev()
+            .map(|(k, row)| (k, row as usize))
+            .filter(|&(_, row)| keep[row])
             .collect();
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| ids[a.1].cmp(&ids[b.1])));
+        let ranked: Vec<(Decimal, usize)> = ranked
+            .into_iter()
+            .map(|(_, row)| (values[row].unwrap_or_default(), row))
+            .collect();
         let n = ranked.len();
         let push = |kpis: &mut Vec<KpiValue>, key: &str, share: String, value: Decimal| {
             kpis.push(KpiValue {
