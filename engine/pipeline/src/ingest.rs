@@ -11,7 +11,9 @@ use ledgerlens_model::{
     Severity, Transaction, VoucherLine,
 };
 use ledgerlens_store::block::{encode_entry, BlockBuffer, EntryRef};
-use ledgerlens_store::{Facts, Import, ImportRecord, Quarantined, Store, COMPANY_PARTITION};
+use ledgerlens_store::{
+    Facts, Import, ImportRecord, Quarantined, Reserve, Store, COMPANY_PARTITION,
+};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -868,6 +870,7 @@ impl Run<'_, '_> {
                 }
             })
             .collect();
+        import.reserve(Reserve::Ledger, partitions.iter().copied())?;
         if !parts[company].is_empty() {
             let block = parts[company].finish(file, currency, |_| 0, |_| "")?;
             import.put_ledger_block(COMPANY_PARTITION, &block)?;

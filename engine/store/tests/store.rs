@@ -13,7 +13,7 @@ use ledgerlens_model::{
 };
 use ledgerlens_store::{
     partition_of, BlockBuilder, BlockReader, Error, Facts, Import, ImportRecord, IndexRow, Merge,
-    OpenOptions, Quarantined, Stats, Store, XrefRow, COMPANY_PARTITION, IDENTITY_PHONE,
+    OpenOptions, Quarantined, Reserve, Stats, Store, XrefRow, COMPANY_PARTITION, IDENTITY_PHONE,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -407,6 +407,11 @@ struct Written {
 /// of each customer partition it changes, quarantine, merges and facts.
 fn write(import: &Import<'_>, spec: &ImportSpec, model: &Model) -> Written {
     let batch = import.batch();
+    // Every partition is reserved, more than are written: commit drops the placeholders
+    // no value replaced, and readers never see them.
+    let all = (0..model.partitions).chain([COMPANY_PARTITION]);
+    import.reserve(Reserve::Ledger, all).unwrap();
+    import.reserve(Reserve::Customers, 0..model.partitions).unwrap();
     let file = FILES[spec.file];
     let entries: Vec<Entry> = spec.entries.iter().map(|s| entry_of(s, file)).collect();
     let mut by_partition: BTreeMap<u32, Vec<Entry>> = BTreeMap::new();
