@@ -122,11 +122,14 @@ struct SlotInfo {
     partition: u32,
     /// The slot's place among the partition's slots, in the order they were added.
     local: u32,
+    /// For a new customer, the date of its first row.
+    first_seen: Option<NaiveDate>,
+    origin: Origin,
 }
 
-/// The slots of one master partition as they are added, in local-key order: what the
-/// write phase needs of them, gathered here so that it reads one small buffer per
-/// partition instead of visiting the directory's large tables all over.
+/// The slots of one master partition in local-key order: what the write phase needs of
+/// them, gathered in one pass over the directory ([`Directory::gather`]) so that the
+/// writers read one small buffer per partition instead of the large tables all over.
 #[derive(Debug, Default)]
 struct PartitionIds {
     /// The ids, back to back.
@@ -137,8 +140,8 @@ struct PartitionIds {
     new: Vec<(bool, Option<NaiveDate>)>,
 }
 
-/// The codes an import links or creates in one cross-reference partition, gathered as
-/// they are resolved (see [`PartitionIds`]).
+/// The codes an import links or creates in one cross-reference partition, gathered like
+/// [`PartitionIds`].
 #[derive(Debug, Default)]
 struct XrefIds {
     /// Each code, followed by its customer id unless that is `system:code`.
@@ -195,10 +198,8 @@ pub struct Directory<'s> {
     /// The codes and ids of the slots, back to back.
     text: String,
     slots: Vec<SlotInfo>,
-    /// The slots of each master partition (their number is the next local key).
-    by_partition: Vec<PartitionIds>,
-    /// The codes linked or created, per cross-reference partition.
-    xref_new: Vec<XrefIds>,
+    /// Slots per partition so far.
+    per_partition: Vec<u32>,
     /// Code -> slot; each entry is `code_hash << 32 | slot`.
     codes: HashTable<u64>,
     /// The slot resolved last (rows of one customer often come together).
@@ -232,10 +233,7 @@ impl<'s> Directory<'s> {
             system: system.to_string(),
             text: String::new(),
             slots: Vec::new(),
-            by_partition: (0..store.partitions())
-                .map(|_| PartitionIds::default())
-                .collect(),
-            xref_new: (0..store.partitions()).map(|_| XrefIds::default()).collect(),
+            per_partition: vec![0; store.partitions() as usize],
             codes: HashTable::new(),
             last: None,
             xref: FxHashMap::default(),
@@ -360,7 +358,7 @@ impl<'s> Directory<'s> {
             self.xref.insert(xp, map);
         }
         if let Some(id) = self.xref.get(&xp).and_then(|m| m.get(code)).cloned() {
-            return self.add_slot(code, hash, Some(&id), Origin::Known, None, xp);
+            return self.add_slot(code, hash, Some(&id), Origin::Known, None);
         }
         // 2-4. Attributes, in order of trust.
         let keys = self.attribute_keys(party, file, row);
@@ -395,11 +393,11 @@ impl<'s> Directory<'s> {
                 });
                 self.add_index(&keys, &id)?;
                 self.holds_system.insert(id.clone());
-                return self.add_slot(code, hash, Some(&id), Origin::Linked, None, xp);
+                return self.add_slot(code, hash, Some(&id), Origin::Linked, None);
             }
         }
         // New customer.
-        let slot = self.add_slot(code, hash, None, Origin::New, date, xp)?;
+        let slot = self.add_slot(code, hash, None, Origin::New, date)?;
         self.customers_new += 1;
         if !keys.is_empty() {
             let id = self.id(slot).to_string();
@@ -413,7 +411,6 @@ impl<'s> Directory<'s> {
     }
 
     /// Adds a slot for `code`, resolving to `id` (a new customer `system:code` when none).
-    /// `xref` is the code's cross-reference partition.
     fn add_slot(
         &mut self,
         code: &str,
@@ -421,7 +418,6 @@ impl<'s> Directory<'s> {
         id: Option<&str>,
         origin: Origin,
         first_seen: Option<NaiveDate>,
-        xref: u32,
     ) -> Result<Slot, Error> {
         let too_many = || {
             Error::Invariant("more customer codes in one import than the directory holds".into())
@@ -454,31 +450,16 @@ impl<'s> Directory<'s> {
             id: span(id_start, end)?,
             partition: 0,
             local: 0,
+            first_seen,
+            origin,
         };
-        let id = self.text.get(info.id.range()).unwrap_or_default();
-        let partition = self.store.partition_of(id);
-        let out_of_range = || Error::Invariant(format!("partition {partition} out of range"));
-        let part = self
-            .by_partition
+        let partition = self.store.partition_of(self.text(info.id));
+        let count = self
+            .per_partition
             .get_mut(partition as usize)
-            .ok_or_else(out_of_range)?;
-        let local = u32::try_from(part.ends.len()).map_err(|_| too_many())?;
-        part.ids.push_str(id);
-        part.ends.push(u32::try_from(part.ids.len()).map_err(|_| too_many())?);
-        part.new.push((origin == Origin::New, first_seen));
-        if origin != Origin::Known {
-            let x = self
-                .xref_new
-                .get_mut(xref as usize)
-                .ok_or_else(out_of_range)?;
-            x.text.push_str(code);
-            let code_end = u32::try_from(x.text.len()).map_err(|_| too_many())?;
-            if origin != Origin::New {
-                x.text.push_str(id);
-            }
-            let id_end = u32::try_from(x.text.len()).map_err(|_| too_many())?;
-            x.ends.push((code_end, id_end));
-        }
+            .ok_or_else(|| Error::Invariant(format!("partition {partition} out of range")))?;
+        let local = *count;
+        *count += 1;
         self.slots.push(SlotInfo {
             partition,
             local,
@@ -603,6 +584,39 @@ impl<'s> Directory<'s> {
         Ok(())
     }
 
+    /// The ids of the slots of master partitions `parts` and the new codes of
+    /// cross-reference partitions `parts`, in one pass over the slots (whose text is in
+    /// slot order, so the pass reads it front to back).
+    fn gather(&self, parts: Range<usize>) -> (Vec<PartitionIds>, Vec<XrefIds>) {
+        let mut ids: Vec<PartitionIds> = parts.clone().map(|_| PartitionIds::default()).collect();
+        let mut xref: Vec<XrefIds> = parts.clone().map(|_| XrefIds::default()).collect();
+        // Texts are far below 4 GiB: `add_slot` keeps every span within u32.
+        let end = |s: &String| s.len() as u32;
+        for slot in &self.slots {
+            let p = slot.partition as usize;
+            let id = self.text(slot.id);
+            if let Some(part) = p.checked_sub(parts.start).and_then(|i| ids.get_mut(i)) {
+                part.ids.push_str(id);
+                part.ends.push(end(&part.ids));
+                part.new.push((slot.origin == Origin::New, slot.first_seen));
+            }
+            if slot.origin == Origin::Known {
+                continue;
+            }
+            let code = self.text(slot.code);
+            let xp = self.xref_key(code) as usize;
+            if let Some(x) = xp.checked_sub(parts.start).and_then(|i| xref.get_mut(i)) {
+                x.text.push_str(code);
+                let code_end = end(&x.text);
+                if slot.origin != Origin::New {
+                    x.text.push_str(id);
+                }
+                x.ends.push((code_end, end(&x.text)));
+            }
+        }
+        (ids, xref)
+    }
+
     /// Writes the changed partitions (cross-reference, index, master) into the batch and
     /// returns the merges to record.
     ///
@@ -616,7 +630,13 @@ impl<'s> Directory<'s> {
     ) -> Result<Vec<Merge>, Error> {
         let store = self.store;
         let n = store.partitions() as usize;
-        let xref_new = std::mem::take(&mut self.xref_new);
+        let half = n / 2;
+        let ((mut by_partition, mut xref_new), (ids_2, xref_2)) = rayon::join(
+            || self.gather(0..half),
+            || self.gather(half..n),
+        );
+        by_partition.extend(ids_2);
+        xref_new.extend(xref_2);
         self.write_xref(import, xref_new)?;
         for (p, rows) in &self.index_new {
             let mut all = store.index_in(*p)?;
@@ -635,7 +655,6 @@ impl<'s> Directory<'s> {
         let buckets = Buckets::new(n, &pairs);
         drop(pairs);
         let mut changes = std::mem::take(&mut self.changes);
-        let by_partition = std::mem::take(&mut self.by_partition);
         // The master partitions written below: those with new customers or changes.
         let rewrite: Vec<bool> = (0..n)
             .map(|p| {
