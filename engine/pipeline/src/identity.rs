@@ -588,8 +588,30 @@ impl<'s> Directory<'s> {
     /// cross-reference partitions `parts`, in one pass over the slots (whose text is in
     /// slot order, so the pass reads it front to back).
     fn gather(&self, parts: Range<usize>) -> (Vec<PartitionIds>, Vec<XrefIds>) {
-        let mut ids: Vec<PartitionIds> = parts.clone().map(|_| PartitionIds::default()).collect();
-        let mut xref: Vec<XrefIds> = parts.clone().map(|_| XrefIds::default()).collect();
+        // Sized up front (growing them copied and faulted in as much again): slot counts
+        // are known per master partition and even across cross-reference partitions, and
+        // a slot's text is about what its id or code and id take.
+        let per_slot = self.text.len() / self.slots.len().max(1) + 1;
+        let even = self.slots.len() / self.per_partition.len().max(1);
+        let xref_rows = even + even / 4 + 16;
+        let mut ids: Vec<PartitionIds> = parts
+            .clone()
+            .map(|p| {
+                let count = self.per_partition.get(p).map_or(0, |&c| c as usize);
+                PartitionIds {
+                    ids: String::with_capacity(count * per_slot),
+                    ends: Vec::with_capacity(count),
+                    new: Vec::with_capacity(count),
+                }
+            })
+            .collect();
+        let mut xref: Vec<XrefIds> = parts
+            .clone()
+            .map(|_| XrefIds {
+                text: String::with_capacity(xref_rows * per_slot),
+                ends: Vec::with_capacity(xref_rows),
+            })
+            .collect();
         // Texts are far below 4 GiB: `add_slot` keeps every span within u32.
         let end = |s: &String| s.len() as u32;
         for slot in &self.slots {
