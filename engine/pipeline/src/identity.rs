@@ -26,8 +26,8 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use chrono::NaiveDate;
 use ledgerlens_model::{normalize, Customer, CustomerId, CustomerRecord, Diagnostic, Party};
 use ledgerlens_store::{
-    CustomerList, Import, IndexRow, Merge, Reserve, Store, XrefList, IDENTITY_NAME,
-    IDENTITY_PHONE, IDENTITY_USCC,
+    CustomerList, Import, IndexRow, Merge, Reserve, Store, XrefList, IDENTITY_NAME, IDENTITY_PHONE,
+    IDENTITY_USCC,
 };
 
 use crate::Error;
@@ -653,10 +653,8 @@ impl<'s> Directory<'s> {
         let store = self.store;
         let n = store.partitions() as usize;
         let half = n / 2;
-        let ((mut by_partition, mut xref_new), (ids_2, xref_2)) = rayon::join(
-            || self.gather(0..half),
-            || self.gather(half..n),
-        );
+        let ((mut by_partition, mut xref_new), (ids_2, xref_2)) =
+            rayon::join(|| self.gather(0..half), || self.gather(half..n));
         by_partition.extend(ids_2);
         xref_new.extend(xref_2);
         self.write_xref(import, xref_new)?;
@@ -680,7 +678,9 @@ impl<'s> Directory<'s> {
         // The master partitions written below: those with new customers or changes.
         let rewrite: Vec<bool> = (0..n)
             .map(|p| {
-                let new = by_partition.get(p).is_some_and(|ids| ids.new.iter().any(|n| n.0));
+                let new = by_partition
+                    .get(p)
+                    .is_some_and(|ids| ids.new.iter().any(|n| n.0));
                 new || changes.contains_key(&(p as u32))
             })
             .collect();

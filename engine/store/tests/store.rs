@@ -411,7 +411,9 @@ fn write(import: &Import<'_>, spec: &ImportSpec, model: &Model) -> Written {
     // no value replaced, and readers never see them.
     let all = (0..model.partitions).chain([COMPANY_PARTITION]);
     import.reserve(Reserve::Ledger, all).unwrap();
-    import.reserve(Reserve::Customers, 0..model.partitions).unwrap();
+    import
+        .reserve(Reserve::Customers, 0..model.partitions)
+        .unwrap();
     let file = FILES[spec.file];
     let entries: Vec<Entry> = spec.entries.iter().map(|s| entry_of(s, file)).collect();
     let mut by_partition: BTreeMap<u32, Vec<Entry>> = BTreeMap::new();
