@@ -16,7 +16,7 @@ use crate::app::{self, Context};
 use crate::output::{Format, Listing};
 
 /// The bundled files: path inside the project, bytes.
-const FILES: [(&str, &[u8]); 6] = [
+const FILES: [(&str, &[u8]); 9] = [
     (
         "ledgerlens.yaml",
         include_bytes!("../examples/demo-company/ledgerlens.yaml"),
@@ -40,6 +40,18 @@ const FILES: [(&str, &[u8]); 6] = [
     (
         "data/budgets.csv",
         include_bytes!("../examples/demo-company/data/budgets.csv"),
+    ),
+    (
+        "data/service_tickets.csv",
+        include_bytes!("../examples/demo-company/data/service_tickets.csv"),
+    ),
+    (
+        "data/deliveries.csv",
+        include_bytes!("../examples/demo-company/data/deliveries.csv"),
+    ),
+    (
+        "data/cost_pools.csv",
+        include_bytes!("../examples/demo-company/data/cost_pools.csv"),
     ),
 ];
 
@@ -87,11 +99,19 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
         .iter()
         .filter(|a| a.level > ledgerlens_rules::Level::Ok)
         .collect();
-    // Overall KPIs and the marketing ones by channel: what a first look needs.
+    // Overall KPIs and the marketing ones by channel and campaign (those with a value):
+    // what a first look needs.
     let top_kpis: Vec<&ledgerlens_rules::KpiValue> = outcome
         .kpis
         .iter()
-        .filter(|k| k.group.is_empty() || matches!(k.kpi.as_str(), "channel_roi" | "cac"))
+        .filter(|k| {
+            k.group.is_empty()
+                || matches!(k.kpi.as_str(), "channel_roi" | "cac")
+                || (matches!(
+                    k.kpi.as_str(),
+                    "campaign_roi" | "campaign_cac" | "campaign_spend_deviation"
+                ) && k.value != ledgerlens_rules::Value::Null)
+        })
         .collect();
 
     if format == Format::Json {
@@ -254,7 +274,7 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
     .write(out, Format::Table)?;
     writeln!(
         out,
-        "\n== key KPIs (overall; ROI and CAC by acquisition channel)"
+        "\n== key KPIs (overall; ROI and CAC by acquisition channel and campaign)"
     )?;
     crate::rules::kpi_listing(top_kpis.iter().copied()).write(out, Format::Table)?;
     writeln!(

@@ -26,7 +26,8 @@ sources: []
 #    delimiter: auto                 # auto | comma | tab | semicolon | pipe | whitespace
 #    header: auto                    # auto | present | absent
 #    columns: { code: 客户编号, name: 客户名称, phone: 手机, uscc: 统一社会信用代码,
-#               channel: 获客渠道, region: 区域, first_seen: 注册日期, credit_limit: 信用额度 }
+#               channel: 获客渠道, campaign: 获客活动, region: 区域, first_seen: 注册日期,
+#               credit_limit: 信用额度 }
 #  - name: k3-vouchers
 #    files: "data/凭证*.csv"
 #    record: voucher-line

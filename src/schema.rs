@@ -18,8 +18,8 @@ use serde_json::{json, Map, Value};
 /// Param and feature value types (`Type` in the rules crate).
 const TYPES: [&str; 6] = ["int", "decimal", "text", "bool", "date", "list"];
 /// Aggregate functions of declared features.
-const AGGREGATES: [&str; 8] = [
-    "sum", "count", "min", "max", "first", "last", "distinct", "avg",
+const AGGREGATES: [&str; 9] = [
+    "sum", "count", "min", "max", "first", "last", "distinct", "avg", "open",
 ];
 /// Dimensions of a ledger entry (`where:` keys, and values of `of:`).
 const DIMENSIONS: [&str; 6] = [
@@ -114,7 +114,7 @@ pub fn schema() -> Value {
         "A per-customer feature: declared (`aggregate:` over ledger entries, computed natively) or scripted (`expr:` or `script:` over other values).",
         json!({
             "type": one_of("The value type of a scripted feature (`decimal` by default).", &TYPES),
-            "aggregate": one_of("Declared features: `sum`, `count`, `min`, `max`, `first`, `last`, `distinct`, `avg`.", &AGGREGATES),
+            "aggregate": one_of("Declared features: `sum`, `count`, `min`, `max`, `first`, `last`, `distinct`, `avg`; `open`: what is still open of the `kinds` items after `settled_by` entries settle them, oldest first.", &AGGREGATES),
             "of": one_of("Declared features: what is aggregated (`amount`, `quantity`, `date`, `document`, a dimension); `amount` by default.", &of_values),
             "kinds": {
                 "type": "array",
@@ -131,6 +131,17 @@ pub fn schema() -> Value {
                 "type": "string",
                 "description": "Declared features: entries dated in the window before the as-of date (`90d`, `12m`, `2y`).",
                 "pattern": "^\\s*[0-9]*[1-9][0-9]*\\s*(d|days|m|months|y|years)\\s*$",
+            },
+            "activity": string("Declared features over activity counts, not ledger entries: the activity's name (`service-ticket`), with `aggregate: sum` (of the counts) or `count` (of the records)."),
+            "settled_by": {
+                "type": "array",
+                "description": "Declared `open` features: the entry kinds that settle open items, oldest first (`[payment, write-off]`).",
+                "items": {"type": "string", "enum": entry_kinds},
+            },
+            "age": {
+                "type": "string",
+                "description": "Declared `open` features: the age of the open items counted, in days after their date (`0-30`, `91+`).",
+                "pattern": "^\\s*[0-9]+\\s*(-\\s*[0-9]+|\\+)\\s*$",
             },
             "expr": string("A Rhai expression (scripted features, per-customer KPIs)."),
             "script": string("A Rhai script: inline text, or the name of a `.rhai` file of the pack."),
@@ -173,16 +184,18 @@ pub fn schema() -> Value {
     let kpi = rule(
         "kpi",
         "A KPI's name.",
-        "A KPI: a formula over aggregates, for all customers or by group; or, with `per: customer`, a value per customer.",
+        "A KPI: a formula over aggregates, for all customers or by group; or, with `per: customer`, a value per customer; or, with `curve:`, a cumulative curve by customer rank (the whale curve).",
         json!({
             "by": {
                 "type": "array",
-                "description": "Group keys: customer columns (`channel`, `region`, a segment) or a period (`month`, `quarter`, `year`, with `channel` / `campaign` / `department`).",
+                "description": "Group keys: customer columns (`channel`, `region`, a segment) or a period (`month`, `quarter`, `year`, with one of `channel` / `campaign` / `region` / `department`); a KPI by period sums ledger entries: `sum(sale)`.",
                 "items": {"type": "string"},
             },
             "per": one_of("`customer` for a per-customer KPI.", &["customer"]),
             "value": string("The formula: a Rhai expression over aggregates (`sum(net_revenue) / spend()`)."),
             "filter": string("Only customers for which this condition holds are aggregated."),
+            "curve": string("A curve KPI: the per-customer value customers are ranked by, highest first (ties: customer id); the KPI is its cumulative sum after each share of the customers (`top=0.05` ...) and at its peak (`peak=<share>`)."),
+            "points": {"type": "integer", "minimum": 1, "maximum": 100, "description": "A curve KPI's points (20 by default: after every 5% of the customers)."},
             "round": round,
             "unit": {
                 "type": "string",

@@ -383,7 +383,7 @@ fn demo_runs_on_bundled_data() {
     });
     // The kept project works with the other commands.
     let stats = json(&run(&dir, &["stats", "--format", "json"]));
-    assert_eq!(stats["customers"], 1993);
+    assert_eq!(stats["customers"], 2182);
     assert_eq!(stats["quarantined"], 9);
     let q = json(&run(&dir, &["quarantine", "--format", "json"]));
     let rows: Vec<(String, u64)> = q
@@ -409,8 +409,8 @@ fn demo_runs_on_bundled_data() {
         .output()
         .unwrap();
     let v = json(&o);
-    assert_eq!(v["portfolio"]["net_revenue"], "55977794.64");
-    assert_eq!(v["ingest"]["rows_read"], 38023);
+    assert_eq!(v["portfolio"]["net_revenue"], "56125394.64");
+    assert_eq!(v["ingest"]["rows_read"], 47567);
 }
 
 #[test]
@@ -460,10 +460,23 @@ fn cdnow_example_ingests_through_its_mapping() {
         kpi(&result, "net_revenue_total"),
         "2500315.63".parse().unwrap()
     );
-    // The only diagnostics: ROI and LTV:CAC of a channel without spend are null.
-    for d in result["diagnostics"].as_array().unwrap() {
-        assert_eq!(d["code"], "rules.null", "{d}");
-    }
+    // The only diagnostics: ROI and LTV:CAC of a channel without spend are null, and
+    // CDNOW has no cost pools to allocate.
+    let diagnostics: Vec<(&str, &str)> = result["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["rule"].as_str().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        diagnostics,
+        [
+            ("channel_roi", "rules.null"),
+            ("logistics_cost_allocated", "rules.allocation"),
+            ("ltv_cac", "rules.null"),
+            ("service_cost_allocated", "rules.allocation"),
+        ]
+    );
 }
 
 #[test]
@@ -629,6 +642,86 @@ fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// The published worked examples of finance-driven marketing, computed by the standard
+/// pack from the demo company's vouchers, CRM, spend sheet and budgets (the data is built
+/// so they hold: examples/demo-company/README.md, "Worked examples").
+#[test]
+fn worked_examples_hold_on_the_demo_company() {
+    let (_tmp, p) = demo_project();
+    let result = json(&run(&p, &["run", "--format", "json"]));
+    let kpi_of = |name: &str, group: serde_json::Value| -> Decimal {
+        let rows = result["kpis"].as_array().unwrap();
+        let row = rows
+            .iter()
+            .find(|k| k["name"] == name && k["group"] == group)
+            .unwrap_or_else(|| panic!("{name} {group}"));
+        decimal(&row["value"])
+    };
+    let level_of = |alert: &str, subject: &str| -> String {
+        let rows = result["alerts"].as_array().unwrap();
+        let row = rows
+            .iter()
+            .find(|a| a["name"] == alert && a["subject"] == subject)
+            .unwrap_or_else(|| panic!("{alert} {subject}"));
+        row["level"].as_str().unwrap().to_string()
+    };
+    let d = |s: &str| s.parse::<Decimal>().unwrap();
+
+    // Channel ROI: 微信广告 10,000 -> 40,000 = 4.0; 抖音达人投放 15,000 -> 30,000 = 2.0;
+    // 展会活动 25,000 -> 35,000 = 1.4 (the channels of the campaign 2025年终品鉴季).
+    let campaign = "2025年终品鉴季";
+    for (channel, roi) in [
+        ("微信广告", "4"),
+        ("抖音达人投放", "2"),
+        ("展会活动", "1.4"),
+    ] {
+        let group = serde_json::json!({ "campaign": campaign, "channel": channel });
+        assert_eq!(kpi_of("campaign_channel_roi", group), d(roi), "{channel}");
+    }
+
+    // The dashboard of the campaign 2025秋季拉新: CAC 280 against a limit of 300 (normal),
+    // ROI 1.2 against a floor of 1.0 (good), spend 12% over budget against +/-10% (review).
+    let group = serde_json::json!({ "campaign": "2025秋季拉新" });
+    let subject = "campaign=2025秋季拉新";
+    assert_eq!(kpi_of("campaign_cac", group.clone()), d("280"));
+    assert_eq!(level_of("campaign_cac_above_limit", subject), "ok");
+    assert_eq!(kpi_of("campaign_roi", group.clone()), d("1.2"));
+    assert_eq!(level_of("campaign_roi_low", subject), "ok");
+    assert_eq!(kpi_of("campaign_spend_deviation", group), d("0.12"));
+    assert_eq!(level_of("campaign_off_budget", subject), "review");
+
+    // LTV: 500 a month for 12 months = 6,000; 1,500 a quarter for 6 months = 3,000.
+    let customers = result["customers"].as_array().unwrap();
+    let ltv = |id: &str| {
+        let c = customers.iter().find(|c| c["id"] == id).unwrap();
+        decimal(&c["ltv"])
+    };
+    assert_eq!(ltv("crm:CRM01295"), d("6000"));
+    assert_eq!(ltv("crm:CRM01573"), d("3000"));
+
+    // The same figures, pinned as they are printed.
+    let pick = |table: &str, keep: &dyn Fn(&serde_json::Value) -> bool| {
+        serde_json::Value::Array(
+            result[table]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| keep(r))
+                .cloned()
+                .collect(),
+        )
+    };
+    let campaigns = ["2025年终品鉴季", "2025秋季拉新"];
+    let in_campaigns = |s: &str| campaigns.iter().any(|c| s.contains(c));
+    let examples = serde_json::json!({
+        "kpis": pick("kpis", &|k| k["name"].as_str().unwrap().starts_with("campaign")
+            && in_campaigns(&k["group"].to_string())),
+        "alerts": pick("alerts", &|a| in_campaigns(a["subject"].as_str().unwrap())),
+        "ltv": pick("customers", &|c| c["id"] == "crm:CRM01295" || c["id"] == "crm:CRM01573"),
+    });
+    insta::assert_yaml_snapshot!("demo_worked_examples", examples);
+}
+
 #[test]
 fn standard_pack_runs_on_the_demo_company() {
     let (_tmp, p) = demo_project();
@@ -641,7 +734,7 @@ fn standard_pack_runs_on_the_demo_company() {
         serde_json::json!(["standard", "client"])
     );
     assert_eq!(result["as_of"], "2025-12-31");
-    assert_eq!(result["customers"].as_array().unwrap().len(), 1993);
+    assert_eq!(result["customers"].as_array().unwrap().len(), 2182);
 
     // The whole result but the per-customer table (which `snapshot` pins).
     let mut tables = serde_json::Map::new();
@@ -652,15 +745,27 @@ fn standard_pack_runs_on_the_demo_company() {
 
     // Marketing spend is allocated to the buyers each channel acquired, to the cent: every
     // pool is spent exactly, and the allocations add up to the spend up to the as-of date.
-    let mut allocated = Decimal::ZERO;
+    // So are the service and logistics departments' cost pools, by service tickets and
+    // deliveries.
+    let mut allocated: std::collections::BTreeMap<String, Decimal> = Default::default();
     for p in result["allocations"].as_array().unwrap() {
         let amount: Decimal = p["amount"].as_str().unwrap().parse().unwrap();
         let given: Decimal = p["allocated"].as_str().unwrap().parse().unwrap();
         let left: Decimal = p["unallocated"].as_str().unwrap().parse().unwrap();
         assert_eq!(given + left, amount, "{p}");
-        allocated += given;
+        *allocated
+            .entry(p["allocation"].as_str().unwrap().to_string())
+            .or_default() += given;
     }
-    assert_eq!(allocated, "2914900".parse::<Decimal>().unwrap());
+    let expected: std::collections::BTreeMap<String, Decimal> = [
+        ("logistics_cost_allocated", "496543.17"),
+        ("marketing_cost", "2992900"),
+        ("service_cost_allocated", "415823.55"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+    .collect();
+    assert_eq!(allocated, expected);
 
     // The four spend deviations the demo company was built with, and no other quarter,
     // are outside plus or minus 10%.
@@ -678,7 +783,7 @@ fn standard_pack_runs_on_the_demo_company() {
         })
         .collect();
     let designed = [
-        ("channel=展会活动, quarter=2025-Q4", "0.1801"),
+        ("channel=展会活动, quarter=2025-Q4", "0.1799"),
         ("channel=微信广告, quarter=2025-Q3", "0.14"),
         ("channel=抖音达人投放, quarter=2024-Q4", "0.2795"),
         ("channel=百度搜索, quarter=2025-Q1", "-0.1511"),
@@ -735,7 +840,7 @@ fn standard_pack_runs_on_the_demo_company() {
     let features = json(&run(p, &["features", "--format", "json"]));
     assert_eq!(
         kpi(&result, "net_revenue_total"),
-        "55977794.64".parse().unwrap()
+        "56125394.64".parse().unwrap()
     );
     assert_eq!(
         kpi(&result, "net_revenue_total"),
@@ -743,11 +848,39 @@ fn standard_pack_runs_on_the_demo_company() {
     );
     assert_eq!(
         kpi(&result, "receivables_total"),
-        "4728240.90".parse().unwrap()
+        "4733951.92".parse().unwrap()
     );
     assert_eq!(
         kpi(&result, "receivables_total"),
         decimal(&features["receivables"])
+    );
+    // The ledger summed by month and quarter adds up to the same totals.
+    let total = |name: &str| -> Decimal {
+        rows_named(&result, "kpis", "name", &[name])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| decimal(&k["value"]))
+            .sum()
+    };
+    assert_eq!(
+        total("net_revenue_by_month"),
+        decimal(&features["net_revenue"])
+    );
+    assert_eq!(
+        total("net_revenue_by_channel_and_quarter"),
+        decimal(&features["net_revenue"])
+    );
+    assert_eq!(
+        total("gross_margin_by_quarter"),
+        decimal(&features["gross_margin"])
+    );
+    assert_eq!(
+        rows_named(&result, "kpis", "name", &["net_revenue_by_month"])
+            .as_array()
+            .unwrap()
+            .len(),
+        24
     );
 
     // The same result as YAML, as CSV (the per-customer table) and as files.
@@ -762,7 +895,7 @@ fn standard_pack_runs_on_the_demo_company() {
     for column in ["lifecycle", "value_class", "risk", "rfm", "tier", "ltv"] {
         assert!(header.iter().any(|h| h == column), "{column} in {header:?}");
     }
-    assert_eq!(rows.len(), 1993);
+    assert_eq!(rows.len(), 2182);
     let lifecycle = header.iter().position(|h| h == "lifecycle").unwrap();
     let ids: Vec<&str> = result["customers"]
         .as_array()
@@ -1244,4 +1377,178 @@ fn functions_lists_what_scripts_may_call() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------- snapshot and schema
+
+/// The tables `snapshot` writes, one file each.
+const TABLES: [&str; 5] = ["segments", "kpis", "alerts", "diagnostics", "customers"];
+
+/// The statuses of `snapshot --format json`, by table.
+fn statuses(o: &Output) -> Vec<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    v["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn all(status: &str) -> Vec<(String, String)> {
+    TABLES
+        .iter()
+        .map(|t| (t.to_string(), status.to_string()))
+        .collect()
+}
+
+#[test]
+fn snapshot_writes_checks_and_shows_what_a_parameter_moved() {
+    let (_tmp, p) = demo_project();
+    let snaps = p.join("snapshots");
+    let settings = settings!(p);
+    settings.bind(|| {
+        assert_cmd_snapshot!("snapshot_created", at(&p, &["snapshot"]));
+    });
+
+    // insta reads the files: its header, and a body that is the `run --format json`
+    // table, in YAML.
+    let run_json: serde_json::Value =
+        serde_json::from_slice(&run(&p, &["run", "--format", "json"]).stdout).unwrap();
+    for name in TABLES {
+        let path = snaps.join(format!("{name}.snap"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "---\nsource: ledgerlens\nexpression: {name}\n---\n"
+            )),
+            "{text:.200}"
+        );
+        assert!(
+            !text.contains(&*p.display().to_string()) && !text.contains("/tmp/"),
+            "{name}.snap holds an absolute path"
+        );
+        let snap = insta::Snapshot::from_file(&path).unwrap();
+        assert_eq!(snap.metadata().expression(), Some(name));
+        let body = snap.contents().as_text().unwrap().to_string();
+        let table: serde_json::Value = serde_yaml::from_str(&body).unwrap();
+        assert_eq!(table, run_json[name], "{name}");
+    }
+    assert!(run_json["customers"].as_array().unwrap().len() > 1000);
+    assert!(
+        run_json["kpis"][0]["value"].is_string(),
+        "decimals as strings"
+    );
+
+    // A second run changes nothing; --check passes.
+    let before = std::fs::read(snaps.join("segments.snap")).unwrap();
+    assert_eq!(
+        statuses(&run(&p, &["snapshot", "--format", "json"])),
+        all("unchanged")
+    );
+    let o = run(&p, &["snapshot", "--check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(statuses(&o), all("matches"));
+
+    // The client's churn window moves customers between lifecycle segments: --check
+    // fails, shows the moved numbers and keeps the new versions beside the files.
+    let pack = p.join("rules/pack.yaml");
+    let text = std::fs::read_to_string(&pack).unwrap();
+    let changed = text.replace("params: {}", "params:\n  churn_days: 150");
+    assert_ne!(text, changed, "the demo's client pack has `params: {{}}`");
+    std::fs::write(&pack, changed).unwrap();
+    settings.bind(|| {
+        assert_cmd_snapshot!(
+            "snapshot_check_churn_days",
+            at(&p, &["snapshot", "--check"])
+        );
+    });
+    let o = run(&p, &["snapshot", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("differs    segments.snap  (new version in segments.snap.new)\n--- segments.snap\n+++ segments.snap.new\n@@ "),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n-  customers: ") && out.contains("\n+  customers: "),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(snaps.join("segments.snap")).unwrap(), before);
+    assert!(snaps.join("segments.snap.new").exists());
+    assert!(!snaps.join("diagnostics.snap.new").exists());
+
+    // A missing file fails the check too.
+    std::fs::remove_file(snaps.join("kpis.snap")).unwrap();
+    let o = run(&p, &["snapshot", "--check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(statuses(&o).contains(&("kpis".into(), "missing".into())));
+
+    // Accepting (a run without --check) writes the files and clears the pending ones.
+    let o = run(&p, &["snapshot", "--format", "json"]);
+    assert!(o.status.success());
+    let s = statuses(&o);
+    assert!(s.contains(&("segments".into(), "changed".into())), "{s:?}");
+    assert!(s.contains(&("kpis".into(), "created".into())), "{s:?}");
+    let pending: Vec<_> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".new"))
+        .collect();
+    assert!(pending.is_empty(), "{pending:?}");
+    let o = run(&p, &["snapshot", "--check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(statuses(&o), all("matches"));
+
+    // --dir puts them elsewhere.
+    let other = p.join("elsewhere");
+    let o = run(&p, &["snapshot", "--dir", "elsewhere"]);
+    assert!(o.status.success());
+    assert!(TABLES
+        .iter()
+        .all(|t| other.join(format!("{t}.snap")).is_file()));
+}
+
+#[test]
+fn schema_is_json_schema_of_every_rule_kind() {
+    let o = bin().arg("schema").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let schema: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    let kinds: Vec<&str> = schema["$defs"]["rule"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["$ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "#/$defs/feature",
+            "#/$defs/segment",
+            "#/$defs/allocation",
+            "#/$defs/kpi",
+            "#/$defs/alert"
+        ]
+    );
+    for kind in ["feature", "segment", "allocation", "kpi", "alert"] {
+        let def = &schema["$defs"][kind];
+        assert_eq!(def["additionalProperties"], false, "{kind}");
+        assert_eq!(def["required"][0], kind);
+        assert!(def["properties"][kind]["description"].is_string());
+    }
+    assert_eq!(
+        schema["$defs"]["segment"]["properties"]["hit"]["enum"],
+        serde_json::json!(["first", "unique", "priority", "collect"])
+    );
+    assert_eq!(schema["$defs"]["pack"]["required"][0], "name");
 }

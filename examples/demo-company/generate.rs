@@ -8,7 +8,9 @@
 //! stores and consumers. The generator invents about 2,000 customers and two years of their
 //! trade (2024-01-01 to 2025-12-31), then writes what such a company's systems would export:
 //! a CRM customer list (UTF-8 with BOM, as Excel saves it), Kingdee K/3 voucher exports (GBK),
-//! a marketing spend sheet and a budget sheet, with a handful of deliberately broken rows.
+//! a marketing spend sheet and a budget sheet, with a handful of deliberately broken rows; and
+//! the drivers and pools of activity-based costing: the customer-service desk's tickets, the
+//! warehouse's deliveries and the departments' monthly indirect costs.
 //! `examples/demo-company/README.md` says what every file holds and which rows are broken.
 //!
 //! Everything is deterministic: one splitmix64 stream per concern, all from a fixed seed;
@@ -420,6 +422,9 @@ const PRODUCTS: &[Product] = &[
     product("手剥山核桃", 9_600, 5_800, Season::Any),
     product("杭州酥饼组合", 5_800, 3_000, Season::Any),
     product("新春年货礼盒", 36_800, 20_500, Season::NewYear),
+    // Subscriptions, bought only by the two people of the LTV examples.
+    product("鲜茶月度订阅", 50_000, 29_000, Season::Any),
+    product("茶礼季度订阅", 150_000, 88_000, Season::Any),
 ];
 
 /// The chart of accounts the vouchers use.
@@ -464,6 +469,84 @@ const STORES: &str = "线下门店";
 /// The channels with a marketing budget, in the order the budget sheet lists them.
 const PAID_CHANNELS: &[&str] = &[WECHAT, DOUYIN, FAIRS, BAIDU, REFERRAL];
 
+// The worked examples (README, "Worked examples"): campaigns whose spend and customers are
+// designed so that the engine's figures come out as published.
+
+/// What a campaign spent on one channel and what the customers it brought there bought.
+struct ChannelPlan {
+    channel: &'static str,
+    spend: i64,
+    /// The net revenue of the customers it brought.
+    revenue: i64,
+    /// Who they are: kind, how many.
+    buyers: &'static [(Kind, usize)],
+}
+
+/// The channel ROI example: a year-end campaign on three channels, ROI 4.0, 2.0 and 1.4.
+const TASTING: &str = "2025年终品鉴季";
+const TASTING_PLAN: &[ChannelPlan] = &[
+    ChannelPlan {
+        channel: WECHAT,
+        spend: 1_000_000,
+        revenue: 4_000_000,
+        buyers: &[(Kind::Person, 40)],
+    },
+    ChannelPlan {
+        channel: DOUYIN,
+        spend: 1_500_000,
+        revenue: 3_000_000,
+        buyers: &[(Kind::Person, 30)],
+    },
+    ChannelPlan {
+        channel: FAIRS,
+        spend: 2_500_000,
+        revenue: 3_500_000,
+        buyers: &[(Kind::Store, 3), (Kind::Company, 2)],
+    },
+];
+/// Its spend rows, adding up to the plan: day, channel, amount (the fair in two
+/// instalments, as fairs are paid).
+const TASTING_SPEND: &[(Day, &str, i64)] = &[
+    (day(2025, 11, 1), FAIRS, 1_250_000),
+    (day(2025, 11, 3), WECHAT, 1_000_000),
+    (day(2025, 11, 3), DOUYIN, 1_500_000),
+    (day(2025, 11, 7), FAIRS, 1_250_000),
+];
+/// Its customers register in November 2025.
+const TASTING_REGISTERED: (Day, Day) = (day(2025, 11, 3), day(2025, 11, 30));
+const TASTING_BUDGET: i64 = 5_200_000;
+
+/// The dashboard example: a search campaign that spends 28,000.00 against a budget of
+/// 25,000.00 (+12%) and brings 100 buyers (CAC 280.00) whose net revenue is 33,600.00 (ROI
+/// 1.2), and a few leads who never buy.
+const AUTUMN: &str = "2025秋季拉新";
+const AUTUMN_CHANNEL: &str = BAIDU;
+const AUTUMN_SPEND: &[(Day, i64)] = &[
+    (day(2025, 10, 10), 1_400_000),
+    (day(2025, 11, 10), 1_400_000),
+];
+const AUTUMN_BUDGET: i64 = 2_500_000;
+const AUTUMN_BUYERS: usize = 100;
+const AUTUMN_REVENUE: i64 = 3_360_000;
+const AUTUMN_LEADS: usize = 12;
+/// Its customers and leads register from the first spend to the end of November.
+const AUTUMN_REGISTERED: (Day, Day) = (day(2025, 10, 10), day(2025, 11, 30));
+
+/// The LTV examples: two people who buy one subscription on the 15th of these months of
+/// 2025 (500.00 x 12 = LTV 6,000.00; 1,500.00 in June and September = LTV 3,000.00), with
+/// their channel and registration day.
+const SUBSCRIBERS: &[(&str, &[u32], &str, Day)] = &[
+    (
+        "鲜茶月度订阅",
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        STORES,
+        day(2025, 1, 6),
+    ),
+    ("茶礼季度订阅", &[6, 9], REFERRAL, day(2025, 6, 2)),
+];
+/// What the engine's simple LTV makes of each subscriber, in cents.
+const SUBSCRIBER_LTV: &[i64] = &[600_000, 300_000];
+
 // ------------------------------------------------------------------------------------------
 // Customers
 // ------------------------------------------------------------------------------------------
@@ -500,6 +583,10 @@ enum Behaviour {
     OneTime,
     /// Returns a large share of what it buys.
     HighRefund,
+    /// Buys a subscription at fixed intervals (the LTV examples).
+    Subscriber,
+    /// Brought by a campaign in the last quarter of 2025 (the campaign examples).
+    Campaign,
     /// In the CRM, never bought.
     Lead,
 }
@@ -518,6 +605,8 @@ impl Behaviour {
             Behaviour::Churned => "churned",
             Behaviour::OneTime => "one-time buyer",
             Behaviour::HighRefund => "high refund rate",
+            Behaviour::Subscriber => "subscriber (LTV)",
+            Behaviour::Campaign => "campaign buyer (new)",
             Behaviour::Lead => "lead, never bought",
         }
     }
@@ -574,6 +663,8 @@ struct Customer {
     /// Phone as written in the CRM.
     phone: String,
     channel: &'static str,
+    /// The campaign that brought the customer (获客活动), if the CRM knows it.
+    campaign: &'static str,
     registered: Day,
     /// 标签 as written in the CRM.
     tags: String,
@@ -817,50 +908,8 @@ fn people() -> Vec<Customer> {
             } else {
                 pick_city(&mut rng)
             };
-            let (crm_name, k3_name, uscc, phone) = match kind {
-                Kind::Company => {
-                    let crm_name = if first {
-                        let name = "杭州星河茶业有限公司".to_string();
-                        registry.claim_name(&name);
-                        name
-                    } else {
-                        registry.company_name(&mut rng, city)
-                    };
-                    let k3_name = if first {
-                        "杭州星河茶业有限责任公司".to_string()
-                    } else {
-                        kingdee_spelling(&mut rng, &crm_name)
-                    };
-                    let mut uscc = registry.uscc(&mut rng, city);
-                    if rng.chance(30) {
-                        uscc = uscc.to_lowercase();
-                    }
-                    let phone = match rng.weighted(&[(0, 60), (1, 30), (2, 10)]) {
-                        0 => registry.landline(&mut rng, city),
-                        1 => registry.mobile(&mut rng),
-                        _ => String::new(),
-                    };
-                    (crm_name, k3_name, Some(uscc), phone)
-                }
-                Kind::Store => {
-                    let name = registry.store_name(&mut rng, city);
-                    let phone = match rng.weighted(&[(0, 70), (1, 20), (2, 10)]) {
-                        0 => registry.mobile(&mut rng),
-                        1 => registry.landline(&mut rng, city),
-                        _ => String::new(),
-                    };
-                    (name.clone(), name, None, phone)
-                }
-                Kind::Person => {
-                    let name = registry.person_name(&mut rng);
-                    let phone = if rng.chance(920) {
-                        registry.mobile(&mut rng)
-                    } else {
-                        String::new()
-                    };
-                    (name.clone(), name, None, phone)
-                }
-            };
+            let (crm_name, k3_name, uscc, phone) =
+                identity(&mut rng, &mut registry, kind, city, first);
             let channel = acquisition_channel(&mut rng, kind);
             customers.push(Customer {
                 kind,
@@ -872,6 +921,7 @@ fn people() -> Vec<Customer> {
                 uscc,
                 phone,
                 channel,
+                campaign: "",
                 registered: START,
                 tags: String::new(),
                 credit_limit: None,
@@ -881,7 +931,125 @@ fn people() -> Vec<Customer> {
             });
         }
     }
+    designed_customers(&mut registry, &mut customers);
     customers
+}
+
+/// A customer's names (CRM, Kingdee), credit code and phone. The first customer of all is
+/// the demo's best-known company.
+fn identity(
+    rng: &mut Rng,
+    registry: &mut Registry,
+    kind: Kind,
+    city: &City,
+    first: bool,
+) -> (String, String, Option<String>, String) {
+    match kind {
+        Kind::Company => {
+            let crm_name = if first {
+                let name = "杭州星河茶业有限公司".to_string();
+                registry.claim_name(&name);
+                name
+            } else {
+                registry.company_name(rng, city)
+            };
+            let k3_name = if first {
+                "杭州星河茶业有限责任公司".to_string()
+            } else {
+                kingdee_spelling(rng, &crm_name)
+            };
+            let mut uscc = registry.uscc(rng, city);
+            if rng.chance(30) {
+                uscc = uscc.to_lowercase();
+            }
+            let phone = match rng.weighted(&[(0, 60), (1, 30), (2, 10)]) {
+                0 => registry.landline(rng, city),
+                1 => registry.mobile(rng),
+                _ => String::new(),
+            };
+            (crm_name, k3_name, Some(uscc), phone)
+        }
+        Kind::Store => {
+            let name = registry.store_name(rng, city);
+            let phone = match rng.weighted(&[(0, 70), (1, 20), (2, 10)]) {
+                0 => registry.mobile(rng),
+                1 => registry.landline(rng, city),
+                _ => String::new(),
+            };
+            (name.clone(), name, None, phone)
+        }
+        Kind::Person => {
+            let name = registry.person_name(rng);
+            let phone = if rng.chance(920) {
+                registry.mobile(rng)
+            } else {
+                String::new()
+            };
+            (name.clone(), name, None, phone)
+        }
+    }
+}
+
+/// The customers of the worked examples, after everyone else and from a stream of their
+/// own, so that adding them changes no one else: the subscribers, each campaign's buyers
+/// per channel, and the leads of the search campaign. All are in the CRM, registered on
+/// the day they came (the subscribers' is fixed; the campaigns' drawn from their window).
+fn designed_customers(registry: &mut Registry, customers: &mut Vec<Customer>) {
+    let mut rng = Rng::stream(6);
+    let mut plan: Vec<(Kind, Behaviour, &'static str, &'static str, Option<Day>)> = Vec::new();
+    for &(_, _, channel, registered) in SUBSCRIBERS {
+        plan.push((
+            Kind::Person,
+            Behaviour::Subscriber,
+            channel,
+            "",
+            Some(registered),
+        ));
+    }
+    for p in TASTING_PLAN {
+        for &(kind, n) in p.buyers {
+            plan.extend((0..n).map(|_| (kind, Behaviour::Campaign, p.channel, TASTING, None)));
+        }
+    }
+    plan.extend((0..AUTUMN_BUYERS).map(|_| {
+        (
+            Kind::Person,
+            Behaviour::Campaign,
+            AUTUMN_CHANNEL,
+            AUTUMN,
+            None,
+        )
+    }));
+    plan.extend(
+        (0..AUTUMN_LEADS).map(|_| (Kind::Person, Behaviour::Lead, AUTUMN_CHANNEL, AUTUMN, None)),
+    );
+    for (kind, behaviour, channel, campaign, registered) in plan {
+        let city = pick_city(&mut rng);
+        let (crm_name, k3_name, uscc, phone) = identity(&mut rng, registry, kind, city, false);
+        let (lo, hi) = if campaign == TASTING {
+            TASTING_REGISTERED
+        } else {
+            AUTUMN_REGISTERED
+        };
+        customers.push(Customer {
+            kind,
+            behaviour,
+            in_crm: true,
+            crm_name,
+            k3_name,
+            city,
+            uscc,
+            phone,
+            channel,
+            campaign,
+            registered: registered.unwrap_or_else(|| rng.day(lo, hi)),
+            tags: String::new(),
+            credit_limit: None,
+            crm_code: String::new(),
+            k3_code: String::new(),
+            flaw: None,
+        });
+    }
 }
 
 fn acquisition_channel(rng: &mut Rng, kind: Kind) -> &'static str {
@@ -1040,7 +1208,8 @@ fn order_dates(rng: &mut Rng, c: &Customer, first_customer: bool) -> Vec<Day> {
             let n = rng.range(4, 8) as usize;
             every(rng, first, (30, 90), END, n)
         }
-        Behaviour::Lead => Vec::new(),
+        // The designed customers' orders come from `designed_trade`.
+        Behaviour::Subscriber | Behaviour::Campaign | Behaviour::Lead => Vec::new(),
     }
 }
 
@@ -1103,14 +1272,19 @@ const CONSUMER_MENU: &[(&str, u64)] = &[
     ("新春年货礼盒", 25),
 ];
 
-fn pick_product(rng: &mut Rng, c: &Customer, date: Day) -> usize {
-    let menu = match (c.kind, c.behaviour) {
+fn menu(c: &Customer) -> &'static [(&'static str, u64)] {
+    match (c.kind, c.behaviour) {
         (Kind::Company, _) => COMPANY_MENU,
         (Kind::Store, _) => STORE_MENU,
         (Kind::Person, Behaviour::Active) => SNACKER_MENU,
+        // The search campaign advertised snacks to newcomers.
+        (Kind::Person, _) if c.campaign == AUTUMN => SNACKER_MENU,
         (Kind::Person, _) => CONSUMER_MENU,
-    };
-    let available: Vec<(usize, u64)> = menu
+    }
+}
+
+fn pick_product(rng: &mut Rng, c: &Customer, date: Day) -> usize {
+    let available: Vec<(usize, u64)> = menu(c)
         .iter()
         .filter_map(|&(name, weight)| {
             let p = PRODUCTS.iter().position(|p| p.name == name)?;
@@ -1313,6 +1487,252 @@ fn trade(customers: &[Customer]) -> (Vec<Sale>, Vec<Expense>) {
     (sales, expenses)
 }
 
+/// The designed customers' sales, from a stream of their own: the subscribers' fixed
+/// orders, and orders of each campaign's buyers (per channel) whose net amounts add up to
+/// exactly the designed revenue. No returns, freight or service; they pay as others do.
+fn designed_trade(customers: &[Customer]) -> Vec<Sale> {
+    let mut rng = Rng::stream(7);
+    let mut picks = Vec::new();
+    let subscribers =
+        (0..customers.len()).filter(|&i| customers[i].behaviour == Behaviour::Subscriber);
+    for (i, &(name, months, _, _)) in subscribers.zip(SUBSCRIBERS) {
+        let product = PRODUCTS.iter().position(|p| p.name == name).unwrap_or(0);
+        for &m in months {
+            picks.push(Pick {
+                customer: i,
+                date: day(2025, m, 15),
+                product,
+                qty: 1,
+                unit: PRODUCTS[product].price,
+            });
+        }
+    }
+    let mut groups: Vec<(&str, &str, i64)> = TASTING_PLAN
+        .iter()
+        .map(|p| (TASTING, p.channel, p.revenue))
+        .collect();
+    groups.push((AUTUMN, AUTUMN_CHANNEL, AUTUMN_REVENUE));
+    for (campaign, channel, revenue) in groups {
+        let buyers: Vec<usize> = (0..customers.len())
+            .filter(|&i| {
+                let c = &customers[i];
+                c.behaviour == Behaviour::Campaign && c.campaign == campaign && c.channel == channel
+            })
+            .collect();
+        picks.extend(exact_orders(&mut rng, customers, &buyers, revenue));
+    }
+    picks.sort_by_key(|p| (p.date, p.customer));
+    picks
+        .into_iter()
+        .map(|p| {
+            let net = p.unit * p.qty;
+            let mut sale = Sale {
+                customer: p.customer,
+                date: p.date,
+                product: p.product,
+                qty: p.qty,
+                net,
+                tax: vat(net),
+                cost: PRODUCTS[p.product].cost * p.qty,
+                refund: None,
+                receipt: None,
+            };
+            if let Some(delay) = payment_delay(&mut rng, &customers[p.customer], p.date, false) {
+                let paid = p.date + delay as Day;
+                if paid <= END {
+                    sale.receipt = Some(paid);
+                }
+            }
+            sale
+        })
+        .collect()
+}
+
+/// One order line of a designed customer: unit price net of VAT, in cents.
+struct Pick {
+    customer: usize,
+    date: Day,
+    product: usize,
+    qty: i64,
+    unit: i64,
+}
+
+impl Pick {
+    fn net(&self) -> i64 {
+        self.unit * self.qty
+    }
+}
+
+/// Orders of `buyers` (at least one each, the first within a week of registering) whose net
+/// amounts add up to exactly `target`. People pay list price, so a few more list-price
+/// items make up the rest; a company among the buyers takes the last order instead, at a
+/// negotiated price that makes the sum exact. Empty if no attempt succeeds (the self-check
+/// then says so).
+fn exact_orders(rng: &mut Rng, customers: &[Customer], buyers: &[usize], target: i64) -> Vec<Pick> {
+    for _ in 0..1000 {
+        if let Some(picks) = try_exact_orders(rng, customers, buyers, target) {
+            return picks;
+        }
+    }
+    Vec::new()
+}
+
+/// The rest that list-price items make up (people), or that a company's order takes.
+const FILL: (i64, i64) = (80_000, 200_000);
+const NEGOTIATED: (i64, i64) = (500_000, 2_500_000);
+
+fn try_exact_orders(
+    rng: &mut Rng,
+    customers: &[Customer],
+    buyers: &[usize],
+    target: i64,
+) -> Option<Vec<Pick>> {
+    let random = |rng: &mut Rng, i: usize, date: Day| {
+        let c = &customers[i];
+        let product = pick_product(rng, c, date);
+        let p = &PRODUCTS[product];
+        let qty = quantity(rng, c, p, date);
+        let unit = (p.price * price_percent(rng, c) + 50) / 100;
+        Pick {
+            customer: i,
+            date,
+            product,
+            qty,
+            unit,
+        }
+    };
+    let later = |rng: &mut Rng, first: Day| rng.day((first + 7).min(END), END);
+    let closer = buyers
+        .iter()
+        .rposition(|&i| customers[i].kind == Kind::Company);
+    let mut picks = Vec::new();
+    let mut others = Vec::new();
+    let mut last = None;
+    for (k, &i) in buyers.iter().enumerate() {
+        let first = (customers[i].registered + rng.range(0, 7) as Day).min(END);
+        if Some(k) == closer {
+            last = Some((i, first));
+        } else {
+            picks.push(random(rng, i, first));
+            others.push((i, first));
+        }
+    }
+    let (lo, hi) = if closer.is_some() { NEGOTIATED } else { FILL };
+    let sum = |picks: &[Pick]| picks.iter().map(Pick::net).sum::<i64>();
+    for _ in 0..1000 {
+        let rest = target - sum(&picks);
+        if rest < lo {
+            return None;
+        }
+        if rest <= hi {
+            break;
+        }
+        let (i, first) = others[rng.below(others.len() as u64) as usize];
+        let date = later(rng, first);
+        let pick = random(rng, i, date);
+        if pick.net() <= rest - lo {
+            picks.push(pick);
+        }
+    }
+    let rest = target - sum(&picks);
+    if rest > hi {
+        return None;
+    }
+    if let Some((i, date)) = last {
+        picks.push(negotiated(rng, &customers[i], i, date, rest)?);
+    } else {
+        for (product, count) in list_price_items(menu(&customers[buyers[0]]), rest)? {
+            let p = &PRODUCTS[product];
+            let most = if p.price < 10_000 { 6 } else { 3 };
+            let mut left = count;
+            while left > 0 {
+                let qty = left.min(most);
+                left -= qty;
+                let (i, first) = others[rng.below(others.len() as u64) as usize];
+                picks.push(Pick {
+                    customer: i,
+                    date: later(rng, first),
+                    product,
+                    qty,
+                    unit: p.price,
+                });
+            }
+        }
+    }
+    Some(picks)
+}
+
+/// A company's order worth exactly `net`: a product of its menu and a quantity it buys, at
+/// 92-100% of list; `None` if no quantity divides the amount at such a price.
+fn negotiated(rng: &mut Rng, c: &Customer, i: usize, date: Day, net: i64) -> Option<Pick> {
+    let mut fits = Vec::new();
+    for &(name, _) in menu(c) {
+        let Some(product) = PRODUCTS.iter().position(|p| p.name == name) else {
+            continue;
+        };
+        let p = &PRODUCTS[product];
+        if !in_season(p, date) {
+            continue;
+        }
+        for qty in 5..=60 {
+            let unit = net / qty;
+            if net % qty == 0 && unit * 100 >= p.price * 92 && unit <= p.price {
+                fits.push(Pick {
+                    customer: i,
+                    date,
+                    product,
+                    qty,
+                    unit,
+                });
+            }
+        }
+    }
+    if fits.is_empty() {
+        return None;
+    }
+    let k = rng.below(fits.len() as u64) as usize;
+    Some(fits.swap_remove(k))
+}
+
+/// The fewest items at list price, of the all-season products of `menu`, worth exactly
+/// `cents`: (product, count). List prices are whole multiples of 2 yuan.
+fn list_price_items(menu: &[(&str, u64)], cents: i64) -> Option<Vec<(usize, i64)>> {
+    const STEP: i64 = 200;
+    let products: Vec<usize> = menu
+        .iter()
+        .filter_map(|&(name, _)| PRODUCTS.iter().position(|p| p.name == name))
+        .filter(|&p| PRODUCTS[p].season == Season::Any && PRODUCTS[p].price % STEP == 0)
+        .collect();
+    if cents < 0 || cents % STEP != 0 {
+        return None;
+    }
+    let n = (cents / STEP) as usize;
+    // fewest[v]: the fewest items worth v steps, and the last product taken.
+    let mut fewest: Vec<Option<(u32, usize)>> = vec![None; n + 1];
+    fewest[0] = Some((0, 0));
+    for v in 1..=n {
+        for &p in &products {
+            let w = (PRODUCTS[p].price / STEP) as usize;
+            if w > v {
+                continue;
+            }
+            if let Some((count, _)) = fewest[v - w] {
+                if fewest[v].map_or(true, |(best, _)| count + 1 < best) {
+                    fewest[v] = Some((count + 1, p));
+                }
+            }
+        }
+    }
+    let mut items: BTreeMap<usize, i64> = BTreeMap::new();
+    let mut v = n;
+    while v > 0 {
+        let (_, p) = fewest[v]?;
+        *items.entry(p).or_default() += 1;
+        v -= (PRODUCTS[p].price / STEP) as usize;
+    }
+    Some(items.into_iter().collect())
+}
+
 /// The receivable balance of each customer: the highest it ever was, and at the end.
 fn balances(customers: &[Customer], sales: &[Sale]) -> Vec<(i64, i64)> {
     let mut events: Vec<Vec<(Day, i64)>> = vec![Vec::new(); customers.len()];
@@ -1363,6 +1783,8 @@ fn register(customers: &mut [Customer], sales: &[Sale]) {
     for (i, c) in customers.iter_mut().enumerate() {
         c.registered = match (c.behaviour, first_sale[i]) {
             _ if i == 0 => day(2019, 3, 12),
+            // The designed customers came with their registration day.
+            _ if c.behaviour == Behaviour::Subscriber || !c.campaign.is_empty() => c.registered,
             (Behaviour::HighValue | Behaviour::OverLimit, _) => {
                 rng.day(day(2019, 6, 1), day(2023, 12, 15))
             }
@@ -1584,6 +2006,24 @@ fn marketing() -> Vec<SpendRow> {
             push(at(25), REFERRAL, "老带新奖励", yuan(&mut rng, 1_500, 5_000));
         }
     }
+    // The worked examples' campaigns, at their designed amounts.
+    let designed = TASTING_SPEND
+        .iter()
+        .map(|&(date, channel, amount)| (date, channel, TASTING, amount))
+        .chain(
+            AUTUMN_SPEND
+                .iter()
+                .map(|&(date, amount)| (date, AUTUMN_CHANNEL, AUTUMN, amount)),
+        );
+    for (date, channel, campaign, amount) in designed {
+        rows.push(SpendRow {
+            date,
+            channel,
+            campaign: campaign.to_string(),
+            amount,
+            flaw: None,
+        });
+    }
     rows.sort_by_key(|r| (r.date, PAID_CHANNELS.iter().position(|&c| c == r.channel)));
     for row in &mut rows {
         let (y, m, _) = ymd(row.date);
@@ -1615,8 +2055,9 @@ struct BudgetRow {
 
 /// Budgets that make actual spend deviate by `OFF_BUDGET` where listed, by at most 5%
 /// elsewhere, and by nothing where a broken spend row lands (so that whether the engine
-/// counts that row or not, it cannot tip the quarter over 10%). Department budgets are per
-/// year: marketing spend, after-sales service and freight.
+/// counts that row or not, it cannot tip the quarter over 10%). Then the worked examples'
+/// campaign budgets. Department budgets are per year: marketing spend, after-sales service
+/// and freight.
 fn budgets(spend: &[SpendRow], expenses: &[Expense]) -> Vec<BudgetRow> {
     let mut rng = Rng::stream(5);
     let mut actual: BTreeMap<(&str, String), i64> = BTreeMap::new();
@@ -1654,6 +2095,14 @@ fn budgets(spend: &[SpendRow], expenses: &[Expense]) -> Vec<BudgetRow> {
             });
         }
     }
+    for (campaign, amount) in [(AUTUMN, AUTUMN_BUDGET), (TASTING, TASTING_BUDGET)] {
+        rows.push(BudgetRow {
+            dimension: "campaign",
+            key: campaign,
+            period: "2025-Q4".to_string(),
+            amount,
+        });
+    }
     for y in [2024, 2025] {
         let in_year = |d: Day| ymd(d).0 == y;
         let marketing: i64 = spend
@@ -1683,6 +2132,277 @@ fn budgets(spend: &[SpendRow], expenses: &[Expense]) -> Vec<BudgetRow> {
         }
     }
     rows
+}
+
+// ------------------------------------------------------------------------------------------
+// Activities and cost pools: the drivers and pools of activity-based costing
+// ------------------------------------------------------------------------------------------
+
+/// The activity names the standard pack's features read (`activity: service-ticket`,
+/// `activity: delivery`).
+const SERVICE_TICKET: &str = "service-ticket";
+const DELIVERY: &str = "delivery";
+/// The cost pools the standard pack allocates (`pool: { cost_pool: service }`, ...).
+const SERVICE_POOL: &str = "service";
+const LOGISTICS_POOL: &str = "logistics";
+
+/// One row of an activity log: the customer, the day, how many.
+struct ActivityRow {
+    customer: usize,
+    date: Day,
+    count: i64,
+}
+
+/// The warehouse's shipping log: one delivery per sale order, on the day of the sale, in
+/// date order (then by Kingdee code), with its 发货单号 (`FH20240102003`, numbered per day).
+fn deliveries(customers: &[Customer], sales: &[Sale]) -> Vec<(String, ActivityRow)> {
+    let mut order: Vec<usize> = (0..sales.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&sales[a], &sales[b]);
+        (x.date, &customers[x.customer].k3_code, a).cmp(&(
+            y.date,
+            &customers[y.customer].k3_code,
+            b,
+        ))
+    });
+    let mut rows = Vec::new();
+    let (mut today, mut n) = (0, 0);
+    for k in order {
+        let s = &sales[k];
+        if s.date != today {
+            today = s.date;
+            n = 0;
+        }
+        n += 1;
+        let (y, m, d) = ymd(s.date);
+        rows.push((
+            format!("FH{y}{m:02}{d:02}{n:03}"),
+            ActivityRow {
+                customer: s.customer,
+                date: s.date,
+                count: 1,
+            },
+        ));
+    }
+    rows
+}
+
+/// Whether the customer-service desk knows the customer: it works from the CRM's list, so
+/// only customers with a CRM row that loads (a code, a valid date) can have tickets.
+fn in_service_desk(c: &Customer) -> bool {
+    c.in_crm && c.is_buyer() && !c.crm_code.is_empty() && c.flaw != Some(CrmFlaw::BadDate)
+}
+
+/// The customer-service desk's tickets, per customer and day (count: tickets opened that
+/// day), from a stream of their own. Tickets follow what happens to a customer: some
+/// orders raise a question (delivery, invoice), every return raises one or two, every
+/// after-sales voucher (a service visit, a sample box) one or two, and key accounts open
+/// a few a quarter for their custom orders. Leads and Kingdee-only customers have none.
+fn service_tickets(
+    customers: &[Customer],
+    sales: &[Sale],
+    expenses: &[Expense],
+) -> Vec<ActivityRow> {
+    let mut rng = Rng::stream(8);
+    let mut sales_of: Vec<Vec<&Sale>> = vec![Vec::new(); customers.len()];
+    for s in sales {
+        sales_of[s.customer].push(s);
+    }
+    let mut service_of: Vec<Vec<&Expense>> = vec![Vec::new(); customers.len()];
+    for e in expenses
+        .iter()
+        .filter(|e| e.kind == ExpenseKind::AfterSales)
+    {
+        service_of[e.customer].push(e);
+    }
+    let mut tickets: BTreeMap<(Day, usize), i64> = BTreeMap::new();
+    for (i, c) in customers.iter().enumerate() {
+        if !in_service_desk(c) {
+            continue;
+        }
+        let mut open = |d: Day| *tickets.entry((d.clamp(START, END), i)).or_default() += 1;
+        let key_account = matches!(c.behaviour, Behaviour::HighValue | Behaviour::OverLimit);
+        let per_order = match (c.kind, c.behaviour) {
+            _ if key_account => 300,
+            (_, Behaviour::HighRefund) => 250,
+            (Kind::Company, _) => 180,
+            (Kind::Store, _) => 120,
+            (Kind::Person, _) => 100,
+        };
+        let second = if c.behaviour == Behaviour::HighRefund {
+            600
+        } else {
+            300
+        };
+        for s in &sales_of[i] {
+            if rng.chance(per_order) {
+                open(s.date + rng.range(1, 10) as Day);
+            }
+            if let Some(r) = &s.refund {
+                open(r.date - rng.range(0, 2) as Day);
+                if rng.chance(second) {
+                    open(r.date + rng.range(0, 5) as Day);
+                }
+            }
+        }
+        for e in &service_of[i] {
+            for _ in 0..rng.range(1, 2) {
+                open(e.date - rng.range(0, 5) as Day);
+            }
+        }
+        if key_account {
+            for q in 0..8 {
+                let (y, m) = (2024 + q / 4, (q % 4) as u32 * 3 + 1);
+                for _ in 0..rng.range(0, 3) {
+                    open(rng.day(day(y, m, 1), month_end(y, m + 2)));
+                }
+            }
+        }
+    }
+    tickets
+        .into_iter()
+        .map(|((date, customer), count)| ActivityRow {
+            customer,
+            date,
+            count,
+        })
+        .collect()
+}
+
+/// A department's budget for a year (0 when the sheet has none).
+fn department_budget(budgets: &[BudgetRow], department: &str, year: i32) -> i64 {
+    budgets
+        .iter()
+        .find(|b| {
+            b.dimension == "department" && b.key == department && b.period == year.to_string()
+        })
+        .map_or(0, |b| b.amount)
+}
+
+/// One month's indirect cost of a department: its pool, the amount and what it is made of.
+struct PoolRow {
+    pool: &'static str,
+    department: &'static str,
+    year: i32,
+    month: u32,
+    amount: i64,
+    detail: String,
+}
+
+/// The pools' yearly totals are within this many per mille of the department budgets.
+const POOL_DEVIATION: i64 = 30;
+
+/// The indirect costs of the service and logistics departments, month by month, from a
+/// stream of their own. Each year's total is the department's budget give or take up to 3%;
+/// within the year, the fixed part (the call-centre system's seats, the warehouse's rent)
+/// is the same every month, and the wages take the rest: customer service pays its year-end
+/// bonus in January and overtime in the gift seasons; packing wages follow the month's
+/// deliveries (half a base, half in proportion), the season's temporary packers with them.
+fn cost_pools(budgets: &[BudgetRow], deliveries: &[(String, ActivityRow)]) -> Vec<PoolRow> {
+    let mut rng = Rng::stream(9);
+    let mut shipped: BTreeMap<(i32, u32), i64> = BTreeMap::new();
+    for (_, d) in deliveries {
+        let (y, m, _) = ymd(d.date);
+        *shipped.entry((y, m)).or_default() += d.count;
+    }
+    let mut rows = Vec::new();
+    for y in [2024, 2025] {
+        let seats: i64 = if y == 2024 { 3 } else { 4 };
+        let year_shipped: i64 = (1..=12)
+            .map(|m| shipped.get(&(y, m)).copied().unwrap_or(0))
+            .sum();
+        let service_weights: Vec<i64> =
+            [150, 100, 100, 100, 100, 100, 100, 100, 108, 100, 115, 106]
+                .iter()
+                .map(|w| w * 100 + rng.range(-150, 150))
+                .collect();
+        let logistics_weights: Vec<i64> = (1..=12)
+            .map(|m| year_shipped + 12 * shipped.get(&(y, m)).copied().unwrap_or(0))
+            .collect();
+        let rent = |m: u32| {
+            if (y, m) >= (2025, 3) {
+                1_260_000
+            } else {
+                880_000
+            }
+        };
+        // (pool, department, fixed cost of each month, the wages' weight of each month)
+        let plan: [(&str, &str, Vec<i64>, Vec<i64>); 2] = [
+            (
+                SERVICE_POOL,
+                "客服部",
+                vec![seats * 39_800; 12],
+                service_weights,
+            ),
+            (
+                LOGISTICS_POOL,
+                "物流部",
+                (1..=12).map(rent).collect(),
+                logistics_weights,
+            ),
+        ];
+        for (pool, department, fixed, weights) in plan {
+            // Give or take a few hundred yuan more, so that the total is not a round figure.
+            let target = per_mille(
+                department_budget(budgets, department, y),
+                1000 + rng.range(5 - POOL_DEVIATION, POOL_DEVIATION - 5),
+            ) + rng.range(-50_000, 50_000);
+            let wages = target - fixed.iter().sum::<i64>();
+            let total_weight: i64 = weights.iter().sum();
+            let mut left = wages;
+            for m in 1..=12u32 {
+                let k = m as usize - 1;
+                let pay = if m == 12 {
+                    left
+                } else {
+                    wages * weights[k] / total_weight.max(1)
+                };
+                left -= pay;
+                let detail = if pool == SERVICE_POOL {
+                    format!(
+                        "客服人员工资 {} + 呼叫中心系统({seats}席) {}",
+                        money(pay),
+                        money(fixed[k])
+                    )
+                } else {
+                    format!("仓库租金 {} + 打包人员工资 {}", money(fixed[k]), money(pay))
+                };
+                rows.push(PoolRow {
+                    pool,
+                    department,
+                    year: y,
+                    month: m,
+                    amount: fixed[k] + pay,
+                    detail,
+                });
+            }
+        }
+    }
+    // Month by month, service before logistics, as finance's sheet lists them.
+    rows.sort_by_key(|r| (r.year, r.month, r.pool != SERVICE_POOL));
+    rows
+}
+
+/// The activity logs and the cost pools.
+struct Costing {
+    tickets: Vec<ActivityRow>,
+    /// 发货单号 and the delivery.
+    deliveries: Vec<(String, ActivityRow)>,
+    pools: Vec<PoolRow>,
+}
+
+fn costing(
+    customers: &[Customer],
+    sales: &[Sale],
+    expenses: &[Expense],
+    budgets: &[BudgetRow],
+) -> Costing {
+    let deliveries = deliveries(customers, sales);
+    Costing {
+        tickets: service_tickets(customers, sales, expenses),
+        pools: cost_pools(budgets, &deliveries),
+        deliveries,
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -2014,12 +2734,16 @@ fn gbk(text: &str) -> Vec<u8> {
 const CRM_FILE: &str = "crm_customers.csv";
 const SPEND_FILE: &str = "marketing_spend.csv";
 const BUDGET_FILE: &str = "budgets.csv";
+const TICKETS_FILE: &str = "service_tickets.csv";
+const DELIVERIES_FILE: &str = "deliveries.csv";
+const POOLS_FILE: &str = "cost_pools.csv";
 
 fn render(
     customers: &[Customer],
     vouchers: &[Voucher],
     spend: &[SpendRow],
     budgets: &[BudgetRow],
+    costing: &Costing,
 ) -> Rendered {
     let mut out = Rendered {
         files: Vec::new(),
@@ -2033,6 +2757,8 @@ fn render(
     }
     spend_file(&mut out, spend);
     budget_file(&mut out, budgets);
+    activity_files(&mut out, customers, costing);
+    pool_file(&mut out, &costing.pools);
     out
 }
 
@@ -2051,6 +2777,7 @@ fn crm_file(out: &mut Rendered, customers: &[Customer]) {
             "注册日期",
             "信用额度",
             "标签",
+            "获客活动",
         ],
         "\r\n",
     );
@@ -2076,6 +2803,7 @@ fn crm_file(out: &mut Rendered, customers: &[Customer]) {
             &registered,
             &limit,
             &c.tags,
+            c.campaign,
         ];
         csv_record(&mut crm, &fields, "\r\n");
         let what = match c.flaw {
@@ -2259,6 +2987,71 @@ fn budget_file(out: &mut Rendered, budgets: &[BudgetRow]) {
     out.files.push((BUDGET_FILE.to_string(), text.into_bytes()));
 }
 
+/// The customer-service desk's ticket log (CRM codes) and the warehouse's shipping log
+/// (Kingdee codes): UTF-8, LF, in date order, then by customer code.
+fn activity_files(out: &mut Rendered, customers: &[Customer], costing: &Costing) {
+    let mut text = String::new();
+    csv_record(&mut text, &["客户编号", "活动", "日期", "次数"], "\n");
+    let mut tickets: Vec<&ActivityRow> = costing.tickets.iter().collect();
+    tickets.sort_by_key(|t| (t.date, &customers[t.customer].crm_code));
+    for t in tickets {
+        csv_record(
+            &mut text,
+            &[
+                &customers[t.customer].crm_code,
+                SERVICE_TICKET,
+                &iso(t.date),
+                &t.count.to_string(),
+            ],
+            "\n",
+        );
+    }
+    out.files
+        .push((TICKETS_FILE.to_string(), text.into_bytes()));
+
+    let mut text = String::new();
+    csv_record(
+        &mut text,
+        &["发货单号", "客户编号", "活动", "日期", "次数"],
+        "\n",
+    );
+    for (number, d) in &costing.deliveries {
+        csv_record(
+            &mut text,
+            &[
+                number,
+                &customers[d.customer].k3_code,
+                DELIVERY,
+                &iso(d.date),
+                &d.count.to_string(),
+            ],
+            "\n",
+        );
+    }
+    out.files
+        .push((DELIVERIES_FILE.to_string(), text.into_bytes()));
+}
+
+/// Finance's sheet of indirect costs per cost pool and month: UTF-8, LF, plain amounts.
+fn pool_file(out: &mut Rendered, pools: &[PoolRow]) {
+    let mut text = String::new();
+    csv_record(&mut text, &["成本池", "部门", "期间", "金额", "说明"], "\n");
+    for p in pools {
+        csv_record(
+            &mut text,
+            &[
+                p.pool,
+                p.department,
+                &format!("{}-{:02}", p.year, p.month),
+                &money(p.amount),
+                &p.detail,
+            ],
+            "\n",
+        );
+    }
+    out.files.push((POOLS_FILE.to_string(), text.into_bytes()));
+}
+
 // ------------------------------------------------------------------------------------------
 // Self-check and summary
 // ------------------------------------------------------------------------------------------
@@ -2269,6 +3062,7 @@ fn check(
     vouchers: &[Voucher],
     spend: &[SpendRow],
     budgets: &[BudgetRow],
+    costing: &Costing,
     rendered: &Rendered,
 ) -> Vec<String> {
     let mut problems = Vec::new();
@@ -2309,6 +3103,8 @@ fn check(
         }
     }
     problems.extend(rendered.problems.iter().cloned());
+    problems.extend(worked_examples(customers, vouchers, spend, budgets).problems);
+    problems.extend(check_costing(customers, vouchers, budgets, costing));
     // Budget deviations beyond 10%, with the broken spend rows as read (duplicate counted
     // twice, N/A row dropped) and as they should be: both must be exactly the designed ones.
     let designed: BTreeSet<(String, String)> = OFF_BUDGET
@@ -2328,6 +3124,93 @@ fn check(
         }
     }
     problems
+}
+
+/// The activity logs and cost pools: every activity's customer exists in the system
+/// whose codes its file carries (a CRM row that loads; a customer on Kingdee's voucher
+/// lines), deliveries are exactly the sale orders booked, per customer, every date is in
+/// the window, and each pool's yearly total is within `POOL_DEVIATION` of its budget.
+fn check_costing(
+    customers: &[Customer],
+    vouchers: &[Voucher],
+    budgets: &[BudgetRow],
+    costing: &Costing,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let on_vouchers: BTreeSet<usize> = vouchers
+        .iter()
+        .flat_map(|v| &v.lines)
+        .filter_map(|l| l.customer)
+        .collect();
+    let mut delivered = vec![0; customers.len()];
+    for (number, d) in &costing.deliveries {
+        delivered[d.customer] += d.count;
+        if !on_vouchers.contains(&d.customer) || !(START..=END).contains(&d.date) {
+            problems.push(format!(
+                "delivery {number} on {}: {} is on no voucher line, or the date is out of the window",
+                iso(d.date),
+                customers[d.customer].k3_code
+            ));
+        }
+    }
+    let (sales, _) = booked_sales(customers, vouchers);
+    for (i, c) in customers.iter().enumerate() {
+        if delivered[i] != sales[i].len() as i64 {
+            problems.push(format!(
+                "{} {}: {} deliveries for {} sale orders",
+                c.k3_code,
+                c.k3_name,
+                delivered[i],
+                sales[i].len()
+            ));
+        }
+    }
+    for t in &costing.tickets {
+        let c = &customers[t.customer];
+        if !in_service_desk(c) || t.count < 1 || !(START..=END).contains(&t.date) {
+            problems.push(format!(
+                "ticket of {} {} on {}: not a CRM customer who buys, or out of the window",
+                c.crm_code,
+                c.crm_name,
+                iso(t.date)
+            ));
+        }
+    }
+    for (pool, year, total, budget) in pool_totals(budgets, &costing.pools) {
+        if budget == 0 || (total - budget).abs() * 1000 > POOL_DEVIATION * budget {
+            problems.push(format!(
+                "cost pool {pool} {year}: {} against a budget of {}",
+                money(total),
+                money(budget)
+            ));
+        }
+    }
+    if costing.pools.iter().any(|p| p.amount <= 0) {
+        problems.push("a cost-pool month is not positive".to_string());
+    }
+    problems
+}
+
+/// Each pool's yearly total and its department's budget: (pool, year, total, budget).
+fn pool_totals(budgets: &[BudgetRow], pools: &[PoolRow]) -> Vec<(&'static str, i32, i64, i64)> {
+    let mut totals: BTreeMap<(i32, bool), (&'static str, &str, i64)> = BTreeMap::new();
+    for p in pools {
+        totals
+            .entry((p.year, p.pool != SERVICE_POOL))
+            .or_insert((p.pool, p.department, 0))
+            .2 += p.amount;
+    }
+    totals
+        .into_iter()
+        .map(|((year, _), (pool, department, total))| {
+            (
+                pool,
+                year,
+                total,
+                department_budget(budgets, department, year),
+            )
+        })
+        .collect()
 }
 
 /// Channel budget deviations in per mille: (channel, quarter, deviation).
@@ -2364,20 +3247,223 @@ fn deviations(
         .collect()
 }
 
+/// Each customer's sales as booked (date and net of its 6001 credit lines) and net revenue
+/// (6001 credits less debits), the way the engine reads the vouchers.
+fn booked_sales(customers: &[Customer], vouchers: &[Voucher]) -> (Vec<Vec<(Day, i64)>>, Vec<i64>) {
+    let mut sales = vec![Vec::new(); customers.len()];
+    let mut revenue = vec![0; customers.len()];
+    for v in vouchers {
+        for l in v.lines.iter().filter(|l| l.account == REVENUE) {
+            if let Some(i) = l.customer {
+                revenue[i] += l.credit - l.debit;
+                if l.credit > 0 {
+                    sales[i].push((v.date, l.credit));
+                }
+            }
+        }
+    }
+    (sales, revenue)
+}
+
+/// The worked examples as the data has them: summary lines, and where a figure is not the
+/// designed one, problems.
+struct Worked {
+    lines: Vec<String>,
+    problems: Vec<String>,
+}
+
+fn worked_examples(
+    customers: &[Customer],
+    vouchers: &[Voucher],
+    spend: &[SpendRow],
+    budgets: &[BudgetRow],
+) -> Worked {
+    let mut w = Worked {
+        lines: Vec::new(),
+        problems: Vec::new(),
+    };
+    let (sales, revenue) = booked_sales(customers, vouchers);
+    let spent = |campaign: &str, channel: Option<&str>| -> i64 {
+        spend
+            .iter()
+            .filter(|r| r.campaign == campaign && channel.map_or(true, |c| r.channel == c))
+            .map(|r| r.amount)
+            .sum()
+    };
+    let budget = |campaign: &str| -> i64 {
+        budgets
+            .iter()
+            .filter(|b| b.dimension == "campaign" && b.key == campaign && b.period == "2025-Q4")
+            .map(|b| b.amount)
+            .sum()
+    };
+    // (buyers, leads, net revenue, a few examples) of a campaign's customers on a channel.
+    let acquired = |campaign: &str, channel: &str| {
+        let of: Vec<usize> = (0..customers.len())
+            .filter(|&i| customers[i].campaign == campaign && customers[i].channel == channel)
+            .collect();
+        let buyers = of.iter().filter(|&&i| !sales[i].is_empty()).count();
+        let net: i64 = of.iter().map(|&i| revenue[i]).sum();
+        let examples: Vec<String> = of
+            .iter()
+            .take(2)
+            .map(|&i| format!("{} {}", customers[i].crm_code, customers[i].crm_name))
+            .collect();
+        (buyers, of.len() - buyers, net, examples.join(", "))
+    };
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            w.problems.push(what);
+        }
+    };
+    // Every designed customer registers in its window and buys (if at all) from then on.
+    for (i, c) in customers.iter().enumerate() {
+        let window = match c.campaign {
+            TASTING => TASTING_REGISTERED,
+            AUTUMN => AUTUMN_REGISTERED,
+            _ => continue,
+        };
+        check(
+            (window.0..=window.1).contains(&c.registered)
+                && sales[i].iter().all(|&(d, _)| d >= c.registered && d <= END),
+            format!(
+                "{} {}: registered or bought out of its window",
+                c.crm_code, c.crm_name
+            ),
+        );
+    }
+
+    w.lines.push(format!(
+        "channel ROI, campaign {TASTING} (spend {} against a budget of {} for 2025-Q4, {}):",
+        grouped(spent(TASTING, None)),
+        grouped(budget(TASTING)),
+        percent(spent(TASTING, None), budget(TASTING))
+    ));
+    let off = (spent(TASTING, None) - budget(TASTING)) * 1000 / budget(TASTING).max(1);
+    check(
+        off.abs() <= 100,
+        format!("{TASTING} is {off} per mille off budget"),
+    );
+    for p in TASTING_PLAN {
+        let channel = p.channel;
+        let (buyers, leads, net, examples) = acquired(TASTING, channel);
+        let spend = spent(TASTING, Some(channel));
+        let n: usize = p.buyers.iter().map(|&(_, n)| n).sum();
+        check(
+            spend == p.spend && net == p.revenue && buyers == n && leads == 0,
+            format!(
+                "{TASTING} {channel}: spend {spend}, {buyers} buyers, {leads} leads, revenue {net}"
+            ),
+        );
+        w.lines.push(format!(
+            "  {channel}: spend {}, {buyers} customers, net revenue {}, ROI {} (e.g. {examples})",
+            grouped(spend),
+            grouped(net),
+            ratio(net, spend)
+        ));
+    }
+
+    let (buyers, leads, net, examples) = acquired(AUTUMN, AUTUMN_CHANNEL);
+    let spend = spent(AUTUMN, Some(AUTUMN_CHANNEL));
+    let plan = budget(AUTUMN);
+    // CAC 280.00, ROI 1.2, spend 12% over budget: exactly.
+    check(
+        buyers == AUTUMN_BUYERS
+            && leads == AUTUMN_LEADS
+            && net == AUTUMN_REVENUE
+            && spend == 2_800_000
+            && spend == 28_000 * buyers as i64
+            && net * 10 == spend * 12
+            && plan == AUTUMN_BUDGET
+            && (spend - plan) * 100 == plan * 12,
+        format!(
+            "{AUTUMN}: spend {spend}, budget {plan}, {buyers} buyers, {leads} leads, revenue {net}"
+        ),
+    );
+    w.lines.push(format!(
+        "dashboard, campaign {AUTUMN} on {AUTUMN_CHANNEL}: spend {} against a budget of {} for 2025-Q4 ({}), {buyers} buyers (CAC {}) and {leads} leads who never bought, net revenue {}, ROI {} (e.g. {examples})",
+        grouped(spend),
+        grouped(plan),
+        percent(spend, plan),
+        grouped(spend / buyers.max(1) as i64),
+        grouped(net),
+        ratio(net, spend)
+    ));
+
+    let subscribers =
+        (0..customers.len()).filter(|&i| customers[i].behaviour == Behaviour::Subscriber);
+    for ((i, &(name, months, _, _)), &designed) in subscribers.zip(SUBSCRIBERS).zip(SUBSCRIBER_LTV)
+    {
+        let c = &customers[i];
+        let orders = &sales[i];
+        let price = PRODUCTS
+            .iter()
+            .find(|p| p.name == name)
+            .map_or(0, |p| p.price);
+        let expected: Vec<(Day, i64)> = months.iter().map(|&m| (day(2025, m, 15), price)).collect();
+        let n = orders.len() as i64;
+        // The engine's simple LTV: average order x orders a year x lifespan, where the lifespan
+        // is the months from the first purchase's month to the last's, x n / (n - 1).
+        let month = |d: Day| {
+            let (y, m, _) = ymd(d);
+            i64::from(y) * 12 + i64::from(m)
+        };
+        let (first, last) = (
+            orders.first().map_or(0, |o| o.0),
+            orders.last().map_or(0, |o| o.0),
+        );
+        let lifespan = (month(last) - month(first)) * n / (n - 1).max(1);
+        let per_year = n * 12 / lifespan.max(1);
+        let ltv = revenue[i] / n.max(1) * per_year * lifespan / 12;
+        check(
+            *orders == expected && revenue[i] == price * n && ltv == designed,
+            format!(
+                "{} {}: orders {orders:?}, revenue {}, LTV {ltv}",
+                c.crm_code, c.crm_name, revenue[i]
+            ),
+        );
+        w.lines.push(format!(
+            "LTV, {} {}: {n} orders of {} ({} to {}), lifespan {lifespan} months, {per_year} orders a year: LTV {}",
+            c.crm_code,
+            c.crm_name,
+            grouped(price),
+            iso(first),
+            iso(last),
+            grouped(ltv)
+        ));
+    }
+    w
+}
+
+/// `+12.0%`: how far `actual` is from `plan`, to a tenth of a percent (rounded towards zero).
+fn percent(actual: i64, plan: i64) -> String {
+    let d = (actual - plan) * 1000 / plan.max(1);
+    let sign = if d < 0 { "-" } else { "+" };
+    format!("{sign}{}.{}%", d.abs() / 10, d.abs() % 10)
+}
+
+/// `4.0`: `a / b` to a tenth (rounded towards zero).
+fn ratio(a: i64, b: i64) -> String {
+    let r = a * 10 / b.max(1);
+    format!("{}.{}", r / 10, r % 10)
+}
+
 fn main() -> ExitCode {
     let Some(out_dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
         eprintln!("usage: demo-company-generate <output folder>");
         return ExitCode::from(2);
     };
     let mut customers = people();
-    let (sales, expenses) = trade(&customers);
+    let (mut sales, expenses) = trade(&customers);
+    sales.extend(designed_trade(&customers));
     register(&mut customers, &sales);
     let spend = marketing();
     let budgets = budgets(&spend, &expenses);
     let vouchers = book(&customers, &sales, &expenses, &spend);
-    let rendered = render(&customers, &vouchers, &spend, &budgets);
+    let costing = costing(&customers, &sales, &expenses, &budgets);
+    let rendered = render(&customers, &vouchers, &spend, &budgets, &costing);
 
-    let problems = check(&customers, &vouchers, &spend, &budgets, &rendered);
+    let problems = check(&customers, &vouchers, &spend, &budgets, &costing, &rendered);
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("self-check: {p}");
@@ -2390,9 +3476,125 @@ fn main() -> ExitCode {
     }
     print!(
         "{}",
-        summary(&out_dir, &customers, &sales, &expenses, &spend, &budgets, &rendered)
+        summary(
+            &out_dir, &customers, &sales, &expenses, &spend, &budgets, &vouchers, &costing,
+            &rendered
+        )
     );
     ExitCode::SUCCESS
+}
+
+/// How many vouchers of each kind (the README's voucher table).
+fn voucher_kinds(vouchers: &[Voucher]) -> String {
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in vouchers {
+        let kind = match v.order {
+            Order::Sale if v.lines.len() > 3 => "sales with their cost",
+            Order::Sale => "sales without",
+            Order::Refund => "returns",
+            Order::Receipt => "receipts",
+            Order::Settlement => "platform settlements",
+            Order::Marketing => "marketing",
+            Order::CostCarryForward => "cost carry-forwards",
+            Order::Expense if v.lines[0].account == FREIGHT => "freight",
+            Order::Expense => "after-sales service",
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!("vouchers: {}", list.join(", "))
+}
+
+/// The ledger's totals over all voucher lines, and without the broken vouchers.
+fn ledger_totals(vouchers: &[Voucher]) -> String {
+    let sum = |account: &str, debit: bool, skip_broken: bool| -> i64 {
+        vouchers
+            .iter()
+            .filter(|v| !(skip_broken && v.flaw.is_some()))
+            .flat_map(|v| &v.lines)
+            .filter(|l| l.account == account)
+            .map(|l| if debit { l.debit } else { l.credit })
+            .sum()
+    };
+    let (sold, returned) = (sum(REVENUE, false, false), sum(REVENUE, true, false));
+    format!(
+        "ledger: net revenue {} (sales {} less returns {}), cost of sales {}, after-sales service {}, freight {} ({} without the broken voucher), marketing {} ({} without the broken vouchers)",
+        grouped(sold - returned),
+        grouped(sold),
+        grouped(returned),
+        grouped(sum(COGS, true, false)),
+        grouped(sum(AFTER_SALES, true, false)),
+        grouped(sum(FREIGHT, true, false)),
+        grouped(sum(FREIGHT, true, true)),
+        grouped(sum(ADVERTISING, true, false)),
+        grouped(sum(ADVERTISING, true, true)),
+    )
+}
+
+/// The activity logs and cost pools: counts, totals, and what the allocations spread.
+fn costing_summary(
+    customers: &[Customer],
+    expenses: &[Expense],
+    budgets: &[BudgetRow],
+    costing: &Costing,
+) -> String {
+    let mut s = String::new();
+    let mut by_behaviour: BTreeMap<Behaviour, (BTreeSet<usize>, i64)> = BTreeMap::new();
+    for t in &costing.tickets {
+        let e = by_behaviour
+            .entry(customers[t.customer].behaviour)
+            .or_default();
+        e.0.insert(t.customer);
+        e.1 += t.count;
+    }
+    let ticketed: BTreeSet<usize> = costing.tickets.iter().map(|t| t.customer).collect();
+    let desk = customers.iter().filter(|c| in_service_desk(c)).count();
+    let unticketed = expenses
+        .iter()
+        .filter(|e| e.kind == ExpenseKind::AfterSales && !in_service_desk(&customers[e.customer]))
+        .count();
+    let _ = writeln!(
+        s,
+        "service tickets: {} rows, {} tickets, {} customers (of the {desk} buying CRM customers); {unticketed} after-sales vouchers are of customers the desk does not know",
+        costing.tickets.len(),
+        costing.tickets.iter().map(|t| t.count).sum::<i64>(),
+        ticketed.len()
+    );
+    for (b, (who, n)) in by_behaviour {
+        let _ = writeln!(
+            s,
+            "  {:<22} {:>4} customers {n:>5} tickets",
+            b.label(),
+            who.len()
+        );
+    }
+    let delivered: BTreeSet<usize> = costing.deliveries.iter().map(|(_, d)| d.customer).collect();
+    let _ = writeln!(
+        s,
+        "deliveries: {} (one per sale order), {} customers",
+        costing.deliveries.iter().map(|(_, d)| d.count).sum::<i64>(),
+        delivered.len()
+    );
+    let _ = writeln!(s, "cost pools, against the department budgets:");
+    for (pool, year, total, budget) in pool_totals(budgets, &costing.pools) {
+        let _ = writeln!(
+            s,
+            "  {pool} {year}: {} (budget {}, {})",
+            grouped(total),
+            grouped(budget),
+            percent(total, budget)
+        );
+    }
+    for pool in [SERVICE_POOL, LOGISTICS_POOL] {
+        let total: i64 = costing
+            .pools
+            .iter()
+            .filter(|p| p.pool == pool)
+            .map(|p| p.amount)
+            .sum();
+        let _ = writeln!(s, "  {pool} 2024-2025: {} to allocate", grouped(total));
+    }
+    s
 }
 
 fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> std::io::Result<()> {
@@ -2403,6 +3605,7 @@ fn write_all(dir: &Path, files: &[(String, Vec<u8>)]) -> std::io::Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn summary(
     dir: &Path,
     customers: &[Customer],
@@ -2410,6 +3613,8 @@ fn summary(
     expenses: &[Expense],
     spend: &[SpendRow],
     budgets: &[BudgetRow],
+    vouchers: &[Voucher],
+    costing: &Costing,
     rendered: &Rendered,
 ) -> String {
     let mut s = String::new();
@@ -2467,6 +3672,22 @@ fn summary(
         spend.len(),
         grouped(spend.iter().map(|r| r.amount).sum())
     );
+    let _ = writeln!(s, "{}", voucher_kinds(vouchers));
+    let _ = writeln!(s, "{}", ledger_totals(vouchers));
+    let in_both: Vec<&Customer> = customers
+        .iter()
+        .filter(|c| c.in_crm && c.is_buyer())
+        .collect();
+    let _ = writeln!(
+        s,
+        "CRM: {} empty phones; of the {} customers in both systems, {} spelled differently in Kingdee",
+        customers
+            .iter()
+            .filter(|c| c.in_crm && c.phone.is_empty())
+            .count(),
+        in_both.len(),
+        in_both.iter().filter(|c| c.crm_name != c.k3_name).count()
+    );
     let balances = balances(customers, sales);
     let open: Vec<i64> = balances
         .iter()
@@ -2503,6 +3724,11 @@ fn summary(
                 (d % 10).abs()
             );
         }
+    }
+    s.push_str(&costing_summary(customers, expenses, budgets, costing));
+    let _ = writeln!(s, "worked examples:");
+    for line in worked_examples(customers, vouchers, spend, budgets).lines {
+        let _ = writeln!(s, "  {line}");
     }
     let _ = writeln!(s, "files:");
     for (name, bytes) in &rendered.files {

@@ -226,7 +226,7 @@ pub enum Field {
     Product,
     /// Channel dimension (also the spend channel and the customer's acquisition channel).
     Channel,
-    /// Campaign dimension.
+    /// Campaign dimension (also the spend campaign and the customer's acquisition campaign).
     Campaign,
     /// Region dimension (also the customer's region).
     Region,

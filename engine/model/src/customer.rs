@@ -48,6 +48,8 @@ pub struct Customer {
     pub region: Option<String>,
     /// Acquisition channel (获客渠道).
     pub channel: Option<String>,
+    /// Acquisition campaign (获客活动): the marketing campaign that won the customer.
+    pub campaign: Option<String>,
     /// First time the customer was seen: the master record's date, else its first entry.
     #[serde(with = "crate::compact::opt_date")]
     pub first_seen: Option<NaiveDate>,

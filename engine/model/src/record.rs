@@ -177,6 +177,8 @@ pub struct CustomerRecord {
     pub region: Option<String>,
     /// Acquisition channel.
     pub channel: Option<String>,
+    /// Acquisition campaign.
+    pub campaign: Option<String>,
     /// First-seen or registration date.
     pub first_seen: Option<NaiveDate>,
     /// Credit limit.

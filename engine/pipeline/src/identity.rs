@@ -995,6 +995,9 @@ fn apply_record(c: &mut Customer, r: CustomerRecord) {
     if r.channel.is_some() {
         c.channel = r.channel;
     }
+    if r.campaign.is_some() {
+        c.campaign = r.campaign;
+    }
     if let Some(d) = r.first_seen {
         c.first_seen = Some(c.first_seen.map_or(d, |f| f.min(d)));
     }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use ledgerlens_model::Customer;
 use ledgerlens_rules::{
-    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, Program, Table,
-    Type, Value,
+    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, PeriodAccumulator,
+    PeriodTotals, Program, Table, Type, Value,
 };
 use ledgerlens_store::Store;
 use serde::Serialize;
@@ -141,6 +141,11 @@ const BUILTINS: &[Builtin] = &[
         get: |c, _| text(&c.channel),
     },
     Builtin {
+        name: "campaign",
+        ty: Type::Text,
+        get: |c, _| text(&c.campaign),
+    },
+    Builtin {
         name: "first_seen",
         ty: Type::Date,
         get: |c, _| opt(c.first_seen, Value::Date),
@@ -158,8 +163,8 @@ const BUILTINS: &[Builtin] = &[
 ];
 
 /// The columns every customer has for rules: the built-in features (see
-/// [`Features`]) and the master fields `name`, `phone`, `region`, `channel` (acquisition
-/// channel), `first_seen`, `credit_limit` and `tags`.
+/// [`Features`]) and the master fields `name`, `phone`, `region`, `channel` and `campaign`
+/// (acquisition channel and campaign), `first_seen`, `credit_limit` and `tags`.
 pub fn input_schema() -> BTreeMap<String, Type> {
     BUILTINS
         .iter()
@@ -183,7 +188,7 @@ pub fn run_pack(
     keep: Keep,
 ) -> Result<(Outcome, RunReport), Error> {
     let started = std::time::Instant::now();
-    let (table, features) = customer_table(store, program, as_of)?;
+    let (table, periods, features) = customer_table(store, program, as_of)?;
     tracing::info!(customers = table.len(), elapsed = ?started.elapsed(), "customer table built");
     let mut facts = store.facts()?;
     // As of a date: spend up to it, budgets and cost pools of periods begun by then.
@@ -199,29 +204,47 @@ pub fn run_pack(
                 cost_pools: facts.cost_pools,
             },
             as_of,
+            periods,
         },
         keep,
     )?;
     Ok((outcome, RunReport { features }))
 }
 
-/// One partition's slice of the table.
-struct Part {
+/// One partition's slice of the table, and its ledger's totals by period.
+struct Part<'p> {
     ids: Vec<String>,
     columns: Vec<Column>,
+    periods: PeriodAccumulator<'p>,
 }
 
-/// The customer table for a program: the inputs it reads and its declared features.
+/// The customer table for a program (the inputs it reads and its declared features), and
+/// the ledger's totals by period its KPIs by period read.
 pub fn customer_table(
     store: &Store,
     program: &Program,
     as_of: NaiveDate,
-) -> Result<(Table, FeatureRun), Error> {
+) -> Result<(Table, PeriodTotals, FeatureRun), Error> {
+    let shapes = program.period_shapes();
     let builtins: Vec<&Builtin> = BUILTINS
         .iter()
         .filter(|b| program.inputs.contains(b.name))
         .collect();
     let declared: Vec<(&str, &ledgerlens_rules::Declared)> = program.declared().collect();
+    // Activity counts by customer, for the features that read them.
+    let activities = if declared.iter().any(|(_, d)| d.activity.is_some()) {
+        store.facts()?.activities
+    } else {
+        Vec::new()
+    };
+    let mut activities_of: rustc_hash::FxHashMap<&str, Vec<&ledgerlens_model::Activity>> =
+        Default::default();
+    for a in &activities {
+        activities_of
+            .entry(a.customer.as_str())
+            .or_default()
+            .push(a);
+    }
     let (parts, run) = map_partitions(store, as_of, |rows| -> Result<Part, Error> {
         let mut columns: Vec<Column> = builtins
             .iter()
@@ -233,7 +256,8 @@ pub fn customer_table(
                 col.finish()
             })
             .collect();
-        if !declared.is_empty() && !rows.is_empty() {
+        let mut periods = PeriodAccumulator::new(&shapes, as_of);
+        if (!declared.is_empty() || !periods.is_empty()) && !rows.is_empty() {
             let mut accs: Vec<Accumulator<'_>> = declared
                 .iter()
                 .map(|(_, d)| Accumulator::new(d, as_of, rows.len()))
@@ -267,7 +291,23 @@ pub fn customer_table(
                 for acc in &mut accs {
                     acc.push(row, &view);
                 }
+                if !periods.is_empty() {
+                    let c = &rows[row].0;
+                    periods.push(&view, |key| match key {
+                        "channel" => c.channel.as_deref(),
+                        "campaign" => c.campaign.as_deref(),
+                        "region" => c.region.as_deref(),
+                        _ => None,
+                    });
+                }
             })?;
+            for (row, (c, _)) in rows.iter().enumerate() {
+                for a in activities_of.get(c.id.as_str()).into_iter().flatten() {
+                    for acc in &mut accs {
+                        acc.push_activity(row, &a.activity, a.date, a.count);
+                    }
+                }
+            }
             for ((_, d), acc) in declared.iter().zip(accs) {
                 columns.push(Column::from_values(d.ty(), acc.finish()));
             }
@@ -282,14 +322,17 @@ pub fn customer_table(
         Ok(Part {
             ids: rows.iter().map(|(c, _)| c.id.0.clone()).collect(),
             columns,
+            periods,
         })
     })?;
+    let mut periods = PeriodAccumulator::new(&shapes, as_of);
     let mut ids = Vec::new();
     let width = builtins.len() + declared.len();
     let mut per_column: Vec<Vec<Column>> = (0..width).map(|_| Vec::new()).collect();
     for part in parts {
         let part = part?;
         ids.extend(part.ids);
+        periods.merge(part.periods);
         for (i, c) in part.columns.into_iter().enumerate() {
             per_column[i].push(c);
         }
@@ -302,5 +345,5 @@ pub fn customer_table(
     for ((name, ty), parts) in names_types.zip(per_column) {
         table.insert(name, Column::concat(ty, parts));
     }
-    Ok((table, run))
+    Ok((table, periods.finish(), run))
 }

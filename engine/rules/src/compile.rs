@@ -98,6 +98,8 @@ pub struct Aggregate {
     pub arg: Option<Script>,
     /// The variable the formula reads it from.
     pub var: ImmutableString,
+    /// In a KPI by period: the index of the measure summed, in the KPI's shape.
+    pub measure: Option<usize>,
 }
 
 /// Aggregate functions of KPI formulas.
@@ -118,6 +120,18 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
+    /// The function's name in formulas.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Count => "count",
+            AggFunc::Median => "median",
+        }
+    }
+
     fn parse(s: &str) -> Option<AggFunc> {
         Some(match s {
             "sum" => AggFunc::Sum,
@@ -136,14 +150,33 @@ impl AggFunc {
 pub struct GroupKpi {
     /// Group keys, in order.
     pub by: Vec<String>,
-    /// Whether a key is a period (groups then come from spend and budgets).
+    /// Whether a key is a period (groups then come from spend, budgets and the ledger's
+    /// totals by period).
     pub by_period: bool,
+    /// A KPI by period that sums ledger entries: how they are grouped and summed.
+    pub shape: Option<crate::periods::Shape>,
     /// Aggregates the formula reads.
     pub aggregates: Vec<Aggregate>,
     /// Customer filter.
     pub filter: Option<Script>,
     /// The formula.
     pub formula: Script,
+    /// Decimal places.
+    pub round: Option<u32>,
+    /// Display unit.
+    pub unit: Option<String>,
+}
+
+/// A curve KPI: the cumulative sum of a per-customer value by customer rank, highest
+/// value first (ties: the smaller customer id first), such as the whale curve of profit.
+#[derive(Debug, Clone)]
+pub struct CurveKpi {
+    /// The per-customer value.
+    pub of: Script,
+    /// Customer filter.
+    pub filter: Option<Script>,
+    /// Points of the curve: after every 1/points of the customers.
+    pub points: u32,
     /// Decimal places.
     pub round: Option<u32>,
     /// Display unit.
@@ -254,6 +287,8 @@ pub enum RuleBody {
     Segment(SegmentDef),
     /// A KPI over groups.
     GroupKpi(GroupKpi),
+    /// A curve KPI.
+    Curve(CurveKpi),
     /// An alert.
     Alert(AlertDef),
     /// A cost allocation.
@@ -339,6 +374,18 @@ pub struct Program {
 const RESERVED: [&str; 2] = ["params", "as_of"];
 
 impl Program {
+    /// The shapes of the ledger's totals by period that the program's KPIs by period
+    /// read, in rule order: the caller accumulates them ([`crate::PeriodAccumulator`]).
+    pub fn period_shapes(&self) -> Vec<crate::periods::Shape> {
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.body {
+                RuleBody::GroupKpi(k) => k.shape.clone(),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Compiles a pack for customer tables with the given input columns (built-in
     /// features and master fields, by name). Every problem found is reported at once.
     pub fn compile(pack: &Pack, inputs: &BTreeMap<String, Type>) -> Result<Program, Error> {
@@ -617,10 +664,28 @@ impl Compiler<'_> {
         None
     }
 
+    /// What `sum(name)` sums in a KPI by period: a declared sum or count feature without a
+    /// window, or an entry kind.
+    fn period_measure(&self, name: &str) -> Option<Declared> {
+        if let Some(def) = self.pack.rules.get(name) {
+            if def.kind != Kind::Feature || def.spec.aggregate.is_none() {
+                return None;
+            }
+            return Declared::parse(&def.spec)
+                .ok()
+                .filter(Declared::is_period_measure);
+        }
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        valid
+            .then(|| name.parse::<ledgerlens_model::EntryKind>().ok())
+            .flatten()
+            .map(Declared::of_kind)
+    }
+
     /// Keys that belong to another kind of rule are errors, not silently ignored.
     fn check_keys(&mut self, def: &RuleDef) {
         let s = &def.spec;
-        let set: [(&str, bool, &[Kind]); 28] = [
+        let set: [(&str, bool, &[Kind]); 33] = [
             ("pool", s.pool.is_some(), &[Kind::Allocation]),
             ("to", s.to.is_some(), &[Kind::Allocation]),
             ("driver", s.driver.is_some(), &[Kind::Allocation]),
@@ -633,6 +698,9 @@ impl Compiler<'_> {
             ("kinds", s.kinds.is_some(), &[Kind::Feature]),
             ("where", s.filter_dims.is_some(), &[Kind::Feature]),
             ("window", s.window.is_some(), &[Kind::Feature]),
+            ("settled_by", s.settled_by.is_some(), &[Kind::Feature]),
+            ("activity", s.activity.is_some(), &[Kind::Feature]),
+            ("age", s.age.is_some(), &[Kind::Feature]),
             ("expr", s.expr.is_some(), &[Kind::Feature]),
             ("script", s.script.is_some(), &[Kind::Feature]),
             ("hit", s.hit.is_some(), &[Kind::Segment]),
@@ -644,6 +712,8 @@ impl Compiler<'_> {
             ("per", s.per.is_some(), &[Kind::Kpi]),
             ("value", s.value.is_some(), &[Kind::Kpi]),
             ("filter", s.filter.is_some(), &[Kind::Kpi]),
+            ("curve", s.curve.is_some(), &[Kind::Kpi]),
+            ("points", s.points.is_some(), &[Kind::Kpi]),
             ("round", s.round.is_some(), &[Kind::Kpi, Kind::Feature]),
             ("unit", s.unit.is_some(), &[Kind::Kpi]),
             ("on", s.on_kpi.is_some(), &[Kind::Alert]),
@@ -708,7 +778,7 @@ impl Compiler<'_> {
                     None => None,
                 };
                 if when.is_none() && i + 1 != rules.len() {
-                    self.problems.push(def.locate(&r.label).problem(
+                    self.problems.push(locate_label(def, &r.label).problem(
                         None,
                         "rules.segment",
                         format!(
@@ -830,6 +900,38 @@ impl Compiler<'_> {
 
     fn kpi(&mut self, def: &RuleDef) -> Option<RuleBody> {
         let s = &def.spec;
+        if let Some(curve) = &s.curve {
+            if s.value.is_some() || s.by.is_some() || s.per.is_some() {
+                return self.fail(
+                    def,
+                    "rules.kpi",
+                    "a curve KPI has `curve:` (the per-customer value) instead of `value:`, `by:` or `per:`".into(),
+                );
+            }
+            let points = s.points.unwrap_or(20);
+            if !(1..=100).contains(&points) {
+                return self.fail(def, "rules.kpi", "points: from 1 to 100".into());
+            }
+            let of = self.expr(def, curve)?;
+            let filter = match &s.filter {
+                Some(f) => Some(self.expr(def, f)?),
+                None => None,
+            };
+            return Some(RuleBody::Curve(CurveKpi {
+                of,
+                filter,
+                points,
+                round: s.round,
+                unit: s.unit.clone(),
+            }));
+        }
+        if s.points.is_some() {
+            return self.fail(
+                def,
+                "rules.kpi",
+                "points: belongs to a curve KPI (`curve:`)".into(),
+            );
+        }
         let Some(value) = &s.value else {
             return self.fail(
                 def,
@@ -904,9 +1006,38 @@ impl Compiler<'_> {
                 scope.push(key.clone(), Dynamic::UNIT);
             }
         }
+        let mut measures: Vec<(String, Declared)> = Vec::new();
         for (i, (func, arg)) in found.iter().enumerate() {
             let var: ImmutableString = format!("kpi_agg_{i}").into();
             scope.push(var.to_string(), Dynamic::UNIT);
+            if by_period {
+                // Sums of ledger entries by period.
+                let name = arg.as_deref().unwrap_or("").trim();
+                let Some(measure) = (*func == AggFunc::Sum)
+                    .then(|| self.period_measure(name))
+                    .flatten()
+                else {
+                    return self.fail(
+                        def,
+                        "rules.kpi",
+                        format!("a KPI by month, quarter or year sums the ledger: sum(x) where x is an entry kind (sale, refund, discount, cogs, service_cost, ...) or a declared sum or count feature without a window; {}({name}) is not one", func.name()),
+                    );
+                };
+                let index = match measures.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        measures.push((name.to_string(), measure));
+                        measures.len() - 1
+                    }
+                };
+                aggregates.push(Aggregate {
+                    func: *func,
+                    arg: None,
+                    var,
+                    measure: Some(index),
+                });
+                continue;
+            }
             let arg = match arg {
                 Some(text) => Some(self.expr(def, text)?),
                 None if *func == AggFunc::Count => None,
@@ -918,17 +1049,11 @@ impl Compiler<'_> {
                     )
                 }
             };
-            if by_period {
-                return self.fail(
-                    def,
-                    "rules.kpi",
-                    "customer aggregates (sum, avg, count, ...) cannot be grouped by a period yet: a KPI by month, quarter or year reads spend() and budget() only".into(),
-                );
-            }
             aggregates.push(Aggregate {
                 func: *func,
                 arg,
                 var,
+                measure: None,
             });
         }
         let span = def.locate(value);
@@ -950,9 +1075,30 @@ impl Compiler<'_> {
             Some(f) => Some(self.expr(def, f)?),
             None => None,
         };
+        let shape = (!measures.is_empty()).then(|| {
+            let period = by.iter().find(|k| PERIOD_KEYS.contains(&k.as_str()));
+            crate::periods::Shape {
+                period: period.cloned().unwrap_or_default(),
+                key: by
+                    .iter()
+                    .find(|k| !PERIOD_KEYS.contains(&k.as_str()))
+                    .cloned(),
+                measures,
+            }
+        });
+        if let Some(key) = shape.as_ref().and_then(|s| s.key.as_deref()) {
+            if !crate::periods::CUSTOMER_KEYS.contains(&key) {
+                return self.fail(
+                    def,
+                    "rules.kpi",
+                    format!("by: {key}: sums of the ledger by period are grouped by the customer's channel, campaign or region, not {key}"),
+                );
+            }
+        }
         Some(RuleBody::GroupKpi(GroupKpi {
             by,
             by_period,
+            shape,
             aggregates,
             filter,
             formula,
@@ -1235,6 +1381,17 @@ fn per_customer(def: &RuleDef) -> bool {
     }
 }
 
+/// Where a segment rule's label is: its value after `label: ` (the label's text alone
+/// might be found inside another word first).
+fn locate_label(def: &RuleDef, label: &str) -> Span {
+    let key = "label: ";
+    let mut span = def.locate(&format!("{key}{label}"));
+    if span != def.span {
+        span.column += key.chars().count();
+    }
+    span
+}
+
 fn deps_of(body: &RuleBody) -> Vec<String> {
     let mut out: BTreeSet<String> = BTreeSet::new();
     let mut add = |s: &Script| out.extend(s.reads.iter().cloned());
@@ -1260,6 +1417,10 @@ fn deps_of(body: &RuleBody) -> Vec<String> {
             for key in &k.by {
                 out.insert(key.clone());
             }
+        }
+        RuleBody::Curve(c) => {
+            add(&c.of);
+            c.filter.iter().for_each(&mut add);
         }
         RuleBody::Alert(AlertDef::Condition { when, .. }) => add(when),
         RuleBody::Allocation(a) => {

@@ -9,6 +9,23 @@
 //! window: 12m              # entries in the last 12 months before the as-of date
 //! ```
 //!
+//! `open` matches items first in, first out: entries of `kinds` open items (invoices),
+//! entries of `settled_by` settle the oldest open ones (payments, write-offs), and the
+//! feature is the sum (or, `of: date`, the earliest date) of what is still open, of an
+//! `age` in days after the item's date:
+//!
+//! ```yaml
+//! feature: open_31_60
+//! aggregate: open
+//! kinds: [invoice]
+//! settled_by: [payment, write-off]
+//! age: 31-60               # 0-30, 31-60, 61-90, 91+
+//! ```
+//!
+//! With `activity: <name>` a feature aggregates the customer's activity counts of that
+//! name instead (`sum` of the counts or `count` of the records, in an optional window):
+//! the drivers of activity-based costing (service tickets, deliveries).
+//!
 //! The caller (the pipeline) scans each customer's entries and feeds them to an
 //! [`Accumulator`]; only entries dated on or before the as-of date count.
 
@@ -66,6 +83,8 @@ pub enum Func {
     Distinct,
     /// Mean.
     Avg,
+    /// What is still open after first-in-first-out settlement (see the module docs).
+    Open,
 }
 
 /// What a declared feature aggregates.
@@ -105,6 +124,12 @@ pub struct Declared {
     pub dims: Vec<(usize, String)>,
     /// The window.
     pub window: Option<Window>,
+    /// `open`: the kinds that settle open items.
+    pub settled_by: Vec<EntryKind>,
+    /// `open`: the ages counted, in days (from, to; `None`: no upper bound).
+    pub age: (u32, Option<u32>),
+    /// Aggregates the activity counts of this name, not ledger entries.
+    pub activity: Option<String>,
 }
 
 impl Declared {
@@ -119,9 +144,10 @@ impl Declared {
             "last" => Func::Last,
             "distinct" => Func::Distinct,
             "avg" => Func::Avg,
+            "open" => Func::Open,
             other => {
                 return Err(format!(
-                    "unknown aggregate {other:?} (sum, count, min, max, first, last, distinct, avg)"
+                    "unknown aggregate {other:?} (sum, count, min, max, first, last, distinct, avg, open)"
                 ))
             }
         };
@@ -151,14 +177,42 @@ impl Declared {
         if of == Field::Date && matches!(func, Func::Sum | Func::Avg) {
             return Err("dates cannot be summed or averaged: use min, max, first, last".into());
         }
-        let kinds = match &s.kinds {
-            None => None,
-            Some(list) => Some(
-                list.iter()
-                    .map(|k| k.parse::<EntryKind>().map_err(|e| e.to_string()))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
+        let parse_kinds = |list: &Vec<String>| {
+            list.iter()
+                .map(|k| k.parse::<EntryKind>().map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()
         };
+        let kinds = s.kinds.as_ref().map(parse_kinds).transpose()?;
+        let settled_by = s.settled_by.as_ref().map(parse_kinds).transpose()?;
+        let age = s.age.as_deref().map(parse_age).transpose()?;
+        if func == Func::Open {
+            if !matches!(of, Field::Amount | Field::Date) {
+                return Err("open items are summed (of: amount) or dated (of: date)".into());
+            }
+            if kinds.is_none() || settled_by.is_none() {
+                return Err(
+                    "an open feature names the kinds that open items (kinds: [invoice]) and \
+                     those that settle them (settled_by: [payment, write-off])"
+                        .into(),
+                );
+            }
+            if s.window.is_some() {
+                return Err("an open feature has an age, not a window".into());
+            }
+        } else if settled_by.is_some() || age.is_some() {
+            return Err("settled_by and age belong to `aggregate: open`".into());
+        }
+        if s.activity.is_some() {
+            if !matches!(func, Func::Sum | Func::Count) {
+                return Err(
+                    "an activity feature sums the counts (sum) or counts the records (count)"
+                        .into(),
+                );
+            }
+            if s.of.is_some() || s.kinds.is_some() || s.filter_dims.is_some() {
+                return Err("an activity feature has no of, kinds or where: it reads activity counts, not ledger entries".into());
+            }
+        }
         let mut dims = Vec::new();
         for (k, v) in s.filter_dims.iter().flatten() {
             let i = DIMENSIONS.iter().position(|x| x == k).ok_or_else(|| {
@@ -176,12 +230,49 @@ impl Declared {
             kinds,
             dims,
             window,
+            settled_by: settled_by.unwrap_or_default(),
+            age: age.unwrap_or((0, None)),
+            activity: s.activity.clone(),
         })
+    }
+
+    /// The sum of the amounts of one entry kind (a measure of a KPI by period).
+    pub fn of_kind(kind: EntryKind) -> Declared {
+        Declared {
+            func: Func::Sum,
+            of: Field::Amount,
+            kinds: Some(vec![kind]),
+            dims: Vec::new(),
+            window: None,
+            settled_by: Vec::new(),
+            age: (0, None),
+            activity: None,
+        }
+    }
+
+    /// Whether an entry is of the feature's kinds and dimensions (dates aside).
+    pub fn matches(&self, e: &EntryView<'_>) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.contains(&e.kind))
+            && self
+                .dims
+                .iter()
+                .all(|(i, v)| e.dims[*i] == Some(v.as_str()))
+    }
+
+    /// Whether the feature sums (or counts) entries over all time, so that its sums per
+    /// period add up: what a KPI by period can read.
+    pub fn is_period_measure(&self) -> bool {
+        matches!(self.func, Func::Sum | Func::Count)
+            && matches!(self.of, Field::Amount | Field::Quantity)
+            && self.window.is_none()
+            && self.activity.is_none()
     }
 
     /// The type of the feature's values.
     pub fn ty(&self) -> Type {
         match (self.func, self.of) {
+            (Func::Open, Field::Date) => Type::Date,
+            (Func::Open, _) => Type::Decimal,
             (Func::Count | Func::Distinct, _) => Type::Int,
             (_, Field::Date) => Type::Date,
             (_, Field::Document | Field::Dimension(_)) => Type::Text,
@@ -198,6 +289,21 @@ impl Declared {
                 .and_then(|d| d.succ_opt()),
         }
     }
+}
+
+fn parse_age(s: &str) -> Result<(u32, Option<u32>), String> {
+    let bad = || format!("age: {s:?}: write a range of days (0-30, 31-60) or a lower bound (91+)");
+    let number = |t: &str| t.trim().parse::<u32>().map_err(|_| bad());
+    let t = s.trim();
+    if let Some(from) = t.strip_suffix('+') {
+        return Ok((number(from)?, None));
+    }
+    let (from, to) = t.split_once('-').ok_or_else(bad)?;
+    let (from, to) = (number(from)?, number(to)?);
+    if from > to {
+        return Err(bad());
+    }
+    Ok((from, Some(to)))
 }
 
 fn parse_window(s: &str) -> Result<Window, String> {
@@ -225,6 +331,8 @@ struct State {
     texts: Option<FxHashSet<String>>,
     /// Distinct other values.
     values: Option<FxHashSet<Value>>,
+    /// `open`: the dated amounts, positive where an item opens, negative where it settles.
+    events: Vec<(NaiveDate, Decimal)>,
 }
 
 /// Accumulates one declared feature over the entries of a set of customers (rows).
@@ -250,10 +358,12 @@ impl<'a> Accumulator<'a> {
     /// Feeds one entry of the customer at `row`.
     pub fn push(&mut self, row: usize, e: &EntryView<'_>) {
         let spec = self.spec;
-        if e.date > self.as_of || self.from.is_some_and(|f| e.date < f) {
+        if spec.activity.is_some() || !self.in_window(e.date) {
             return;
         }
-        if spec.kinds.as_ref().is_some_and(|k| !k.contains(&e.kind)) {
+        let opens = spec.kinds.as_ref().is_none_or(|k| k.contains(&e.kind));
+        let settles = spec.settled_by.contains(&e.kind);
+        if !opens && !settles {
             return;
         }
         if spec
@@ -268,6 +378,11 @@ impl<'a> Accumulator<'a> {
         };
         if spec.func == Func::Count {
             state.count += 1;
+            return;
+        }
+        if spec.func == Func::Open {
+            let amount = if opens { e.amount } else { -e.amount };
+            state.events.push((e.date, amount));
             return;
         }
         let text = match spec.of {
@@ -328,18 +443,48 @@ impl<'a> Accumulator<'a> {
                     state.best = Some((e.date, value));
                 }
             }
-            Func::Count => {}
+            Func::Count | Func::Open => {}
         }
+    }
+
+    /// Feeds one activity count of the customer at `row` (ignored unless the feature
+    /// reads this activity).
+    pub fn push_activity(&mut self, row: usize, activity: &str, date: NaiveDate, count: Decimal) {
+        if self.spec.activity.as_deref() != Some(activity) || !self.in_window(date) {
+            return;
+        }
+        if let Some(state) = self.states.get_mut(row) {
+            state.sum = state.sum.saturating_add(count);
+            state.count += 1;
+        }
+    }
+
+    fn in_window(&self, date: NaiveDate) -> bool {
+        date <= self.as_of && self.from.is_none_or(|f| date >= f)
     }
 
     /// The feature's values, by row. Sums and counts are 0 for a customer without
     /// matching entries; the others are null.
     pub fn finish(self) -> Vec<Value> {
         let func = self.spec.func;
+        let (spec, as_of) = (self.spec, self.as_of);
+        // A sum of money has its cents, even when nothing was summed (0.00).
+        let money = |d: Decimal| {
+            let mut d = d;
+            if spec.of == Field::Amount && spec.activity.is_none() && d.scale() < 2 {
+                d.rescale(2);
+            }
+            Value::Decimal(d)
+        };
         self.states
             .into_iter()
             .map(|s| match func {
-                Func::Sum => Value::Decimal(s.sum),
+                Func::Open if spec.of == Field::Amount => match open_items(s.events, spec, as_of) {
+                    Value::Decimal(d) => money(d),
+                    other => other,
+                },
+                Func::Open => open_items(s.events, spec, as_of),
+                Func::Sum => money(s.sum),
                 Func::Count => Value::Int(s.count),
                 Func::Distinct => Value::Int(
                     (s.texts.map_or(0, |d| d.len()) + s.values.map_or(0, |d| d.len())) as i64,
@@ -351,6 +496,50 @@ impl<'a> Accumulator<'a> {
                 _ => s.best.map_or(Value::Null, |(_, v)| v),
             })
             .collect()
+    }
+}
+
+/// What is still open of a customer's items after first-in-first-out settlement, within
+/// the feature's ages: the sum (0 when nothing is), or the earliest date (null).
+fn open_items(mut events: Vec<(NaiveDate, Decimal)>, spec: &Declared, as_of: NaiveDate) -> Value {
+    // By date; on one day, items open before they are settled.
+    events.sort_by_key(|&(date, amount)| (date, amount.is_sign_negative()));
+    let mut open: std::collections::VecDeque<(NaiveDate, Decimal)> = Default::default();
+    // Settled beyond what was open (a prepayment): it settles the next items.
+    let mut credit = Decimal::ZERO;
+    for (date, amount) in events {
+        if amount > Decimal::ZERO {
+            let taken = credit.min(amount);
+            credit -= taken;
+            if amount > taken {
+                open.push_back((date, amount - taken));
+            }
+        } else {
+            let mut left = -amount;
+            while left > Decimal::ZERO {
+                let Some(front) = open.front_mut() else { break };
+                let taken = front.1.min(left);
+                front.1 -= taken;
+                left -= taken;
+                if front.1.is_zero() {
+                    open.pop_front();
+                }
+            }
+            credit += left;
+        }
+    }
+    let (from, to) = spec.age;
+    let counted = open.into_iter().filter(|(date, _)| {
+        let age = (as_of - *date).num_days();
+        age >= i64::from(from) && to.is_none_or(|t| age <= i64::from(t))
+    });
+    if spec.of == Field::Date {
+        counted
+            .map(|(d, _)| d)
+            .min()
+            .map_or(Value::Null, Value::Date)
+    } else {
+        Value::Decimal(counted.map(|(_, a)| a).sum())
     }
 }
 
@@ -438,5 +627,78 @@ mod tests {
         assert!(bad("aggregate: sum\nof: document").contains("text field"));
         assert!(bad("aggregate: sum\nwindow: 3w").contains("window"));
         assert!(bad("aggregate: sum\nkinds: [sales-ish]").contains("sales-ish"));
+        assert!(bad("aggregate: open\nkinds: [invoice]").contains("settle"));
+        assert!(bad("aggregate: sum\nage: 0-30").contains("aggregate: open"));
+        assert!(bad("aggregate: max\nactivity: delivery").contains("activity"));
+        assert!(bad("aggregate: sum\nactivity: delivery\nkinds: [sale]").contains("activity"));
+        assert!(
+            bad("aggregate: open\nkinds: [invoice]\nsettled_by: [payment]\nage: 30-0")
+                .contains("age")
+        );
+        assert!(
+            bad("aggregate: open\nkinds: [invoice]\nsettled_by: [payment]\nwindow: 9m")
+                .contains("window")
+        );
+    }
+
+    #[test]
+    fn activity_features_read_activity_counts() {
+        let as_of = d("2025-12-31");
+        let run = |yaml: &str| {
+            let s = spec(yaml);
+            let mut acc = Accumulator::new(&s, as_of, 2);
+            acc.push(0, &entry("2025-06-01", EntryKind::Sale, 100, "A"));
+            acc.push_activity(0, "service-ticket", d("2025-03-01"), Decimal::from(2));
+            acc.push_activity(0, "service-ticket", d("2025-11-01"), Decimal::from(3));
+            acc.push_activity(0, "delivery", d("2025-11-01"), Decimal::from(7));
+            acc.push_activity(1, "service-ticket", d("2026-01-02"), Decimal::from(9));
+            acc.finish()
+        };
+        assert_eq!(
+            run("aggregate: sum\nactivity: service-ticket"),
+            [Value::Decimal(5.into()), Value::Decimal(0.into())]
+        );
+        assert_eq!(
+            run("aggregate: count\nactivity: service-ticket\nwindow: 3m")[0],
+            Value::Int(1)
+        );
+    }
+
+    #[test]
+    fn open_items_are_settled_oldest_first() {
+        let as_of = d("2025-12-31");
+        // Invoices of 100 (Sep 1), 50 (Oct 15), 80 (Dec 20); payments of 120 (Oct 20)
+        // and 10 (Dec 31, before an invoice of the same day would be opened: none).
+        let entries = [
+            entry("2025-12-20", EntryKind::Invoice, 80, "I3"),
+            entry("2025-09-01", EntryKind::Invoice, 100, "I1"),
+            entry("2025-10-20", EntryKind::Payment, 120, "P1"),
+            entry("2025-10-15", EntryKind::Invoice, 50, "I2"),
+            entry("2025-12-31", EntryKind::Payment, 10, "P2"),
+            entry("2025-11-01", EntryKind::Sale, 999, "S"),
+        ];
+        let run = |age: &str, of: &str| {
+            let s = spec(&format!(
+                "aggregate: open\nof: {of}\nkinds: [invoice]\nsettled_by: [payment]\nage: {age}"
+            ));
+            let mut acc = Accumulator::new(&s, as_of, 1);
+            for e in &entries {
+                acc.push(0, e);
+            }
+            acc.finish().remove(0)
+        };
+        // I1 is paid; 30 of I2 is left after P1, 20 after P2 settles the oldest first.
+        assert_eq!(run("0-30", "amount"), Value::Decimal(80.into()));
+        assert_eq!(run("31-90", "amount"), Value::Decimal(20.into()));
+        assert_eq!(run("61-90", "amount"), Value::Decimal(20.into()));
+        assert_eq!(run("91+", "amount"), Value::Decimal(0.into()));
+        assert_eq!(run("0+", "date"), Value::Date(d("2025-10-15")));
+        assert_eq!(run("91+", "date"), Value::Null);
+        // A prepayment settles the next invoice.
+        let s = spec("aggregate: open\nkinds: [invoice]\nsettled_by: [payment]\nage: 0+");
+        let mut acc = Accumulator::new(&s, as_of, 1);
+        acc.push(0, &entry("2025-01-01", EntryKind::Payment, 30, "P"));
+        acc.push(0, &entry("2025-02-01", EntryKind::Invoice, 100, "I"));
+        assert_eq!(acc.finish(), [Value::Decimal(70.into())]);
     }
 }

@@ -56,9 +56,10 @@ impl Span {
         code: &'static str,
         message: impl Into<String>,
     ) -> Problem {
+        // The lines of a YAML block scalar share its first line's indentation, so a
+        // column on any line of the text is shifted like the first's.
         let (line, column) = match inner {
-            Some((1, c)) if self.line > 0 => (self.line, self.column + c.max(1) - 1),
-            Some((l, c)) if self.line > 0 => (self.line + l - 1, c),
+            Some((l, c)) if self.line > 0 => (self.line + l.max(1) - 1, self.column + c.max(1) - 1),
             _ => (self.line, self.column),
         };
         Problem {
@@ -118,8 +119,10 @@ mod tests {
         };
         let p = span.problem(Some((1, 5)), "rules.x", "bad");
         assert_eq!((p.line, p.column), (4, 15));
-        let p = span.problem(Some((3, 2)), "rules.x", "bad");
-        assert_eq!((p.line, p.column), (6, 2));
-        assert_eq!(p.to_string(), "p/a.yaml:6:2: bad [rules.x]");
+        // A block scalar's lines share its first line's indentation.
+        let block = Span { column: 3, ..span };
+        let p = block.problem(Some((3, 2)), "rules.x", "bad");
+        assert_eq!((p.line, p.column), (6, 4));
+        assert_eq!(p.to_string(), "p/a.yaml:6:4: bad [rules.x]");
     }
 }

@@ -18,7 +18,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
 use crate::compile::{
-    AggFunc, AlertDef, GroupKpi, Hit, Level, Program, RuleBody, Script, SegmentDef,
+    AggFunc, AlertDef, CurveKpi, GroupKpi, Hit, Level, Program, RuleBody, Script, SegmentDef,
 };
 use crate::error::{Error, Problem};
 use crate::facts::{period_of, Facts, GroupKeys, BUDGET_KEYS, PERIOD_KEYS, SPEND_KEYS};
@@ -154,6 +154,9 @@ pub struct Input {
     pub facts: Facts,
     /// The as-of date.
     pub as_of: NaiveDate,
+    /// The ledger's totals by period, for the program's [`Program::period_shapes`]
+    /// (empty when it has none).
+    pub periods: crate::periods::PeriodTotals,
 }
 
 impl Program {
@@ -192,6 +195,8 @@ impl Program {
             diags: Diags::default(),
             segments: Vec::new(),
             allocations: Vec::new(),
+            periods: input.periods,
+            next_shape: 0,
         };
         let mut live: Vec<String> = run.table.schema().map(|(n, _)| n.to_string()).collect();
         for (i, rule) in self.rules.iter().enumerate() {
@@ -292,6 +297,9 @@ struct Run<'p> {
     diags: Diags,
     segments: Vec<SegmentCount>,
     allocations: Vec<AllocationSummary>,
+    periods: crate::periods::PeriodTotals,
+    /// Shapes of the ledger's totals by period read so far (the next one's index).
+    next_shape: usize,
 }
 
 /// The tally of one chunk's evaluation errors.
@@ -329,10 +337,11 @@ impl Tally {
         }
     }
 
-    fn wrong_type(&mut self, row: usize, message: String) {
+    /// A value of the wrong type: what was expected, and what came.
+    fn wrong_type(&mut self, row: usize, expected: &str, got: String) {
         self.types += 1;
         if self.type_first.is_none() {
-            self.type_first = Some((row, message));
+            self.type_first = Some((row, format!("expected {expected}, got {got}")));
         }
     }
 }
@@ -414,19 +423,20 @@ impl Run<'_> {
                     .into_iter()
                     .map(|v| round_value(v, *round))
                     .collect::<Vec<_>>();
-                self.tallied(&rule.name, &at, tally, ty);
+                self.tallied(&rule.name, &at, tally);
                 self.table
                     .insert(&rule.name, Column::from_values(ty, values));
             }
             RuleBody::Segment(def) => self.segment(rule, &at, def)?,
             RuleBody::GroupKpi(k) => self.group_kpi(rule, &at, k)?,
+            RuleBody::Curve(c) => self.curve(rule, &at, c)?,
             RuleBody::Alert(a) => self.alert(rule, &at, a)?,
             RuleBody::Allocation(a) => self.allocate(rule, &at, a)?,
         }
         Ok(())
     }
 
-    fn tallied(&mut self, rule: &str, at: &str, t: Tally, ty: Type) {
+    fn tallied(&mut self, rule: &str, at: &str, t: Tally) {
         let id = |row: usize| {
             self.table
                 .ids()
@@ -439,9 +449,8 @@ impl Run<'_> {
                 .add(rule, at, "rules.null", m, t.nulls, &id(*row));
         }
         if let Some((row, m)) = &t.type_first {
-            let message = format!("expected {ty}, got {m}");
             self.diags
-                .add(rule, at, "rules.type", &message, t.types, &id(*row));
+                .add(rule, at, "rules.type", m, t.types, &id(*row));
         }
         if let Some((row, m)) = &t.unique_first {
             self.diags
@@ -557,11 +566,12 @@ impl Run<'_> {
                     v
                 }
                 Got::Value(v) => {
-                    tally.wrong_type(row, v.type_of().map_or("()", Type::name).to_string());
+                    let expected = ty.map_or("a value", Type::name);
+                    tally.wrong_type(row, expected, v.type_of().map_or("()", Type::name).into());
                     Value::Null
                 }
                 Got::Odd(t) => {
-                    tally.wrong_type(row, t);
+                    tally.wrong_type(row, ty.map_or("a value", Type::name), t);
                     Value::Null
                 }
                 Got::Failed(m) => {
@@ -598,6 +608,7 @@ impl Run<'_> {
                                         let t = v.type_of().map_or("()", Type::name);
                                         tally.wrong_type(
                                             row,
+                                            "bool",
                                             format!("{t} from the rule giving {}", b.label),
                                         );
                                         false
@@ -605,6 +616,7 @@ impl Run<'_> {
                                     Got::Odd(t) => {
                                         tally.wrong_type(
                                             row,
+                                            "bool",
                                             format!("{t} from the rule giving {}", b.label),
                                         );
                                         false
@@ -657,7 +669,7 @@ impl Run<'_> {
                         })
                     })
                     .map_err(|e| stopped(&rule.name, &rule.span, &e))?;
-                self.tallied(&rule.name, at, tally, Type::Bool);
+                self.tallied(&rule.name, at, tally);
                 let actions = branches
                     .iter()
                     .map(|b| (b.label.to_string(), b.action.clone()))
@@ -671,7 +683,7 @@ impl Run<'_> {
                 actions,
             } => {
                 let (values, tally) = self.column(&rule.name, of, Some(Type::Decimal))?;
-                self.tallied(&rule.name, at, tally, Type::Decimal);
+                self.tallied(&rule.name, at, tally);
                 let scores = quantile_scores(&values, *buckets, *low_is_better);
                 let actions = actions
                     .iter()
@@ -685,7 +697,7 @@ impl Run<'_> {
                 actions,
             } => {
                 let (values, tally) = self.column(&rule.name, of, Some(Type::Decimal))?;
-                self.tallied(&rule.name, at, tally, Type::Decimal);
+                self.tallied(&rule.name, at, tally);
                 let labels = pareto_classes(&values, classes);
                 let actions = actions
                     .iter()
@@ -770,8 +782,17 @@ impl Run<'_> {
              -> Result<bool, Box<EvalAltResult>> {
                 let Some(f) = &filter else { return Ok(true) };
                 Ok(match f.eval(engine, scope, row)? {
-                    Got::Value(v) => v == Value::Bool(true),
-                    Got::Odd(_) => false,
+                    Got::Value(Value::Bool(b)) => b,
+                    Got::Value(Value::Null) => false,
+                    Got::Value(v) => {
+                        let ty = v.type_of().map_or("?", Type::name);
+                        tally.wrong_type(row, "bool", format!("{ty} from the filter"));
+                        false
+                    }
+                    Got::Odd(t) => {
+                        tally.wrong_type(row, "bool", format!("{t} from the filter"));
+                        false
+                    }
                     Got::Failed(m) => {
                         tally.null(row, m);
                         false
@@ -818,7 +839,7 @@ impl Run<'_> {
                     },
                 )
                 .map_err(|e| stopped(&rule.name, &k.formula.span, &e))?;
-            self.tallied(&rule.name, at, tally, Type::Decimal);
+            self.tallied(&rule.name, at, tally);
             for chunk in chunks {
                 for (key, accs) in chunk {
                     let key: Vec<String> = key
@@ -839,20 +860,21 @@ impl Run<'_> {
                     }
                 }
             }
-            // Channels and campaigns with spend but no customers are groups too.
-            if let [key] = k.by.as_slice() {
-                if SPEND_KEYS.contains(&key.as_str()) {
-                    for s in &self.facts.spend {
-                        let v = if key == "channel" {
-                            Some(s.channel.clone())
-                        } else {
-                            s.campaign.clone()
-                        };
-                        if let Some(v) = v {
-                            groups.entry(vec![v]).or_insert_with(|| {
-                                k.aggregates.iter().map(|a| Acc::new(a.func)).collect()
-                            });
-                        }
+            // Channels and campaigns (and campaigns per channel) with spend but no
+            // customers are groups too.
+            if !k.by.is_empty() && k.by.iter().all(|key| SPEND_KEYS.contains(&key.as_str())) {
+                for s in &self.facts.spend {
+                    let key: Option<Vec<String>> =
+                        k.by.iter()
+                            .map(|key| match key.as_str() {
+                                "channel" => Some(s.channel.clone()),
+                                _ => s.campaign.clone(),
+                            })
+                            .collect();
+                    if let Some(key) = key {
+                        groups.entry(key).or_insert_with(|| {
+                            k.aggregates.iter().map(|a| Acc::new(a.func)).collect()
+                        });
                     }
                 }
             }
@@ -862,8 +884,51 @@ impl Run<'_> {
                     .or_insert_with(|| k.aggregates.iter().map(|a| Acc::new(a.func)).collect());
             }
         } else {
+            let new_accs = || k.aggregates.iter().map(|a| Acc::new(a.func)).collect();
             for key in fact_groups(&k.by, &self.facts) {
-                groups.insert(key, Vec::new());
+                groups.insert(key, new_accs());
+            }
+            if let Some(shape) = &k.shape {
+                // The ledger's sums by period (and customer key): groups of their own,
+                // and the values of the formula's sum(x).
+                let index = self.next_shape;
+                self.next_shape += 1;
+                let sums = self.periods.0.get(index).cloned().unwrap_or_default();
+                let key_of = |period: &str, value: Option<&str>| -> Vec<String> {
+                    k.by.iter()
+                        .map(|b| {
+                            if *b == shape.period {
+                                period.to_string()
+                            } else {
+                                value.unwrap_or("(none)").to_string()
+                            }
+                        })
+                        .collect()
+                };
+                for (period, value) in sums.keys() {
+                    groups
+                        .entry(key_of(period, value.as_deref()))
+                        .or_insert_with(new_accs);
+                }
+                let at = k.by.iter().position(|b| *b == shape.period).unwrap_or(0);
+                for (key, accs) in groups.iter_mut() {
+                    let period = key.get(at).map(String::as_str).unwrap_or("");
+                    let value = key
+                        .iter()
+                        .enumerate()
+                        .find(|(i, _)| *i != at)
+                        .map(|(_, v)| v.as_str())
+                        .filter(|v| *v != "(none)");
+                    for (a, acc) in k.aggregates.iter().zip(accs.iter_mut()) {
+                        if let Some(m) = a.measure {
+                            let total = sums
+                                .get(&(period.to_string(), value.map(str::to_string)))
+                                .and_then(|v| v.get(m).copied())
+                                .unwrap_or(Decimal::ZERO);
+                            acc.push(Value::Decimal(total));
+                        }
+                    }
+                }
             }
         }
         // The formula per group.
@@ -913,7 +978,13 @@ impl Run<'_> {
                 },
                 Err(e) if fatal(&e) => return Err(stopped(&rule.name, &k.formula.span, &e)),
                 Err(e) => {
-                    error = Some(e.to_string());
+                    let message = e.to_string();
+                    error = Some(if null_operand(&message) {
+                        // `budget() - x` without a budget: say so, not Rhai's signature.
+                        format!("a value the formula needs is missing (no budget, or no customer with the value): {message}")
+                    } else {
+                        message
+                    });
                     Value::Null
                 }
             };
@@ -940,6 +1011,75 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// A curve KPI: `top=<share of customers>` rows with the cumulative value after that
+    /// share of the ranked customers, and one `peak=<share>` row with the curve's highest
+    /// cumulative value and where it is reached.
+    fn curve(&mut self, rule: &crate::compile::Rule, at: &str, c: &CurveKpi) -> Result<(), Error> {
+        let (values, tally) = self.column(&rule.name, &c.of, Some(Type::Decimal))?;
+        self.tallied(&rule.name, at, tally);
+        let keep: Vec<bool> = match &c.filter {
+            Some(f) => {
+                let (v, tally) = self.column(&rule.name, f, Some(Type::Bool))?;
+                self.tallied(&rule.name, at, tally);
+                v.into_iter().map(|v| v == Value::Bool(true)).collect()
+            }
+            None => vec![true; values.len()],
+        };
+        let ids = self.table.ids();
+        let mut ranked: Vec<(Decimal, usize)> = values
+            .iter()
+            .enumerate()
+            .filter(|&(row, _)| keep[row])
+            .filter_map(|(row, v)| Some((v.as_decimal()?, row)))
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| ids[a.1].cmp(&ids[b.1])));
+        let n = ranked.len();
+        let push = |kpis: &mut Vec<KpiValue>, key: &str, share: String, value: Decimal| {
+            kpis.push(KpiValue {
+                kpi: rule.name.clone(),
+                group: vec![(key.to_string(), share)],
+                value: round_value(Value::Decimal(value), c.round),
+                unit: c.unit.clone(),
+            })
+        };
+        if n == 0 {
+            self.diags.add(
+                &rule.name,
+                at,
+                "rules.null",
+                "no customer to rank: the curve is empty",
+                1,
+                "",
+            );
+            return Ok(());
+        }
+        let share = |rank: usize, places: u32| {
+            let s = (Decimal::from(rank) / Decimal::from(n)).round_dp(places);
+            format!("{s:.*}", places as usize)
+        };
+        let points = c.points as usize;
+        let mut next = 1;
+        let mut cumulative = Decimal::ZERO;
+        let mut peak = (Decimal::ZERO, 0);
+        for (i, (v, _)) in ranked.iter().enumerate() {
+            cumulative += *v;
+            let rank = i + 1;
+            if cumulative > peak.0 || rank == 1 {
+                peak = (cumulative, rank);
+            }
+            // The point k/points is reached after ceil(n * k / points) customers.
+            while next <= points && rank == (n * next).div_ceil(points) {
+                // Rounded, then padded: `{:.2}` alone truncates (2/3 would be 0.66).
+                let share = (Decimal::from(next) / Decimal::from(points)).round_dp(2);
+                let label = format!("{share:.2}");
+                push(&mut self.kpis, "top", label, cumulative);
+                next += 1;
+            }
+        }
+        push(&mut self.kpis, "peak", share(peak.1, 4), peak.0);
+        Ok(())
+    }
+
     fn allocate(
         &mut self,
         rule: &crate::compile::Rule,
@@ -952,7 +1092,7 @@ impl Run<'_> {
         let receives: Vec<bool> = match &a.to {
             Some(to) => {
                 let (v, tally) = self.column(&rule.name, to, Some(Type::Bool))?;
-                self.tallied(&rule.name, at, tally, Type::Bool);
+                self.tallied(&rule.name, at, tally);
                 v.into_iter().map(|v| v == Value::Bool(true)).collect()
             }
             None => vec![true; n],
@@ -960,7 +1100,7 @@ impl Run<'_> {
         let drivers: Vec<Decimal> = match &a.driver {
             Some(d) => {
                 let (v, tally) = self.column(&rule.name, d, Some(Type::Decimal))?;
-                self.tallied(&rule.name, at, tally, Type::Decimal);
+                self.tallied(&rule.name, at, tally);
                 let mut negative = 0;
                 let out = v
                     .into_iter()
@@ -986,7 +1126,8 @@ impl Run<'_> {
             }
             None => vec![Decimal::ONE; n],
         };
-        let mut shares = vec![Decimal::ZERO; n];
+        // Money with its cents: a customer who takes nothing takes 0.00.
+        let mut shares = vec![Decimal::new(0, 2); n];
         let key_column = a.each.as_ref().and_then(|k| self.table.column(k));
         // The pools by key: amount, and the rows that take from it.
         let mut pools: BTreeMap<String, (Decimal, Vec<usize>)> = BTreeMap::new();
@@ -1012,14 +1153,24 @@ impl Run<'_> {
                 }
             }
             PoolSource::CostPool(name) => {
-                let total: Decimal = self
+                let records: Vec<Decimal> = self
                     .facts
                     .cost_pools
                     .iter()
                     .filter(|p| &p.pool == name && p.period.start() <= self.as_of)
                     .map(|p| p.amount)
-                    .sum();
-                pools.insert("all".into(), (total, Vec::new()));
+                    .collect();
+                if records.is_empty() {
+                    self.diags.add(
+                        &rule.name,
+                        at,
+                        "rules.allocation",
+                        "no cost-pool records of this name up to the as-of date: nothing to allocate",
+                        1,
+                        &format!("pool={name}"),
+                    );
+                }
+                pools.insert("all".into(), (records.into_iter().sum(), Vec::new()));
             }
             PoolSource::Amount(x) => {
                 pools.insert("all".into(), (*x, Vec::new()));
@@ -1094,7 +1245,9 @@ impl Run<'_> {
                 }
                 None => {
                     let total: Decimal = rows.iter().map(|&r| drivers[r]).sum();
-                    if total.is_zero() {
+                    if total.is_zero() && amount.is_zero() {
+                        // Nothing to spread, and nobody to spread it to.
+                    } else if total.is_zero() {
                         let pool = summary.pool.clone();
                         self.diags.add(
                             &rule.name,
@@ -1177,7 +1330,7 @@ impl Run<'_> {
             }
             AlertDef::Condition { when, level } => {
                 let (values, tally) = self.column(&rule.name, when, Some(Type::Bool))?;
-                self.tallied(&rule.name, at, tally, Type::Bool);
+                self.tallied(&rule.name, at, tally);
                 for (row, v) in values.into_iter().enumerate() {
                     if v == Value::Bool(true) {
                         self.alerts.push(AlertRow {
@@ -1270,7 +1423,15 @@ pub(crate) fn largest_remainder(
     for &i in order.iter().take(left) {
         parts[i].0 += Decimal::ONE;
     }
-    parts.into_iter().map(|(c, _)| c / cents).collect()
+    // In yuan with two places (900000.00, not 900000), as money is written.
+    parts
+        .into_iter()
+        .map(|(c, _)| {
+            let mut yuan = c / cents;
+            yuan.rescale(2);
+            yuan
+        })
+        .collect()
 }
 
 fn describe_ok(levels: &[(Level, crate::compile::Test)]) -> String {
@@ -1278,6 +1439,27 @@ fn describe_ok(levels: &[(Level, crate::compile::Test)]) -> String {
         .last()
         .map(|(_, t)| format!("not {}", t.describe()))
         .unwrap_or_default()
+}
+
+/// Whether a script error shows a defect of the rule itself, whatever the data.
+fn rule_defect(message: &str) -> bool {
+    (message.contains("Function not found") && !null_operand(message))
+        || [
+            // Rhai's messages (rhai/src/types/error.rs) of errors no data can cause.
+            "Variable not found",
+            "Variable already defined",
+            "Forbidden variable",
+            "Property not found",
+            "Cannot modify",
+            "Cannot assign",
+            "Non-pure",
+            "Indexer unavailable",
+            "For loop expects",
+            "Data type incorrect",
+            "Output type incorrect",
+        ]
+        .iter()
+        .any(|m| message.contains(m))
 }
 
 /// Whether an error message says a function got a null (`()`) argument, as a missing
@@ -1321,7 +1503,15 @@ fn subject(keys: &GroupKeys) -> String {
 fn round_value(v: Value, places: Option<u32>) -> Value {
     match (v, places) {
         (Value::Decimal(d), Some(p)) => {
-            Value::Decimal(d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero))
+            let mut d = d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero);
+            // `round: 2` prints two places (4.00, 1.20); more places print without
+            // trailing zeros (0.12, 0.1799); see `Value`'s Display.
+            if p <= 2 {
+                d.rescale(p);
+            } else {
+                d = d.normalize();
+            }
+            Value::Decimal(d)
         }
         (v, _) => v,
     }
@@ -1382,7 +1572,9 @@ fn fact_groups(by: &[String], facts: &Facts) -> Vec<Vec<String>> {
 
 /// An aggregate's running state over a group.
 enum Acc {
-    Sum(Decimal, bool),
+    /// The sum, and whether a value / a row (perhaps without a value) was seen: the sum
+    /// of no rows is 0, of rows that all lack the value null.
+    Sum(Decimal, bool, bool),
     Avg(Decimal, u64),
     Min(Option<Decimal>),
     Max(Option<Decimal>),
@@ -1393,7 +1585,7 @@ enum Acc {
 impl Acc {
     fn new(f: AggFunc) -> Acc {
         match f {
-            AggFunc::Sum => Acc::Sum(Decimal::ZERO, false),
+            AggFunc::Sum => Acc::Sum(Decimal::ZERO, false, false),
             AggFunc::Avg => Acc::Avg(Decimal::ZERO, 0),
             AggFunc::Min => Acc::Min(None),
             AggFunc::Max => Acc::Max(None),
@@ -1409,9 +1601,12 @@ impl Acc {
             }
             return;
         }
+        if let Acc::Sum(_, _, rows) = self {
+            *rows = true;
+        }
         let Some(x) = v.as_decimal() else { return };
         match self {
-            Acc::Sum(s, any) => {
+            Acc::Sum(s, any, _) => {
                 *s = s.saturating_add(x);
                 *any = true;
             }
@@ -1429,9 +1624,10 @@ impl Acc {
     /// Adds another chunk's state of the same aggregate.
     fn merge(&mut self, other: Acc) {
         match (self, other) {
-            (Acc::Sum(s, any), Acc::Sum(t, other_any)) => {
+            (Acc::Sum(s, any, rows), Acc::Sum(t, other_any, other_rows)) => {
                 *s = s.saturating_add(t);
                 *any |= other_any;
+                *rows |= other_rows;
             }
             (Acc::Avg(s, n), Acc::Avg(t, m)) => {
                 *s = s.saturating_add(t);
@@ -1457,9 +1653,10 @@ impl Acc {
 
     fn finish(self) -> Value {
         match self {
-            Acc::Sum(s, _) => Value::Decimal(s),
+            Acc::Sum(_, false, true) => Value::Null,
+            Acc::Sum(s, _, _) => Value::Decimal(s),
             Acc::Avg(_, 0) => Value::Null,
-            Acc::Avg(s, n) => Value::Decimal((s / Decimal::from(n)).round_dp(4)),
+            Acc::Avg(s, n) => Value::Decimal(s / Decimal::from(n)),
             Acc::Min(m) | Acc::Max(m) => m.map_or(Value::Null, Value::Decimal),
             Acc::Count(n) => Value::Int(n),
             Acc::Median(mut v) => {
@@ -1581,6 +1778,8 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
         diags: Diags::default(),
         segments: Vec::new(),
         allocations: Vec::new(),
+        periods: Default::default(),
+        next_shape: 0,
     };
     for (i, rule) in program.rules.iter().enumerate() {
         if let RuleBody::Declared(d) = &rule.body {
@@ -1638,13 +1837,13 @@ pub(crate) fn dry_run(program: &mut Program, inputs: &BTreeMap<String, Type>) ->
         }
     }
     for d in &run.diags.0.values().cloned().collect::<Vec<_>>() {
-        // Missing values from empty facts are expected in a dry run; wrong types and
-        // calls of functions that do not exist are not.
-        let data_dependent = d.code == "rules.null"
-            && (d.message.contains("Division by zero")
-                || null_operand(&d.message)
-                || d.message.contains("no value"));
-        if d.code == "rules.unique" || data_dependent {
+        // The sample customer's data is made up, and the facts are empty: an error that
+        // depends on data (a division by zero, a missing value, an index past the end of
+        // a list, text that is not a number) is expected; one that shows a defect of the
+        // rule (a function that does not exist or does not take these types, an unknown
+        // variable or property, a wrong type) is not.
+        let data_dependent = d.code == "rules.null" && !rule_defect(&d.message);
+        if matches!(d.code, "rules.unique" | "rules.allocation") || data_dependent {
             continue;
         }
         let rule = program.rules.iter().find(|r| r.name == d.rule);

@@ -60,8 +60,18 @@ impl Program {
             if rule.is_some_and(|name| name != r.name) {
                 continue;
             }
+            // Unasked, a group KPI is told only for the groups the customer counts in
+            // (not portfolio totals, not groups its filter keeps it out of).
+            let asked = rule.is_some();
             if let Some(e) = self.explain_rule(outcome, row, r) {
-                out.push(e);
+                let group = matches!(&r.body, RuleBody::GroupKpi(_));
+                let told = match &r.body {
+                    RuleBody::GroupKpi(k) => !k.by.is_empty() && e.value != Value::Null,
+                    _ => true,
+                };
+                if asked || !group || told {
+                    out.push(e);
+                }
             }
         }
         sandbox::set_frame(previous);
@@ -84,6 +94,7 @@ impl Program {
                     Func::Last => "last",
                     Func::Distinct => "distinct",
                     Func::Avg => "avg",
+                    Func::Open => "open",
                 };
                 let of = match d.of {
                     Field::Amount => "amount",
@@ -92,14 +103,43 @@ impl Program {
                     Field::Document => "document",
                     Field::Dimension(i) => DIMENSIONS[i],
                 };
-                let mut what = if d.func == Func::Count {
+                let kinds = |k: &[ledgerlens_model::EntryKind]| {
+                    k.iter()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut what = if let Some(activity) = &d.activity {
+                    let what = if d.func == Func::Count {
+                        "records"
+                    } else {
+                        "sum of the counts"
+                    };
+                    format!("{what} of the customer's activity {activity}")
+                } else if d.func == Func::Count {
                     "count of the customer's entries".to_string()
+                } else if d.func == Func::Open {
+                    let age = match d.age {
+                        (from, Some(to)) => format!("{from}-{to}"),
+                        (from, None) => format!("{from} or more"),
+                    };
+                    let what = if d.of == Field::Date {
+                        "earliest date"
+                    } else {
+                        "sum"
+                    };
+                    format!(
+                        "{what} of the items of kind {} still open after settling by {} \
+                         (oldest first), {age} days old on {}",
+                        kinds(d.kinds.as_deref().unwrap_or_default()),
+                        kinds(&d.settled_by),
+                        outcome.as_of
+                    )
                 } else {
                     format!("{func} of {of} over the customer's entries")
                 };
-                if let Some(k) = &d.kinds {
-                    let names: Vec<String> = k.iter().map(|k| k.to_string()).collect();
-                    what.push_str(&format!(" of kind {}", names.join(", ")));
+                if let Some(k) = d.kinds.as_deref().filter(|_| d.func != Func::Open) {
+                    what.push_str(&format!(" of kind {}", kinds(k)));
                 }
                 for (i, v) in &d.dims {
                     what.push_str(&format!(" with {} = {v}", DIMENSIONS[*i]));
@@ -111,6 +151,7 @@ impl Program {
                     Some(Window::Months(n)) => {
                         what.push_str(&format!(", in the {n} months up to {}", outcome.as_of))
                     }
+                    None if d.func == Func::Open => {}
                     None => what.push_str(&format!(", up to {}", outcome.as_of)),
                 }
                 vec![Step {
@@ -272,7 +313,73 @@ impl Program {
                 });
                 steps
             }
-            RuleBody::GroupKpi(_) | RuleBody::Alert(AlertDef::Thresholds { .. }) => return None,
+            RuleBody::GroupKpi(k) if !k.by_period => {
+                // The group the customer counts in, and the group's value.
+                let mut steps = Vec::new();
+                if let Some(f) = &k.filter {
+                    let step = self.step(f, outcome, row);
+                    let held = step.result == "true";
+                    steps.push(Step {
+                        result: if held { "held" } else { "did not hold" }.into(),
+                        what: format!("filter: {}", step.what),
+                        ..step
+                    });
+                    if !held {
+                        return Some(Explanation {
+                            rule: r.name.clone(),
+                            kind: r.kind,
+                            at,
+                            value: Value::Null,
+                            action: None,
+                            steps,
+                        });
+                    }
+                }
+                let keys: Vec<(String, String)> =
+                    k.by.iter()
+                        .map(|key| {
+                            let v = table.column(key).map_or(Value::Null, |c| c.get(row));
+                            let v = if v == Value::Null {
+                                "(none)".to_string()
+                            } else {
+                                v.to_string()
+                            };
+                            (key.clone(), v)
+                        })
+                        .collect();
+                let group = outcome
+                    .kpis
+                    .iter()
+                    .find(|v| v.kpi == r.name && v.group == keys);
+                let value = group.map_or(Value::Null, |g| g.value.clone());
+                let name = if keys.is_empty() {
+                    "all customers".to_string()
+                } else {
+                    keys.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                steps.push(Step {
+                    what: format!(
+                        "counted in the group {name}: {} over the group's customers",
+                        k.formula.text.trim()
+                    ),
+                    result: value.to_string(),
+                    inputs: Vec::new(),
+                });
+                return Some(Explanation {
+                    rule: r.name.clone(),
+                    kind: r.kind,
+                    at,
+                    value,
+                    action: None,
+                    steps,
+                });
+            }
+            RuleBody::GroupKpi(_)
+            | RuleBody::Curve(_)
+            | RuleBody::Alert(AlertDef::Thresholds { .. }) => return None,
         };
         Some(Explanation {
             rule: r.name.clone(),

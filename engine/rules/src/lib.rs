@@ -35,7 +35,7 @@
 //! let mut table = Table::new(["c1", "c2"]);
 //! table.insert("revenue", Column::from_values(Type::Decimal, [Value::Int(5000), Value::Int(10)]));
 //! let as_of = "2025-12-31".parse().unwrap();
-//! let outcome = program.evaluate(Input { table, facts: Facts::default(), as_of })?;
+//! let outcome = program.evaluate(Input { table, facts: Facts::default(), as_of, periods: Default::default() })?;
 //! assert_eq!(outcome.table.column("tier").unwrap().get(0).to_string(), "key-account");
 //! # Ok::<(), ledgerlens_rules::Error>(())
 //! ```
@@ -49,6 +49,7 @@ mod explain;
 pub mod facts;
 mod native;
 pub mod pack;
+pub mod periods;
 pub mod sandbox;
 pub mod spec;
 mod value;
@@ -60,5 +61,6 @@ pub use eval::{AlertRow, Input, Keep, KpiValue, Outcome, RuleDiagnostic, Segment
 pub use explain::{Explanation, Step};
 pub use facts::Facts;
 pub use pack::{Pack, PackSource, Resolver};
+pub use periods::{PeriodAccumulator, PeriodTotals};
 pub use sandbox::FunctionDoc;
 pub use value::{Column, ColumnBuilder, Table, Type, Value};

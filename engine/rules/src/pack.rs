@@ -167,11 +167,37 @@ impl RuleDef {
         if first_line.is_empty() {
             return self.span.clone();
         }
-        match self.text[self.offset..].find(first_line) {
-            Some(i) => span_at(&self.span.file, &self.text, self.offset + i),
-            None => self.span.clone(),
-        }
+        // The first occurrence that is not in the rule's description (which may quote
+        // the expression it explains).
+        let rest = &self.text[self.offset..];
+        rest.match_indices(first_line)
+            .map(|(i, _)| self.offset + i)
+            .find(|&at| owning_key(&self.text, at) != Some("description"))
+            .map_or_else(
+                || self.span.clone(),
+                |at| span_at(&self.span.file, &self.text, at),
+            )
     }
+}
+
+/// The YAML key whose value holds the byte offset `at`: the key before it on its line, or
+/// the key of the nearest less indented line above (a block scalar's).
+fn owning_key(text: &str, at: usize) -> Option<&str> {
+    fn key_of(line: &str) -> Option<&str> {
+        let line = line.trim_start().trim_start_matches("- ");
+        line.find(':').map(|i| line[..i].trim())
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let prefix = &text[line_start..at];
+    if !prefix.trim().is_empty() {
+        return key_of(prefix);
+    }
+    let indent = prefix.len();
+    text[..line_start]
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && l.len() - l.trim_start().len() < indent)
+        .and_then(key_of)
 }
 
 /// A Rhai script file of a pack.
@@ -603,13 +629,37 @@ fn significant_digits(s: &str) -> usize {
 }
 
 /// Parses the rules of one file (one per YAML document).
+/// Where each YAML document of a text begins: its first line that is not blank, a
+/// comment or the `---` separator (`None` for a document without content).
+fn document_starts(text: &str) -> Vec<Option<usize>> {
+    let mut starts: Vec<Option<usize>> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_end();
+        if t == "---" || t.starts_with("--- ") {
+            starts.push(None);
+        } else if !t.trim().is_empty() && !t.trim_start().starts_with('#') {
+            match starts.last_mut() {
+                None => starts.push(Some(offset)),
+                Some(start @ None) => *start = Some(offset),
+                Some(Some(_)) => {}
+            }
+        }
+        offset += line.len();
+    }
+    starts
+}
+
 fn parse_rules(file: &str, text: &str, pack: &str, problems: &mut Vec<Problem>) -> Vec<RuleDef> {
     let shared: Arc<str> = Arc::from(text);
     let mut out = Vec::new();
     // Track where each document starts so a rule's text can be located after it.
     let mut search_from = 0usize;
     let mut last_error: Option<String> = None;
-    for doc in serde_yaml::Deserializer::from_str(text) {
+    let starts = document_starts(text);
+    for (index, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        // Where this document's text begins (its first line with content).
+        let doc_at = starts.get(index).copied().flatten().unwrap_or(search_from);
         let spec = match RuleSpec::deserialize(doc) {
             Ok(s) => s,
             Err(e) => {
@@ -647,7 +697,7 @@ fn parse_rules(file: &str, text: &str, pack: &str, problems: &mut Vec<Problem>) 
                 }
                 problems.push(Problem {
                     file: file.to_string(),
-                    line: span_at(file, text, search_from).line,
+                    line: span_at(file, text, doc_at).line,
                     column: 0,
                     code: "rules.kind",
                     message: "a rule needs one of the keys feature, segment, allocation, kpi, alert (with its name)".into(),
@@ -658,7 +708,7 @@ fn parse_rules(file: &str, text: &str, pack: &str, problems: &mut Vec<Problem>) 
                 let keys: Vec<&str> = many.iter().map(|(k, _)| k.key()).collect();
                 problems.push(Problem {
                     file: file.to_string(),
-                    line: span_at(file, text, search_from).line,
+                    line: span_at(file, text, doc_at).line,
                     column: 0,
                     code: "rules.kind",
                     message: format!("a rule has one kind key, this one has {}", keys.join(", ")),

@@ -190,6 +190,21 @@ fn register(e: &mut Engine, docs: &mut Vec<FunctionDoc>) {
         "Exact division of whole numbers: 7 / 2 == 3.5 (dividing by zero is an error: the value becomes null).",
         "7 / 2",
         "/", |a: INT, b: INT| exact_div(Decimal::from(a), Decimal::from(b)));
+    // `x /= y` on whole numbers too: Rhai's built-in would divide whole numbers; the
+    // variable becomes a decimal.
+    e.register_fn(
+        "/=",
+        |x: &mut Dynamic, b: INT| -> Result<(), Box<EvalAltResult>> {
+            let a = match x.as_int() {
+                Ok(a) => Decimal::from(a),
+                Err(_) => x
+                    .as_decimal()
+                    .map_err(|t| err(format!("cannot divide {t} by int")))?,
+            };
+            *x = Dynamic::from_decimal(exact_div(a, Decimal::from(b))?);
+            Ok(())
+        },
+    );
     host!(
         e,
         docs,

@@ -79,7 +79,8 @@ pub struct RuleSpec {
     /// The value type of a scripted feature (`decimal` by default).
     #[serde(rename = "type")]
     pub ty: Option<String>,
-    /// Declared features: `sum`, `count`, `min`, `max`, `first`, `last`, `distinct`, `avg`.
+    /// Declared features: `sum`, `count`, `min`, `max`, `first`, `last`, `distinct`, `avg`,
+    /// `open`.
     pub aggregate: Option<String>,
     /// Declared features: what is aggregated (`amount`, `quantity`, `date`, `document`, a
     /// dimension); `amount` by default.
@@ -92,6 +93,14 @@ pub struct RuleSpec {
     /// Declared features: entries dated in the window before the as-of date (`90d`,
     /// `12m`, `2y`).
     pub window: Option<String>,
+    /// Declared features over activity counts (not ledger entries): the activity's name
+    /// (`service-ticket`); with `aggregate: sum` (of the counts) or `count` (of records).
+    pub activity: Option<String>,
+    /// Declared `open` features: the entry kinds that settle open items, oldest first.
+    pub settled_by: Option<Vec<String>>,
+    /// Declared `open` features: the age of the open items counted, in days after their
+    /// date (`0-30`, `91+`).
+    pub age: Option<String>,
     /// A Rhai expression (scripted features, per-customer KPIs).
     pub expr: Option<String>,
     /// A Rhai script: inline text, or the name of a `.rhai` file of the pack.
@@ -125,7 +134,8 @@ pub struct RuleSpec {
 
     // KPIs.
     /// Group keys: customer columns (`channel`, `region`, a segment) or a period
-    /// (`month`, `quarter`, `year`, with `channel` / `campaign` / `department`).
+    /// (`month`, `quarter`, `year`, with one of `channel` / `campaign` / `region` /
+    /// `department`); a KPI by period sums ledger entries (`sum(sale)`).
     pub by: Option<Vec<String>>,
     /// `customer` for a per-customer KPI.
     pub per: Option<String>,
@@ -133,6 +143,11 @@ pub struct RuleSpec {
     pub value: Option<String>,
     /// Only customers for which this condition holds are aggregated.
     pub filter: Option<String>,
+    /// A curve KPI (the whale curve): customers ranked by this per-customer expression,
+    /// highest first, and its cumulative sum by rank.
+    pub curve: Option<String>,
+    /// A curve KPI: how many points (20: after every 5% of the customers).
+    pub points: Option<u32>,
     /// Decimal places of the result.
     pub round: Option<u32>,
     /// Display unit: `money`, `ratio`, `percent`, `count`, `days`.

@@ -165,7 +165,7 @@ impl fmt::Display for Value {
             Value::Null => f.write_str("null"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
-            Value::Decimal(d) => write!(f, "{}", d.normalize()),
+            Value::Decimal(d) => write!(f, "{}", shown(*d)),
             Value::Text(s) => f.write_str(s),
             Value::Date(d) => write!(f, "{d}"),
             Value::List(l) => {
@@ -182,6 +182,18 @@ impl fmt::Display for Value {
     }
 }
 
+/// A decimal as ledgerlens prints it: with its places when it has at most two (money
+/// keeps its cents: 2258514.90, and a value rounded to 2 places keeps them: 1.20), else
+/// without trailing zeros (0.1790, the result of a division, 12.000 become 0.179, 12).
+/// The scale is computed, never guessed, so the same inputs print the same text.
+fn shown(d: Decimal) -> Decimal {
+    if d.scale() <= 2 {
+        d
+    } else {
+        d.normalize()
+    }
+}
+
 /// Values serialize as JSON would show them; decimals as strings, so that no reader turns
 /// money into a float.
 impl Serialize for Value {
@@ -190,7 +202,7 @@ impl Serialize for Value {
             Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
-            Value::Decimal(d) => s.collect_str(&d.normalize()),
+            Value::Decimal(d) => s.collect_str(&shown(*d)),
             Value::Text(t) => s.serialize_str(t),
             Value::Date(d) => s.collect_str(d),
             Value::List(l) => s.collect_seq(l.iter().map(|t| t.as_str())),

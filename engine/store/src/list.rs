@@ -74,8 +74,8 @@ impl CustomerList {
     pub fn push_new(&mut self, id: &str, first_seen: Option<NaiveDate>) {
         let out = &mut self.rows.body;
         put_str(out, id);
-        // name, phone, uscc, region, channel: none.
-        out.extend_from_slice(&[0; 5]);
+        // name, phone, uscc, region, channel, campaign: none.
+        out.extend_from_slice(&[0; 6]);
         match first_seen.map(days).and_then(|d| i32::try_from(d).ok()) {
             Some(d) => {
                 out.push(1);

@@ -12,8 +12,9 @@ use serde::Serialize;
 use crate::records::{Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow};
 use crate::{BlockReader, Error, Import};
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes and reads. 2: customers carry their acquisition
+/// campaign.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The partition holding company-ledger lines (entries without a customer).
 pub const COMPANY_PARTITION: u32 = u32::MAX;

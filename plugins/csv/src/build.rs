@@ -458,6 +458,7 @@ impl<'p, C: Cells> At<'p, C> {
             },
             region: self.string(Field::Region),
             channel: self.string(Field::Channel),
+            campaign: self.string(Field::Campaign),
             first_seen,
             credit_limit,
             tags,

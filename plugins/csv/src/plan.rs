@@ -23,7 +23,7 @@ fn fields(record: RecordType) -> &'static [Field] {
             Product, Channel, Campaign, Region, Department, Project,
         ],
         RecordType::Customer => &[
-            Code, Name, Phone, Uscc, Region, Channel, FirstSeen, CreditLimit, Tags,
+            Code, Name, Phone, Uscc, Region, Channel, Campaign, FirstSeen, CreditLimit, Tags,
         ],
         RecordType::Spend => &[Date, Channel, Campaign, Amount, Currency],
         RecordType::Budget => &[Dimension, Key, Period, Amount, Currency],

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use ledgerlens_model::{Budget, Provenance, Spend};
+use ledgerlens_model::{Budget, CostPool, Provenance, Spend};
 use ledgerlens_rules::{
     Column, Error, Facts, Input, Outcome, Pack, PackSource, Problem, Program, Resolver, Table,
     Type, Value,
@@ -142,10 +142,22 @@ impl Rows {
 
 /// Evaluates a program; panics on an error.
 pub fn run(program: &Program, table: Table, facts: Facts, as_of: &str) -> Outcome {
+    run_with(program, table, facts, Default::default(), as_of)
+}
+
+/// Evaluates a program with the ledger's totals by period; panics on an error.
+pub fn run_with(
+    program: &Program,
+    table: Table,
+    facts: Facts,
+    periods: ledgerlens_rules::PeriodTotals,
+    as_of: &str,
+) -> Outcome {
     program
         .evaluate(Input {
             table,
             facts,
+            periods,
             as_of: d(as_of),
         })
         .unwrap_or_else(|e| panic!("{e}"))
@@ -241,11 +253,38 @@ pub fn spend(date: &str, channel: &str, amount: &str) -> Spend {
     }
 }
 
+/// Spend of a campaign on one of its channels on a date.
+pub fn campaign_spend(date: &str, channel: &str, campaign: &str, amount: &str) -> Spend {
+    Spend {
+        campaign: Some(campaign.into()),
+        ..spend(date, channel, amount)
+    }
+}
+
 /// A budget of a channel for a period.
 pub fn budget(channel: &str, period: &str, amount: &str) -> Budget {
     Budget {
         dimension: "channel".into(),
         key: channel.into(),
+        period: period.parse().expect("a period"),
+        amount: dec(amount),
+        currency: "CNY".into(),
+        source: Provenance::default(),
+    }
+}
+
+/// A budget of a campaign for a period.
+pub fn campaign_budget(campaign: &str, period: &str, amount: &str) -> Budget {
+    Budget {
+        dimension: "campaign".into(),
+        ..budget(campaign, period, amount)
+    }
+}
+
+/// A cost-pool record: the pool `service` or `logistics` cost `amount` in a period.
+pub fn cost_pool(pool: &str, period: &str, amount: &str) -> CostPool {
+    CostPool {
+        pool: pool.into(),
         period: period.parse().expect("a period"),
         amount: dec(amount),
         currency: "CNY".into(),

@@ -182,7 +182,6 @@ fn missing_data_in_a_group_kpi_is_a_null_with_a_diagnostic() {
 }
 
 #[test]
-#[ignore = "bug: sum() over only missing values gives 0, not null (eval.rs Acc::finish ignores the `any` flag that Acc::Sum tracks)"]
 fn a_sum_of_only_missing_values_is_null() {
     let only_null = Rows::new(&["x", "y"])
         .col("revenue", Type::Decimal, vec![Value::Null, Value::Null])
@@ -305,11 +304,11 @@ fn alert_levels_from_thresholds_above() {
     let a = alerts(&out, "cac_high");
     assert_eq!(
         a["channel=wechat"],
-        ("review".into(), "400".into(), "> 300".into())
+        ("review".into(), "400.00".into(), "> 300".into())
     );
     assert_eq!(
         a["channel=fair"],
-        ("critical".into(), "500".into(), "> 450".into())
+        ("critical".into(), "500.00".into(), "> 450".into())
     );
     assert_eq!(a["channel=(none)"].0, "ok");
     let row = out
@@ -340,7 +339,7 @@ fn alert_levels_below_and_outside() {
     assert_eq!(roi["channel=fair"].0, "ok");
     assert_eq!(
         roi["channel=tiktok"],
-        ("critical".into(), "0".into(), "< 0.5".into())
+        ("critical".into(), "0.00".into(), "< 0.5".into())
     );
     assert!(!roi.contains_key("channel=(none)"));
     let dev = alerts(&out, "off_budget");
@@ -545,4 +544,121 @@ fn spend_is_allocated_per_channel_to_the_customers_it_acquired() {
 
 fn vd_dec(s: &str) -> rust_decimal::Decimal {
     s.parse().expect("decimal")
+}
+
+/// A curve KPI ranks customers by a value, highest first (ties by customer id), and
+/// gives the cumulative value after each share of them, and at the curve's peak.
+#[test]
+fn a_curve_accumulates_by_rank_and_marks_its_peak() {
+    // Revenue by rank: a 1000, b 500, c 300, e 200 (d has none and is not ranked); with
+    // a cost of 600 each for b and e: profit a 1000, c 300, b -100, e -400.
+    let out = evaluate(
+        "kpi: k\ncurve: \"if channel == () { revenue - 600 } else if orders == 0 { revenue - 600 } else { revenue }\"\npoints: 3\n",
+        Facts::default(),
+    );
+    let k = kpi(&out, "k");
+    // 4 customers, 3 points: after ceil(4/3) = 2, ceil(8/3) = 3 and 4 customers.
+    let expected: BTreeMap<String, Value> = [
+        ("top=0.33", vd("1300")),
+        ("top=0.67", vd("1200")),
+        ("top=1.00", vd("800")),
+        ("peak=0.5000", vd("1300")),
+    ]
+    .into_iter()
+    .map(|(g, v)| (g.to_string(), v))
+    .collect();
+    assert_eq!(k, expected);
+    // More points than customers: every point is reached.
+    let out = evaluate(
+        "kpi: k\ncurve: revenue\nfilter: orders > 2\npoints: 5\n",
+        Facts::default(),
+    );
+    assert_eq!(kpi(&out, "k").len(), 6, "{:?}", kpi(&out, "k"));
+}
+
+#[test]
+fn a_filter_that_is_not_a_condition_is_a_problem() {
+    let problems = pack_problems(
+        &[PACK, ("r.yaml", "kpi: k\nvalue: count()\nfilter: orders\n")],
+        &schema(),
+    );
+    let p = the_problem(&problems, "rules.type");
+    assert!(
+        p.message.contains("expected bool, got int from the filter"),
+        "{p}"
+    );
+}
+
+/// `explain` of a group KPI names the customer's group and its value, or the filter
+/// that kept the customer out.
+#[test]
+fn explain_tells_a_customer_its_group() {
+    let program = compile(
+        &[
+            PACK,
+            (
+                "r.yaml",
+                "kpi: k\nby: [channel]\nfilter: orders > 0\nvalue: sum(revenue)\n",
+            ),
+        ],
+        &schema(),
+    );
+    let out = run(&program, rows().table(), Facts::default(), "2025-12-31");
+    // a: wechat, 3 orders; wechat's buyers are a alone (b has no order): 1000.
+    let a = program.explain(&out, 0, Some("k"));
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].value, vd("1000"));
+    let last = a[0].steps.last().unwrap();
+    assert!(last.what.contains("group channel=wechat"), "{last:?}");
+    assert_eq!(last.result, "1000");
+    // b has no order: the filter keeps it out of every group.
+    let b = program.explain(&out, 1, Some("k"));
+    assert_eq!(b[0].value, Value::Null);
+    assert_eq!(b[0].steps.len(), 1);
+    assert_eq!(b[0].steps[0].result, "did not hold");
+    // e has no channel: its group is (none).
+    let e = program.explain(&out, 4, Some("k"));
+    assert!(e[0].steps.last().unwrap().what.contains("channel=(none)"));
+    assert_eq!(e[0].value, vd("200"));
+}
+
+#[test]
+fn a_kpi_by_period_sums_the_ledger_only() {
+    let declared = "feature: sales_12m\naggregate: sum\nkinds: [sale]\nwindow: 12m\n---\nfeature: sales\naggregate: sum\nkinds: [sale]\n";
+    for (value, by) in [
+        // A customer value is not a sum of entries by period.
+        ("sum(revenue)", "[month]"),
+        // Nor a windowed declared feature, nor an average.
+        ("sum(sales_12m)", "[month]"),
+        ("avg(sale)", "[quarter]"),
+        // Not an entry kind either.
+        ("sum(sailz)", "[year]"),
+    ] {
+        let rules = format!("{declared}---\nkpi: k\nby: {by}\nvalue: {value}\n");
+        let problems = pack_problems(&[PACK, ("r.yaml", &rules)], &schema());
+        let p = the_problem(&problems, "rules.kpi");
+        assert!(p.message.contains("sums the ledger"), "{value}: {p}");
+    }
+    // A department is no customer's: ledger sums by period are not grouped by it.
+    let problems = pack_problems(
+        &[
+            PACK,
+            (
+                "r.yaml",
+                "kpi: k\nby: [department, month]\nvalue: sum(sale)\n",
+            ),
+        ],
+        &schema(),
+    );
+    assert!(the_problem(&problems, "rules.kpi")
+        .message
+        .contains("department"));
+    // Entry kinds and declared sums are fine.
+    compile(
+        &[
+            PACK,
+            ("r.yaml", &format!("{declared}---\nkpi: k\nby: [channel, month]\nvalue: sum(sales) - sum(refund)\n")),
+        ],
+        &schema(),
+    );
 }
