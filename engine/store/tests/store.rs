@@ -1245,6 +1245,33 @@ fn schema_version_is_checked() {
     }
 }
 
+#[test]
+fn cross_reference_rows_read_back_as_written() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path, &options(1));
+    let row = |system: &str, code: &str, customer: &str| XrefRow {
+        system: system.into(),
+        code: code.into(),
+        customer: customer.into(),
+    };
+    // Customers created from their code (stored without their id) and linked ones.
+    let rows = vec![
+        row("crm", "C1", "crm:C1"),
+        row("crm", "C2", "k3:9"),
+        row("crm", "C3", "crm:C3x"),
+        row("k3", "9", "k3:9"),
+        row("k3", "客户", "k3:客户"),
+    ];
+    let import = store.begin_import().unwrap();
+    import.put_xref(0, &rows).unwrap();
+    import.commit(record("x.csv", "x1")).unwrap();
+    assert_eq!(store.xref_in(0).unwrap(), rows);
+    drop(store);
+    let store = open(&path, &OpenOptions::existing());
+    assert_eq!(store.xref_in(0).unwrap(), rows);
+}
+
 // ---------------------------------------------------------------------------------------
 // Block encoding
 // ---------------------------------------------------------------------------------------
