@@ -27,7 +27,11 @@ struct Builtin {
     get: fn(&Customer, &Features) -> Value,
 }
 
-fn dec(d: rust_decimal::Decimal) -> Value {
+/// Money, with its cents (a source may write whole yuan: 300 is 300.00).
+fn dec(mut d: rust_decimal::Decimal) -> Value {
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
     Value::Decimal(d)
 }
 
@@ -93,12 +97,12 @@ const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "purchase_frequency",
         ty: Type::Decimal,
-        get: |_, f| opt(f.purchase_frequency, dec),
+        get: |_, f| opt(f.purchase_frequency, Value::Decimal),
     },
     Builtin {
         name: "refund_rate",
         ty: Type::Decimal,
-        get: |_, f| opt(f.refund_rate, dec),
+        get: |_, f| opt(f.refund_rate, Value::Decimal),
     },
     Builtin {
         name: "receivables",
