@@ -1004,7 +1004,7 @@ fn standard_pack_runs_on_the_demo_company() {
     assert!(step["inputs"]
         .as_array()
         .unwrap()
-        .contains(&serde_json::json!(["credit_limit", "300000"])));
+        .contains(&serde_json::json!(["credit_limit", "300000.00"])));
     assert!(step["inputs"]
         .as_array()
         .unwrap()

@@ -26,7 +26,7 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use chrono::NaiveDate;
 use ledgerlens_model::{normalize, Customer, CustomerId, CustomerRecord, Diagnostic, Party};
 use ledgerlens_store::{
-    CustomerList, Import, IndexRow, Merge, Store, XrefList, IDENTITY_NAME, IDENTITY_PHONE,
+    CustomerList, Import, IndexRow, Merge, Reserve, Store, XrefList, IDENTITY_NAME, IDENTITY_PHONE,
     IDENTITY_USCC,
 };
 
@@ -127,6 +127,29 @@ struct SlotInfo {
     origin: Origin,
 }
 
+/// The slots of one master partition in local-key order: what the write phase needs of
+/// them, gathered in one pass over the directory ([`Directory::gather`]) so that the
+/// writers read one small buffer per partition instead of the large tables all over.
+#[derive(Debug, Default)]
+struct PartitionIds {
+    /// The ids, back to back.
+    ids: String,
+    /// Where each local key's id ends in `ids`.
+    ends: Vec<u32>,
+    /// Whether each local key is a new customer, and its first-seen date.
+    new: Vec<(bool, Option<NaiveDate>)>,
+}
+
+/// The codes an import links or creates in one cross-reference partition, gathered like
+/// [`PartitionIds`].
+#[derive(Debug, Default)]
+struct XrefIds {
+    /// Each code, followed by its customer id unless that is `system:code`.
+    text: String,
+    /// Where each code ends and where its id ends (equal: the id is `system:code`).
+    ends: Vec<(u32, u32)>,
+}
+
 /// 32 bits of a code's hash (kept in the table, so it can grow without rereading codes).
 fn code_hash(code: &str) -> u32 {
     let h = FxBuildHasher.hash_one(code);
@@ -165,13 +188,6 @@ impl Buckets {
 
     fn get(&self, p: usize) -> &[Slot] {
         &self.slots[self.starts[p]..self.starts[p + 1]]
-    }
-
-    /// The partitions with slots, with their slots.
-    fn non_empty(&self) -> impl Iterator<Item = (u32, &[Slot])> + '_ {
-        (0..self.starts.len() - 1)
-            .map(|p| (p as u32, self.get(p)))
-            .filter(|(_, s)| !s.is_empty())
     }
 }
 
@@ -568,6 +584,61 @@ impl<'s> Directory<'s> {
         Ok(())
     }
 
+    /// The ids of the slots of master partitions `parts` and the new codes of
+    /// cross-reference partitions `parts`, in one pass over the slots (whose text is in
+    /// slot order, so the pass reads it front to back).
+    fn gather(&self, parts: Range<usize>) -> (Vec<PartitionIds>, Vec<XrefIds>) {
+        // Sized up front (growing them copied and faulted in as much again): slot counts
+        // are known per master partition and even across cross-reference partitions, and
+        // a slot's text is about what its id or code and id take.
+        let per_slot = self.text.len() / self.slots.len().max(1) + 1;
+        let even = self.slots.len() / self.per_partition.len().max(1);
+        let xref_rows = even + even / 4 + 16;
+        let mut ids: Vec<PartitionIds> = parts
+            .clone()
+            .map(|p| {
+                let count = self.per_partition.get(p).map_or(0, |&c| c as usize);
+                PartitionIds {
+                    ids: String::with_capacity(count * per_slot),
+                    ends: Vec::with_capacity(count),
+                    new: Vec::with_capacity(count),
+                }
+            })
+            .collect();
+        let mut xref: Vec<XrefIds> = parts
+            .clone()
+            .map(|_| XrefIds {
+                text: String::with_capacity(xref_rows * per_slot),
+                ends: Vec::with_capacity(xref_rows),
+            })
+            .collect();
+        // Texts are far below 4 GiB: `add_slot` keeps every span within u32.
+        let end = |s: &String| s.len() as u32;
+        for slot in &self.slots {
+            let p = slot.partition as usize;
+            let id = self.text(slot.id);
+            if let Some(part) = p.checked_sub(parts.start).and_then(|i| ids.get_mut(i)) {
+                part.ids.push_str(id);
+                part.ends.push(end(&part.ids));
+                part.new.push((slot.origin == Origin::New, slot.first_seen));
+            }
+            if slot.origin == Origin::Known {
+                continue;
+            }
+            let code = self.text(slot.code);
+            let xp = self.xref_key(code) as usize;
+            if let Some(x) = xp.checked_sub(parts.start).and_then(|i| xref.get_mut(i)) {
+                x.text.push_str(code);
+                let code_end = end(&x.text);
+                if slot.origin != Origin::New {
+                    x.text.push_str(id);
+                }
+                x.ends.push((code_end, end(&x.text)));
+            }
+        }
+        (ids, xref)
+    }
+
     /// Writes the changed partitions (cross-reference, index, master) into the batch and
     /// returns the merges to record.
     ///
@@ -575,13 +646,18 @@ impl<'s> Directory<'s> {
     /// `ledger` is called with the partition's customers in id order first, so the
     /// caller can write the partition's ledger block while they are at hand.
     pub fn write(
-        self,
+        mut self,
         import: &Import<'_>,
         ledger: impl Fn(u32, &PartitionCustomers<'_>) -> Result<(), Error> + Sync,
     ) -> Result<Vec<Merge>, Error> {
         let store = self.store;
         let n = store.partitions() as usize;
-        self.write_xref(import, n)?;
+        let half = n / 2;
+        let ((mut by_partition, mut xref_new), (ids_2, xref_2)) =
+            rayon::join(|| self.gather(0..half), || self.gather(half..n));
+        by_partition.extend(ids_2);
+        xref_new.extend(xref_2);
+        self.write_xref(import, xref_new)?;
         for (p, rows) in &self.index_new {
             let mut all = store.index_in(*p)?;
             all.extend(rows.iter().cloned());
@@ -598,55 +674,96 @@ impl<'s> Directory<'s> {
             .collect();
         let buckets = Buckets::new(n, &pairs);
         drop(pairs);
-        let mut changes = self.changes;
-        let work: Vec<(u32, &[Slot], Vec<Change>)> = (0..n)
+        let mut changes = std::mem::take(&mut self.changes);
+        // The master partitions written below: those with new customers or changes.
+        let rewrite: Vec<bool> = (0..n)
             .map(|p| {
+                let new = by_partition
+                    .get(p)
+                    .is_some_and(|ids| ids.new.iter().any(|n| n.0));
+                new || changes.contains_key(&(p as u32))
+            })
+            .collect();
+        import.reserve(
+            Reserve::Customers,
+            (0..n as u32).filter(|&p| rewrite[p as usize]),
+        )?;
+        let work: Vec<(u32, &[Slot], PartitionIds, Vec<Change>)> = by_partition
+            .into_iter()
+            .enumerate()
+            .map(|(p, ids)| {
                 let part = p as u32;
                 (
                     part,
                     buckets.get(p),
+                    ids,
                     changes.remove(&part).unwrap_or_default(),
                 )
             })
             .collect();
         let view = DirectoryView {
-            text: &self.text,
-            slots: &self.slots,
             parties: &self.parties,
         };
-        work.into_par_iter().try_for_each(|(p, locals, changes)| {
-            let customers = PartitionCustomers::new(&view, locals)?;
-            ledger(p, &customers)?;
-            if customers.any_new() || !changes.is_empty() {
-                let list = view.master(store.customers_in(p)?, &customers, changes)?;
-                import.put_customer_list(p, list)?;
-            }
-            Ok::<_, Error>(())
-        })?;
+        work.into_par_iter()
+            .try_for_each(|(p, locals, ids, changes)| {
+                let customers = PartitionCustomers::new(ids, locals)?;
+                ledger(p, &customers)?;
+                if customers.any_new() || !changes.is_empty() {
+                    let list = view.master(store.customers_in(p)?, &customers, changes)?;
+                    import.put_customer_list(p, list)?;
+                }
+                Ok::<_, Error>(())
+            })?;
         let batch = import.batch();
-        Ok(self
-            .merges
+        Ok(std::mem::take(&mut self.merges)
             .into_iter()
             .map(|m| Merge { batch, ..m })
             .collect())
     }
 
     /// Writes the cross-reference partitions that gained rows: the codes linked or
-    /// created in this import, merged with the rows already there.
-    fn write_xref(&self, import: &Import<'_>, n: usize) -> Result<(), Error> {
-        let pairs: Vec<(u32, Slot)> = self
-            .slots
-            .iter()
+    /// created in this import (`xref_new`, by partition), merged with the rows already
+    /// there.
+    fn write_xref(&self, import: &Import<'_>, xref_new: Vec<XrefIds>) -> Result<(), Error> {
+        let work: Vec<(u32, XrefIds)> = xref_new
+            .into_iter()
             .enumerate()
-            .filter(|(_, s)| s.origin != Origin::Known)
-            .map(|(i, s)| (self.xref_key(self.text(s.code)), i as Slot))
+            .filter(|(_, x)| !x.ends.is_empty())
+            .map(|(p, x)| (p as u32, x))
             .collect();
-        let buckets = Buckets::new(n, &pairs);
-        drop(pairs);
-        let work: Vec<(u32, &[Slot])> = buckets.non_empty().collect();
-        work.into_par_iter().try_for_each(|(p, slots)| {
-            let mut new: Vec<(&str, &str)> =
-                slots.iter().map(|&s| (self.code(s), self.id(s))).collect();
+        let partitions = work.len();
+        import.reserve(Reserve::Xref, work.iter().map(|(p, _)| *p))?;
+        let system = self.system.as_str();
+        work.into_par_iter().try_for_each(|(p, x)| {
+            // New customers' ids (`system:code`) are spelled out in `spelled`.
+            let mut spelled = String::new();
+            let mut rows = Vec::with_capacity(x.ends.len());
+            let mut start = 0;
+            for &(code_end, id_end) in &x.ends {
+                let (code_end, id_end) = (code_end as usize, id_end as usize);
+                let id = if id_end == code_end {
+                    let from = spelled.len();
+                    spelled.push_str(system);
+                    spelled.push(':');
+                    spelled.push_str(x.text.get(start..code_end).unwrap_or_default());
+                    (true, from..spelled.len())
+                } else {
+                    (false, code_end..id_end)
+                };
+                rows.push((start..code_end, id));
+                start = id_end;
+            }
+            let (text, spelled) = (x.text.as_str(), spelled.as_str());
+            let mut new: Vec<(&str, &str)> = rows
+                .into_iter()
+                .map(|(code, (new, id))| {
+                    let ids = if new { spelled } else { text };
+                    (
+                        text.get(code).unwrap_or_default(),
+                        ids.get(id).unwrap_or_default(),
+                    )
+                })
+                .collect();
             new.sort_unstable();
             let existing = self.store.xref_in(p)?;
             let mut list = XrefList::new();
@@ -656,7 +773,7 @@ impl<'s> Directory<'s> {
                 .map(|r| (r.system.as_str(), r.code.as_str(), r.customer.as_str()))
                 .peekable();
             for (code, id) in new {
-                let row = (self.system.as_str(), code, id);
+                let row = (system, code, id);
                 while let Some(r) = old.next_if(|r| *r < row) {
                     push_unique(&mut list, &mut last, r);
                 }
@@ -667,10 +784,7 @@ impl<'s> Directory<'s> {
             }
             import.put_xref_list(p, list).map_err(Error::from)
         })?;
-        tracing::info!(
-            partitions = buckets.non_empty().count(),
-            "cross-reference written"
-        );
+        tracing::info!(partitions, "cross-reference written");
         Ok(())
     }
 }
@@ -707,17 +821,12 @@ pub struct PartitionCustomers<'d> {
 }
 
 impl<'d> PartitionCustomers<'d> {
-    fn new(view: &DirectoryView<'_>, locals: &'d [Slot]) -> Result<PartitionCustomers<'d>, Error> {
-        let mut ids = String::new();
-        let mut ends = Vec::with_capacity(locals.len());
-        let mut new = Vec::with_capacity(locals.len());
-        for &slot in locals {
-            let info = view.slots.get(slot as usize);
-            new.push(info.map_or((false, None), |s| (s.origin == Origin::New, s.first_seen)));
-            ids.push_str(view.id(slot));
-            let end = u32::try_from(ids.len())
-                .map_err(|_| Error::Invariant("a partition's ids exceed 4 GiB".into()))?;
-            ends.push(end);
+    fn new(ids: PartitionIds, locals: &'d [Slot]) -> Result<PartitionCustomers<'d>, Error> {
+        let PartitionIds { ids, ends, new } = ids;
+        if ends.len() != locals.len() || new.len() != locals.len() {
+            return Err(Error::Invariant(
+                "a partition's ids and slots disagree".into(),
+            ));
         }
         let mut customers = PartitionCustomers {
             locals,
@@ -784,19 +893,10 @@ struct Touched<'c> {
 
 /// What the master writers read of a directory (shared between threads).
 struct DirectoryView<'d> {
-    text: &'d str,
-    slots: &'d [SlotInfo],
     parties: &'d FxHashMap<Slot, Box<Party>>,
 }
 
-impl<'d> DirectoryView<'d> {
-    fn id(&self, slot: Slot) -> &'d str {
-        self.slots
-            .get(slot as usize)
-            .and_then(|s| self.text.get(s.id.range()))
-            .unwrap_or_default()
-    }
-
+impl DirectoryView<'_> {
     /// A partition's master after this import: the `existing` customers (sorted by id),
     /// the new ones among `customers`, then the other `changes`.
     fn master(
@@ -918,7 +1018,5 @@ mod tests {
         assert_eq!(b.get(0), &[11, 13]);
         assert_eq!(b.get(1), &[] as &[Slot]);
         assert_eq!(b.get(2), &[10, 12]);
-        let parts: Vec<u32> = b.non_empty().map(|(p, _)| p).collect();
-        assert_eq!(parts, [0, 2]);
     }
 }

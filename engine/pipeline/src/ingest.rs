@@ -11,7 +11,9 @@ use ledgerlens_model::{
     Severity, Transaction, VoucherLine,
 };
 use ledgerlens_store::block::{encode_entry, BlockBuffer, EntryRef};
-use ledgerlens_store::{Facts, Import, ImportRecord, Quarantined, Store, COMPANY_PARTITION};
+use ledgerlens_store::{
+    Facts, Import, ImportRecord, Quarantined, Reserve, Store, COMPANY_PARTITION,
+};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
@@ -26,9 +28,17 @@ const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA764_0000, 0x0DE0_B6B3, 0, fal
 /// The profit account (本年利润) that closing vouchers move revenue and cost to.
 const PROFIT_ACCOUNT: &str = "4103";
 
+/// Whether `d` is at or beyond [`MAX_AMOUNT`] in magnitude. A decimal is its mantissa
+/// over a power of ten, so a mantissa below the cap is below it too: that test is cheap,
+/// and the exact comparison is left for the rare large mantissa.
+fn too_large(d: Decimal) -> bool {
+    const CAP: u128 = 1_000_000_000_000_000_000;
+    d.mantissa().unsigned_abs() >= CAP && d.abs() >= MAX_AMOUNT
+}
+
 /// The first column of a record whose amount is implausibly large, if any.
 fn implausible(record: &Record) -> Option<&'static str> {
-    let big = |d: Option<Decimal>| d.is_some_and(|d| d.abs() >= MAX_AMOUNT);
+    let big = |d: Option<Decimal>| d.is_some_and(too_large);
     match record {
         Record::Transaction(t) if big(Some(t.amount)) => Some("amount"),
         Record::Transaction(t) if big(t.quantity) => Some("quantity"),
@@ -684,10 +694,10 @@ impl Run<'_, '_> {
     ) -> Result<(), Error> {
         let mut groups: BTreeMap<_, Vec<usize>> = BTreeMap::new();
         for (i, (row, line)) in lines.iter().enumerate() {
-            let too_large = [line.debit, line.credit, line.quantity.unwrap_or_default()]
-                .iter()
-                .any(|d| d.abs() >= MAX_AMOUNT);
-            if too_large {
+            let oversized = [line.debit, line.credit, line.quantity.unwrap_or_default()]
+                .into_iter()
+                .any(too_large);
+            if oversized {
                 // The voucher then does not balance and is quarantined whole, this line
                 // with its own reason.
                 self.read.quarantined.push(
@@ -868,6 +878,7 @@ impl Run<'_, '_> {
                 }
             })
             .collect();
+        import.reserve(Reserve::Ledger, partitions.iter().copied())?;
         if !parts[company].is_empty() {
             let block = parts[company].finish(file, currency, |_| 0, |_| "")?;
             import.put_ledger_block(COMPANY_PARTITION, &block)?;
@@ -981,5 +992,24 @@ mod tests {
     #[test]
     fn the_amount_cap_is_ten_to_the_eighteenth() {
         assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000_000_000_i64));
+    }
+
+    #[test]
+    fn too_large_agrees_with_the_exact_comparison() {
+        use std::str::FromStr;
+        for s in [
+            "0",
+            "999999999999999999.99",
+            "1000000000000000000",
+            "-1000000000000000000",
+            "1000000000000000000.00",
+            "-999999999999999999",
+            "123456789012345678901234.5678",
+            "0.0000000000000000001000000000",
+            "79228162514264337593543950335",
+        ] {
+            let d = Decimal::from_str(s).unwrap();
+            assert_eq!(too_large(d), d.abs() >= MAX_AMOUNT, "{s}");
+        }
     }
 }

@@ -75,22 +75,30 @@ impl Builtin {
     }
 }
 
+/// Money, with its cents (a source may write whole yuan: 300 is 300.00).
+fn money(mut d: Decimal) -> Decimal {
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
+    d
+}
+
 const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "revenue",
-        get: Get::Decimal(|f| Some(f.revenue)),
+        get: Get::Decimal(|f| Some(money(f.revenue))),
     },
     Builtin {
         name: "refunds",
-        get: Get::Decimal(|f| Some(f.refunds)),
+        get: Get::Decimal(|f| Some(money(f.refunds))),
     },
     Builtin {
         name: "discounts",
-        get: Get::Decimal(|f| Some(f.discounts)),
+        get: Get::Decimal(|f| Some(money(f.discounts))),
     },
     Builtin {
         name: "net_revenue",
-        get: Get::Decimal(|f| Some(f.net_revenue)),
+        get: Get::Decimal(|f| Some(money(f.net_revenue))),
     },
     Builtin {
         name: "orders",
@@ -114,7 +122,7 @@ const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "avg_order_value",
-        get: Get::Decimal(|f| f.avg_order_value),
+        get: Get::Decimal(|f| f.avg_order_value.map(money)),
     },
     Builtin {
         name: "purchase_frequency",
@@ -126,19 +134,19 @@ const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "receivables",
-        get: Get::Decimal(|f| Some(f.receivables)),
+        get: Get::Decimal(|f| Some(money(f.receivables))),
     },
     Builtin {
         name: "cogs",
-        get: Get::Decimal(|f| Some(f.cogs)),
+        get: Get::Decimal(|f| Some(money(f.cogs))),
     },
     Builtin {
         name: "cost_to_serve",
-        get: Get::Decimal(|f| Some(f.cost_to_serve)),
+        get: Get::Decimal(|f| Some(money(f.cost_to_serve))),
     },
     Builtin {
         name: "gross_margin",
-        get: Get::Decimal(|f| Some(f.gross_margin)),
+        get: Get::Decimal(|f| Some(money(f.gross_margin))),
     },
     Builtin {
         name: "name",
@@ -166,7 +174,7 @@ const BUILTINS: &[Builtin] = &[
     },
     Builtin {
         name: "credit_limit",
-        get: Get::MasterDecimal(|c| c.credit_limit),
+        get: Get::MasterDecimal(|c| c.credit_limit.map(money)),
     },
     Builtin {
         name: "tags",
@@ -232,6 +240,10 @@ struct Part {
 
 /// The cache of a partition's slice of the customer table (cache tree key `table.v1`).
 const TABLE_CACHE: &str = "table.v1";
+
+/// The version of how the cached columns are computed, part of the cache key: a change
+/// to how a built-in column is read (e.g. money with its cents) must bump it.
+const TABLE_FORMAT: u32 = 2;
 
 /// A partition's slice of the table and its totals by period, as cached: valid for its
 /// `key`, a stable hash of what it was computed from (the input columns, declared
@@ -347,7 +359,8 @@ pub fn customer_table(
     let names: Vec<&str> = builtins.iter().map(|b| b.name).collect();
     let what = fnv(
         0xcbf2_9ce4_8422_2325,
-        format!("{as_of}|{names:?}|{declared:?}|{shapes:?}|{activities:?}").as_bytes(),
+        format!("{TABLE_FORMAT}|{as_of}|{names:?}|{declared:?}|{shapes:?}|{activities:?}")
+            .as_bytes(),
     );
     let key = |partition: u32, stamp: Option<u64>| -> Result<u64, Error> {
         let master = store.customers_bytes(partition)?;

@@ -390,7 +390,14 @@ impl Program {
     /// features and master fields, by name). Every problem found is reported at once.
     pub fn compile(pack: &Pack, inputs: &BTreeMap<String, Type>) -> Result<Program, Error> {
         let (engine, docs) = sandbox::engine();
+        let functions = engine
+            .gen_fn_signatures(true)
+            .iter()
+            .map(|s| s.split('(').next().unwrap_or(s).trim().to_string())
+            .collect();
         let mut c = Compiler {
+            functions,
+            library_broken: false,
             engine,
             problems: Vec::new(),
             inputs,
@@ -469,8 +476,24 @@ impl Program {
     }
 }
 
+/// Functions the Rhai engine provides by itself (not registered ones).
+const INTRINSICS: [&str; 8] = [
+    "type_of",
+    "Fn",
+    "call",
+    "curry",
+    "is_shared",
+    "is_def_var",
+    "is_def_fn",
+    "this",
+];
+
 struct Compiler<'a> {
     engine: Engine,
+    /// Every function name the engine has, and the pack's script functions.
+    functions: BTreeSet<String>,
+    /// Whether a script file of the pack did not compile.
+    library_broken: bool,
     problems: Vec<Problem>,
     inputs: &'a BTreeMap<String, Type>,
     pack: &'a Pack,
@@ -510,12 +533,21 @@ impl Compiler<'_> {
         }
         for script in self.pack.scripts.values() {
             match self.engine.compile_with_scope(&self.scope, &script.text) {
-                Ok(ast) => self.library += ast.clone_functions_only(),
-                Err(e) => self.problems.push(script.span.problem(
-                    position(e.position()),
-                    "rules.script",
-                    e.to_string(),
-                )),
+                Ok(ast) => {
+                    self.functions
+                        .extend(ast.iter_functions().map(|f| f.name.to_string()));
+                    self.library += ast.clone_functions_only();
+                }
+                Err(e) => {
+                    // Its functions are unknown: calls of names not found are not told
+                    // (they would only repeat this problem).
+                    self.library_broken = true;
+                    self.problems.push(script.span.problem(
+                        position(e.position()),
+                        "rules.script",
+                        e.to_string(),
+                    ))
+                }
             }
         }
     }
@@ -535,7 +567,10 @@ impl Compiler<'_> {
         text: &str,
     ) -> Option<Script> {
         match compiled {
-            Ok(ast) => Some(self.script(ast, span, text)),
+            Ok(ast) => {
+                self.check_calls(def, &ast, &span);
+                Some(self.script(ast, span, text))
+            }
             Err(e) => {
                 self.problems.push(span.problem(
                     position(e.position()),
@@ -544,6 +579,60 @@ impl Compiler<'_> {
                 ));
                 None
             }
+        }
+    }
+
+    /// Calls of functions that do not exist, and dates written wrong, in a compiled
+    /// script: found now, not on every customer (nor missed when an argument is null on
+    /// the dry run's sample customer).
+    fn check_calls(&mut self, def: &RuleDef, ast: &AST, span: &Span) {
+        let own: BTreeSet<String> = ast.iter_functions().map(|f| f.name.to_string()).collect();
+        let mut unknown: Vec<(String, Option<(usize, usize)>)> = Vec::new();
+        let mut bad: Vec<(String, Option<(usize, usize)>)> = Vec::new();
+        ast.walk(&mut |path| {
+            let call = match path.last() {
+                Some(rhai::ASTNode::Expr(rhai::Expr::FnCall(call, pos))) => Some((call, *pos)),
+                Some(rhai::ASTNode::Stmt(rhai::Stmt::FnCall(call, pos))) => Some((call, *pos)),
+                _ => None,
+            };
+            if let Some((call, pos)) = call {
+                let name = call.name.as_str();
+                let word = name.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if word
+                    && !self.library_broken
+                    && call.op_token.is_none()
+                    && !self.functions.contains(name)
+                    && !own.contains(name)
+                    && !INTRINSICS.contains(&name)
+                {
+                    unknown.push((name.to_string(), position(pos)));
+                }
+                if call.name == "date" {
+                    if let [rhai::Expr::StringConstant(s, _)] = call.args.as_ref() {
+                        if s.parse::<chrono::NaiveDate>().is_err() {
+                            bad.push((s.to_string(), position(pos)));
+                        }
+                    }
+                }
+            }
+            true
+        });
+        for (s, at) in bad {
+            self.problems.push(span.problem(
+                at,
+                "rules.type",
+                format!("{}: date({s:?}): not a date (YYYY-MM-DD)", def.name),
+            ));
+        }
+        for (name, at) in unknown {
+            self.problems.push(span.problem(
+                at,
+                "rules.unknown-name",
+                format!(
+                    "{}: no function named {name} (`ledgerlens functions` lists them)",
+                    def.name
+                ),
+            ));
         }
     }
 
@@ -1061,7 +1150,10 @@ impl Compiler<'_> {
             .engine
             .compile_expression_with_scope(&scope, &rewritten)
         {
-            Ok(ast) => self.script(ast, span, value),
+            Ok(ast) => {
+                self.check_calls(def, &ast, &span);
+                self.script(ast, span, value)
+            }
             Err(e) => {
                 self.problems.push(span.problem(
                     None,

@@ -199,6 +199,12 @@ impl Declared {
             if s.window.is_some() {
                 return Err("an open feature has an age, not a window".into());
             }
+            if s.filter_dims.is_some() {
+                return Err(
+                    "an open feature has no `where:`: payments rarely carry the dimensions of the invoices they settle"
+                        .into(),
+                );
+            }
         } else if settled_by.is_some() || age.is_some() {
             return Err("settled_by and age belong to `aggregate: open`".into());
         }
@@ -331,8 +337,8 @@ struct State {
     texts: Option<FxHashSet<String>>,
     /// Distinct other values.
     values: Option<FxHashSet<Value>>,
-    /// `open`: the dated amounts, positive where an item opens, negative where it settles.
-    events: Vec<(NaiveDate, Decimal)>,
+    /// `open`: the dated amounts, and whether they open an item (else they settle).
+    events: Vec<(NaiveDate, Decimal, bool)>,
 }
 
 /// Accumulates one declared feature over the entries of a set of customers (rows).
@@ -381,8 +387,7 @@ impl<'a> Accumulator<'a> {
             return;
         }
         if spec.func == Func::Open {
-            let amount = if opens { e.amount } else { -e.amount };
-            state.events.push((e.date, amount));
+            state.events.push((e.date, e.amount, opens));
             return;
         }
         let text = match spec.of {
@@ -468,23 +473,14 @@ impl<'a> Accumulator<'a> {
     pub fn finish(self) -> Vec<Value> {
         let func = self.spec.func;
         let (spec, as_of) = (self.spec, self.as_of);
-        // A sum of money has its cents, even when nothing was summed (0.00).
-        let money = |d: Decimal| {
-            let mut d = d;
-            if spec.of == Field::Amount && spec.activity.is_none() && d.scale() < 2 {
-                d.rescale(2);
-            }
-            Value::Decimal(d)
-        };
+        // Money has its cents, even when nothing was summed (0.00) or the source wrote
+        // whole yuan (300).
+        let amounts = spec.of == Field::Amount && spec.activity.is_none();
         self.states
             .into_iter()
             .map(|s| match func {
-                Func::Open if spec.of == Field::Amount => match open_items(s.events, spec, as_of) {
-                    Value::Decimal(d) => money(d),
-                    other => other,
-                },
                 Func::Open => open_items(s.events, spec, as_of),
-                Func::Sum => money(s.sum),
+                Func::Sum => Value::Decimal(s.sum),
                 Func::Count => Value::Int(s.count),
                 Func::Distinct => Value::Int(
                     (s.texts.map_or(0, |d| d.len()) + s.values.map_or(0, |d| d.len())) as i64,
@@ -495,37 +491,47 @@ impl<'a> Accumulator<'a> {
                 Func::Avg => Value::Null,
                 _ => s.best.map_or(Value::Null, |(_, v)| v),
             })
+            .map(|v| match v {
+                Value::Decimal(d) if amounts => Value::Decimal(crate::value::money(d)),
+                v => v,
+            })
             .collect()
     }
 }
 
 /// What is still open of a customer's items after first-in-first-out settlement, within
 /// the feature's ages: the sum (0 when nothing is), or the earliest date (null).
-fn open_items(mut events: Vec<(NaiveDate, Decimal)>, spec: &Declared, as_of: NaiveDate) -> Value {
-    // By date; on one day, items open before they are settled.
-    events.sort_by_key(|&(date, amount)| (date, amount.is_sign_negative()));
-    let mut open: std::collections::VecDeque<(NaiveDate, Decimal)> = Default::default();
-    // Settled beyond what was open (a prepayment): it settles the next items.
-    let mut credit = Decimal::ZERO;
-    for (date, amount) in events {
-        if amount > Decimal::ZERO {
-            let taken = credit.min(amount);
-            credit -= taken;
-            if amount > taken {
-                open.push_back((date, amount - taken));
-            }
-        } else {
-            let mut left = -amount;
-            while left > Decimal::ZERO {
-                let Some(front) = open.front_mut() else { break };
-                let taken = front.1.min(left);
-                front.1 -= taken;
-                left -= taken;
-                if front.1.is_zero() {
-                    open.pop_front();
-                }
-            }
-            credit += left;
+///
+/// First in, first out, what is open at the end does not depend on when items were
+/// settled: the settlements (net of reversals: a bounced payment reopens what it had
+/// paid) go to the oldest items first, a prepayment to the next items. So the items, by
+/// date, are settled by the net total of the settlements; a credit entered as a negative
+/// item counts as a settlement. More reversals than settlements leave everything open.
+fn open_items(
+    mut events: Vec<(NaiveDate, Decimal, bool)>,
+    spec: &Declared,
+    as_of: NaiveDate,
+) -> Value {
+    // Items by date (a stable sort: same-day items in the order they came).
+    events.sort_by_key(|&(date, _, _)| date);
+    let settled: Decimal = events
+        .iter()
+        .map(|&(_, a, opens)| match opens {
+            true if a.is_sign_negative() => -a, // a credit note
+            true => Decimal::ZERO,
+            false => a, // a payment, or its reversal (negative)
+        })
+        .sum();
+    let mut left = settled.max(Decimal::ZERO);
+    let mut open: Vec<(NaiveDate, Decimal)> = Vec::new();
+    for (date, amount, _) in events
+        .into_iter()
+        .filter(|&(_, a, opens)| opens && a > Decimal::ZERO)
+    {
+        let taken = left.min(amount);
+        left -= taken;
+        if amount > taken {
+            open.push((date, amount - taken));
         }
     }
     let (from, to) = spec.age;
@@ -635,6 +641,10 @@ mod tests {
             bad("aggregate: open\nkinds: [invoice]\nsettled_by: [payment]\nage: 30-0")
                 .contains("age")
         );
+        assert!(bad(
+            "aggregate: open\nkinds: [invoice]\nsettled_by: [payment]\nage: 0+\nwhere: { channel: x }"
+        )
+        .contains("where"));
         assert!(
             bad("aggregate: open\nkinds: [invoice]\nsettled_by: [payment]\nwindow: 9m")
                 .contains("window")
@@ -694,6 +704,17 @@ mod tests {
         assert_eq!(run("91+", "amount"), Value::Decimal(0.into()));
         assert_eq!(run("0+", "date"), Value::Date(d("2025-10-15")));
         assert_eq!(run("91+", "date"), Value::Null);
+        // A bounced payment reopens the invoice it had paid: old, not new.
+        let s =
+            spec("aggregate: open\nof: date\nkinds: [invoice]\nsettled_by: [payment]\nage: 91+");
+        let mut acc = Accumulator::new(&s, as_of, 1);
+        acc.push(0, &entry("2025-01-10", EntryKind::Invoice, 1000, "I"));
+        acc.push(0, &entry("2025-02-10", EntryKind::Payment, 1000, "P"));
+        acc.push(
+            0,
+            &entry("2025-12-20", EntryKind::Payment, -1000, "P-bounced"),
+        );
+        assert_eq!(acc.finish(), [Value::Date(d("2025-01-10"))]);
         // A prepayment settles the next invoice.
         let s = spec("aggregate: open\nkinds: [invoice]\nsettled_by: [payment]\nage: 0+");
         let mut acc = Accumulator::new(&s, as_of, 1);

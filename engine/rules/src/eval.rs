@@ -1121,7 +1121,7 @@ impl Run<'_> {
             self.kpis.push(KpiValue {
                 kpi: rule.name.clone(),
                 group: keys.0,
-                value: round_value(value, k.round),
+                value: unit_value(round_value(value, k.round), k.unit.as_deref()),
                 unit: k.unit.clone(),
             });
         }
@@ -1171,7 +1171,10 @@ impl Run<'_> {
             kpis.push(KpiValue {
                 kpi: rule.name.clone(),
                 group: vec![(key.to_string(), share)],
-                value: round_value(Value::Decimal(value), c.round),
+                value: unit_value(
+                    round_value(Value::Decimal(value), c.round),
+                    c.unit.as_deref(),
+                ),
                 unit: c.unit.clone(),
             })
         };
@@ -1187,7 +1190,8 @@ impl Run<'_> {
             return Ok(());
         }
         let share = |rank: usize, places: u32| {
-            let s = (Decimal::from(rank) / Decimal::from(n)).round_dp(places);
+            let s = (Decimal::from(rank) / Decimal::from(n))
+                .round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
             format!("{s:.*}", places as usize)
         };
         let points = c.points as usize;
@@ -1203,7 +1207,8 @@ impl Run<'_> {
             // The point k/points is reached after ceil(n * k / points) customers.
             while next <= points && rank == (n * next).div_ceil(points) {
                 // Rounded, then padded: `{:.2}` alone truncates (2/3 would be 0.66).
-                let share = (Decimal::from(next) / Decimal::from(points)).round_dp(2);
+                let share = (Decimal::from(next) / Decimal::from(points))
+                    .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
                 let label = format!("{share:.2}");
                 push(&mut self.kpis, "top", label, cumulative);
                 next += 1;
@@ -1408,6 +1413,9 @@ impl Run<'_> {
                     }
                 }
             }
+            summary.amount = crate::value::money(summary.amount);
+            summary.allocated = crate::value::money(summary.allocated);
+            summary.unallocated = crate::value::money(summary.unallocated);
             self.allocations.push(summary);
         }
         let column = Column::from_values(Type::Decimal, shares.into_iter().map(Value::Decimal));
@@ -1648,25 +1656,41 @@ fn describe_ok(levels: &[(Level, crate::compile::Test)]) -> String {
         .unwrap_or_default()
 }
 
-/// Whether a script error shows a defect of the rule itself, whatever the data.
+/// Whether a script error shows a defect of the rule itself, whatever the data: a
+/// function that does not take these types (unless one is null, as a missing value is;
+/// functions that do not exist are found at compile time); an unknown name; a wrong type
+/// (unless the value is null).
 fn rule_defect(message: &str) -> bool {
-    (message.contains("Function not found") && !null_operand(message))
-        || [
-            // Rhai's messages (rhai/src/types/error.rs) of errors no data can cause.
-            "Variable not found",
-            "Variable already defined",
-            "Forbidden variable",
-            "Property not found",
-            "Cannot modify",
-            "Cannot assign",
-            "Non-pure",
-            "Indexer unavailable",
-            "For loop expects",
-            "Data type incorrect",
-            "Output type incorrect",
-        ]
-        .iter()
-        .any(|m| message.contains(m))
+    if message.contains("Function not found: ") {
+        return !null_operand(message);
+    }
+    // A null where a value of some type is needed is missing data.
+    if [
+        "Indexer unavailable: ()",
+        "Data type incorrect: ()",
+        "Output type incorrect: ()",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+    {
+        return false;
+    }
+    [
+        // Rhai's messages (rhai/src/types/error.rs) of errors no data can cause.
+        "Variable not found",
+        "Variable already defined",
+        "Forbidden variable",
+        "Property not found",
+        "Cannot modify",
+        "Cannot assign",
+        "Non-pure",
+        "Indexer unavailable",
+        "For loop expects",
+        "Data type incorrect",
+        "Output type incorrect",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 /// Whether an error message says a function got a null (`()`) argument, as a missing
@@ -1705,6 +1729,15 @@ fn subject(keys: &GroupKeys) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A KPI value in its unit: money has its cents (0.00, 300.00).
+fn unit_value(v: Value, unit: Option<&str>) -> Value {
+    match (v, unit) {
+        (Value::Decimal(d), Some("money")) => Value::Decimal(crate::value::money(d)),
+        (Value::Int(i), Some("money")) => Value::Decimal(crate::value::money(Decimal::from(i))),
+        (v, _) => v,
+    }
 }
 
 fn round_value(v: Value, places: Option<u32>) -> Value {

@@ -180,24 +180,19 @@ impl RuleDef {
     }
 }
 
-/// The YAML key whose value holds the byte offset `at`: the key before it on its line, or
-/// the key of the nearest less indented line above (a block scalar's).
+/// The rule's top-level key whose value holds the byte offset `at`: rule keys start at
+/// the left margin, so it is the key of the nearest line at the margin, at or above the
+/// offset (a block scalar's lines, a list's items are indented under theirs).
 fn owning_key(text: &str, at: usize) -> Option<&str> {
-    fn key_of(line: &str) -> Option<&str> {
-        let line = line.trim_start().trim_start_matches("- ");
-        line.find(':').map(|i| line[..i].trim())
-    }
-    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let prefix = &text[line_start..at];
-    if !prefix.trim().is_empty() {
-        return key_of(prefix);
-    }
-    let indent = prefix.len();
-    text[..line_start]
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    text[..line_end]
         .lines()
         .rev()
-        .find(|l| !l.trim().is_empty() && l.len() - l.trim_start().len() < indent)
-        .and_then(key_of)
+        .find(|l| {
+            let t = l.trim_end();
+            !t.is_empty() && !t.starts_with(' ') && !t.starts_with('#') && !t.starts_with("---")
+        })
+        .and_then(|l| l.find(':').map(|i| l[..i].trim()))
 }
 
 /// A Rhai script file of a pack.
@@ -628,7 +623,6 @@ fn significant_digits(s: &str) -> usize {
         .max(1)
 }
 
-/// Parses the rules of one file (one per YAML document).
 /// Where each YAML document of a text begins: its first line that is not blank, a
 /// comment or the `---` separator (`None` for a document without content).
 fn document_starts(text: &str) -> Vec<Option<usize>> {
@@ -650,6 +644,7 @@ fn document_starts(text: &str) -> Vec<Option<usize>> {
     starts
 }
 
+/// Parses the rules of one file (one per YAML document).
 fn parse_rules(file: &str, text: &str, pack: &str, problems: &mut Vec<Problem>) -> Vec<RuleDef> {
     let shared: Arc<str> = Arc::from(text);
     let mut out = Vec::new();

@@ -197,9 +197,11 @@ fn register(e: &mut Engine, docs: &mut Vec<FunctionDoc>) {
         |x: &mut Dynamic, b: INT| -> Result<(), Box<EvalAltResult>> {
             let a = match x.as_int() {
                 Ok(a) => Decimal::from(a),
-                Err(_) => x
-                    .as_decimal()
-                    .map_err(|t| err(format!("cannot divide {t} by int")))?,
+                // As Rhai says it: no `/=` for this type (a defect of the rule, unless
+                // the value is null).
+                Err(_) => x.as_decimal().map_err(|t| {
+                    EvalAltResult::ErrorFunctionNotFound(format!("/= ({t}, i64)"), Position::NONE)
+                })?,
             };
             *x = Dynamic::from_decimal(exact_div(a, Decimal::from(b))?);
             Ok(())

@@ -182,6 +182,14 @@ impl fmt::Display for Value {
     }
 }
 
+/// Money with its cents: at least two places (300 becomes 300.00; 12.345 stays).
+pub(crate) fn money(mut d: Decimal) -> Decimal {
+    if d.scale() < 2 {
+        d.rescale(2);
+    }
+    d
+}
+
 /// A decimal as ledgerlens prints it: with its places when it has at most two (money
 /// keeps its cents: 2258514.90, and a value rounded to 2 places keeps them: 1.20), else
 /// without trailing zeros (0.1790, the result of a division, 12.000 become 0.179, 12).

@@ -17,6 +17,20 @@ pub struct Import<'a> {
     done: bool,
     /// Copy-on-write partitions written: (tree, partition), for pruning after commit.
     rewritten: std::sync::Mutex<Vec<(Cow, u32)>>,
+    /// Partitions given a placeholder by [`reserve`](Import::reserve).
+    reserved: std::sync::Mutex<Vec<(Reserve, u32)>>,
+}
+
+/// The trees [`Import::reserve`] makes room in: those that take one large value per
+/// partition and batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// Ledger blocks.
+    Ledger,
+    /// Customer master partitions.
+    Customers,
+    /// Identity cross-reference partitions.
+    Xref,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +47,58 @@ impl<'a> Import<'a> {
             batch,
             done: false,
             rewritten: std::sync::Mutex::new(Vec::new()),
+            reserved: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    fn tree(&self, tree: Reserve) -> &sled::Tree {
+        match tree {
+            Reserve::Ledger => &self.store.ledger,
+            Reserve::Customers => &self.store.customers,
+            Reserve::Xref => &self.store.xref,
+        }
+    }
+
+    /// Puts an empty placeholder under this batch's key of each of `partitions` in
+    /// `tree`, before their values are written (from any thread, in any order).
+    ///
+    /// sled splits a B-tree leaf (at 16 keys) and consolidates it (every 10 updates) by
+    /// writing it out whole, so a leaf of 100 KB values is written several times over
+    /// while a batch fills it. Placed first, the small placeholders take those splits
+    /// while the leaves are small, and each value is then written once. A partition
+    /// reserved but never written is removed at commit; readers never see placeholders
+    /// (they belong to an uncommitted batch until then).
+    pub fn reserve(
+        &self,
+        tree: Reserve,
+        partitions: impl IntoIterator<Item = u32>,
+    ) -> Result<(), Error> {
+        let t = self.tree(tree);
+        let mut reserved = match self.reserved.lock() {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for p in partitions {
+            t.insert(part_key(p, self.batch), &[])?;
+            reserved.push((tree, p));
+        }
+        Ok(())
+    }
+
+    /// Removes the placeholders that no value replaced.
+    fn drop_unused_reservations(&self) -> Result<(), Error> {
+        let reserved = match self.reserved.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        for (tree, p) in reserved {
+            let t = self.tree(tree);
+            let key = part_key(p, self.batch);
+            if t.get(key)?.is_some_and(|v| v.is_empty()) {
+                t.remove(key)?;
+            }
+        }
+        Ok(())
     }
 
     fn rewritten(&self, cow: Cow, partition: u32) {
@@ -143,6 +208,7 @@ impl<'a> Import<'a> {
     /// content-hash index in one atomic sled batch, and flushes again.
     pub fn commit(mut self, mut record: ImportRecord) -> Result<(), Error> {
         record.batch = self.batch;
+        self.drop_unused_reservations()?;
         self.store.db.flush()?;
         let mut rk = vec![IMPORT_RECORD];
         rk.extend_from_slice(&be64(self.batch));

@@ -34,7 +34,7 @@ mod varint;
 
 pub use block::{BlockBuffer, BlockBuilder, BlockReader, EntryRef};
 pub use error::Error;
-pub use import::Import;
+pub use import::{Import, Reserve};
 pub use list::{CustomerList, XrefList};
 pub use records::{
     Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow, IDENTITY_NAME,

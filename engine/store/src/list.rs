@@ -5,7 +5,8 @@
 //! customers would spend most of its time building `Customer` and [`XrefRow`] values only
 //! to encode and drop them; these builders write the same bytes straight from borrowed
 //! strings. Readers decode them with postcard as before: the bytes are identical (the
-//! tests compare them with postcard's own).
+//! tests compare them with postcard's own), except that a cross-reference row leaves out
+//! a customer id that is `system:code` (see [`XrefList::push`]).
 
 use chrono::NaiveDate;
 use ledgerlens_model::Customer;
@@ -104,6 +105,14 @@ impl CustomerList {
     }
 }
 
+/// Whether `customer` is `system:code`: the id of the customer created from that code.
+pub(crate) fn is_own_id(system: &str, code: &str, customer: &str) -> bool {
+    customer.len() == system.len() + 1 + code.len()
+        && customer.starts_with(system)
+        && customer.ends_with(code)
+        && customer.as_bytes().get(system.len()) == Some(&b':')
+}
+
 /// A partition's identity cross-reference, built in ascending `(system, code, customer)`
 /// order.
 ///
@@ -125,11 +134,18 @@ impl XrefList {
     }
 
     /// Appends a row: `code` of `system` resolves to `customer`. Rows must come in
-    /// ascending order (that of [`XrefRow`]).
+    /// ascending order (that of [`XrefRow`]). A customer created from this code (its id
+    /// is `system:code`, most rows of a large import) is stored as an empty string and
+    /// spelled out again on reading ([`crate::Store::xref_in`]).
     pub fn push(&mut self, system: &str, code: &str, customer: &str) {
         let out = &mut self.rows.body;
         put_str(out, system);
         put_str(out, code);
+        let customer = if is_own_id(system, code, customer) {
+            ""
+        } else {
+            customer
+        };
         put_str(out, customer);
         self.rows.count += 1;
     }
@@ -224,5 +240,25 @@ mod tests {
         }
         assert_eq!(list.len(), 200);
         assert_eq!(list.finish(), postcard::to_stdvec(&rows).unwrap());
+    }
+
+    #[test]
+    fn a_customer_created_from_its_code_is_left_out() {
+        let row = |customer: &'static str| XrefRow {
+            system: "crm".into(),
+            code: "C1".into(),
+            customer: customer.into(),
+        };
+        let mut list = XrefList::new();
+        list.push("crm", "C1", "crm:C1");
+        for other in ["crm:C2", "crmC1:", "crm;C1", "k3:C1", "crm:C1 "] {
+            list.push("crm", "C1", other);
+        }
+        let want = ["", "crm:C2", "crmC1:", "crm;C1", "k3:C1", "crm:C1 "]
+            .map(row)
+            .to_vec();
+        assert_eq!(list.finish(), postcard::to_stdvec(&want).unwrap());
+        assert!(is_own_id("", "", ":"));
+        assert!(!is_own_id("a", "b", "a:b:"));
     }
 }

@@ -13,8 +13,8 @@ use crate::records::{Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, X
 use crate::{BlockReader, Error, Import};
 
 /// The schema version this build writes and reads. 2: customers carry their acquisition
-/// campaign.
-pub const SCHEMA_VERSION: u32 = 2;
+/// campaign. 3: a cross-reference row leaves out a customer id that is `system:code`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The partition holding company-ledger lines (entries without a customer).
 pub const COMPANY_PARTITION: u32 = u32::MAX;
@@ -429,10 +429,14 @@ impl Store {
 
     /// The identity cross-reference rows of a partition (partitioned by `system\0code`).
     pub fn xref_in(&self, partition: u32) -> Result<Vec<XrefRow>, Error> {
-        match self.latest(&self.xref, partition)? {
-            None => Ok(Vec::new()),
-            Some(v) => decode("identity cross-reference", &v),
+        let Some(v) = self.latest(&self.xref, partition)? else {
+            return Ok(Vec::new());
+        };
+        let mut rows: Vec<XrefRow> = decode("identity cross-reference", &v)?;
+        for r in rows.iter_mut().filter(|r| r.customer.is_empty()) {
+            r.customer = format!("{}:{}", r.system, r.code);
         }
+        Ok(rows)
     }
 
     /// The identity index rows of a partition (partitioned by `kind\0value`).

@@ -13,7 +13,7 @@ use ledgerlens_model::{
 };
 use ledgerlens_store::{
     partition_of, BlockBuilder, BlockReader, Error, Facts, Import, ImportRecord, IndexRow, Merge,
-    OpenOptions, Quarantined, Stats, Store, XrefRow, COMPANY_PARTITION, IDENTITY_PHONE,
+    OpenOptions, Quarantined, Reserve, Stats, Store, XrefRow, COMPANY_PARTITION, IDENTITY_PHONE,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -407,6 +407,13 @@ struct Written {
 /// of each customer partition it changes, quarantine, merges and facts.
 fn write(import: &Import<'_>, spec: &ImportSpec, model: &Model) -> Written {
     let batch = import.batch();
+    // Every partition is reserved, more than are written: commit drops the placeholders
+    // no value replaced, and readers never see them.
+    let all = (0..model.partitions).chain([COMPANY_PARTITION]);
+    import.reserve(Reserve::Ledger, all).unwrap();
+    import
+        .reserve(Reserve::Customers, 0..model.partitions)
+        .unwrap();
     let file = FILES[spec.file];
     let entries: Vec<Entry> = spec.entries.iter().map(|s| entry_of(s, file)).collect();
     let mut by_partition: BTreeMap<u32, Vec<Entry>> = BTreeMap::new();
@@ -1236,6 +1243,33 @@ fn schema_version_is_checked() {
         } => assert_eq!((found, expected), (99, ledgerlens_store::SCHEMA_VERSION)),
         other => panic!("expected Error::Schema, got {other:?}"),
     }
+}
+
+#[test]
+fn cross_reference_rows_read_back_as_written() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path, &options(1));
+    let row = |system: &str, code: &str, customer: &str| XrefRow {
+        system: system.into(),
+        code: code.into(),
+        customer: customer.into(),
+    };
+    // Customers created from their code (stored without their id) and linked ones.
+    let rows = vec![
+        row("crm", "C1", "crm:C1"),
+        row("crm", "C2", "k3:9"),
+        row("crm", "C3", "crm:C3x"),
+        row("k3", "9", "k3:9"),
+        row("k3", "客户", "k3:客户"),
+    ];
+    let import = store.begin_import().unwrap();
+    import.put_xref(0, &rows).unwrap();
+    import.commit(record("x.csv", "x1")).unwrap();
+    assert_eq!(store.xref_in(0).unwrap(), rows);
+    drop(store);
+    let store = open(&path, &OpenOptions::existing());
+    assert_eq!(store.xref_in(0).unwrap(), rows);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -485,7 +485,7 @@ fn an_unknown_function_without_arguments_fails_the_dry_run() {
 }
 
 #[test]
-fn an_unknown_function_with_arguments_fails_the_dry_run() {
+fn an_unknown_function_is_a_problem_at_load() {
     let problems = pack_problems(
         &[
             PACK,
@@ -496,9 +496,9 @@ fn an_unknown_function_with_arguments_fails_the_dry_run() {
         ],
         &schema(),
     );
-    let p = the_problem(&problems, "rules.eval");
-    assert_eq!(p.file, "p/s.yaml");
-    assert!(p.message.contains("today"), "{p}");
+    let p = the_problem(&problems, "rules.unknown-name");
+    assert_eq!(at(p), "p/s.yaml:3:11", "{p}");
+    assert!(p.message.contains("no function named today"), "{p}");
 }
 
 // ---------------------------------------------------------------- cycles
@@ -952,4 +952,44 @@ fn the_dry_run_does_not_reject_rules_that_only_fail_on_its_sample_customer() {
         }
     }
     assert!(refused.is_empty(), "{refused:#?}");
+}
+
+/// The dry run tells a defect of the rule from a value its made-up customer lacks.
+#[test]
+fn the_dry_run_tells_defects_from_missing_data() {
+    let schema = inputs(&[
+        ("revenue", Type::Decimal),
+        ("last_purchase", Type::Date),
+        ("tags", Type::List),
+    ]);
+    let pack = |rule: &str| pack_problems(&[PACK, ("f.yaml", rule)], &schema);
+    // A misspelt function is a defect even when its argument is null on the sample
+    // (`budget()` has no value in a dry run).
+    let p = pack("kpi: k\nvalue: pct_of(spend() - budget(), budget())\n");
+    assert!(p.iter().any(|p| p.message.contains("pct_of")), "{p:?}");
+    // A date written wrong in the rule.
+    let p = pack("feature: f\nexpr: days_between(date(\"2025-13-01\"), last_purchase)\n");
+    assert!(p.iter().any(|p| p.message.contains("2025-13-01")), "{p:?}");
+    // A known function given a null (no value on the sample) is data, not a defect.
+    for ok in [
+        "feature: g\ntype: list\nexpr: if revenue > 1000000 { tags } else { () }\n---\nfeature: f\ntype: text\nexpr: if g == () { \"\" } else { g[0] }\n",
+        "kpi: k\nvalue: abs(spend() - budget())\n",
+    ] {
+        let result = load(&[PACK, ("f.yaml", ok)]).and_then(|p| Program::compile(&p, &schema));
+        assert!(result.is_ok(), "{ok}: {:?}", result.err());
+    }
+}
+
+#[test]
+fn an_expression_quoted_in_a_block_description_does_not_take_the_blame() {
+    for description in [
+        "description: >-\n  Return on spend, computed as sum(net_revenu) / spend() over the channel.\n",
+        "description: |\n  ROI: sum(net_revenu) / spend()\n",
+    ] {
+        let rule = format!("kpi: k\nby: [channel]\n{description}value: sum(net_revenu) / spend()\n");
+        let schema = inputs(&[("net_revenue", Type::Decimal), ("channel", Type::Text)]);
+        let problems = pack_problems(&[PACK, ("k.yaml", &rule)], &schema);
+        let p = the_problem(&problems, "rules.unknown-name");
+        assert_eq!(p.line, 5, "{description}: {p}");
+    }
 }

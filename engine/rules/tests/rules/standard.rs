@@ -550,7 +550,9 @@ fn every_standard_rule_has_a_test() {
         "ageing_31_60",
         "ageing_61_90",
         "ageing_over_90",
-        "overdue_days",
+        "days_unpaid",
+        "campaign_buyers",
+        "campaign_acquired_nobody",
         "net_revenue_total",
         "gross_margin_rate",
         "profit_by_lifecycle",
@@ -1116,8 +1118,8 @@ fn profit_after_marketing_by_channel() {
         groups(&[
             ("channel=微信广告", "100.00"),
             ("channel=展会活动", "196000.00"),
-            ("channel=抖音达人投放", "0"),
-            ("channel=(none)", "3000"),
+            ("channel=抖音达人投放", "0.00"),
+            ("channel=(none)", "3000.00"),
         ])
     );
 }
@@ -1218,26 +1220,28 @@ fn net_profit_by_value_class() {
 
 #[test]
 fn whale_curve() {
-    // The 7 buyers (not the lead c01) by net profit: c02 148833.33, c03 34166.66, c07
-    // 12166.68, c06 2769.23, c04 817.94, c05 -76.92, c08 -1576.92. The point k/20 is
-    // reached after ceil(7k/20) customers: 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6,
-    // 6, 6, 7, 7, 7. The curve peaks after 5 of 7 (0.7143): c05 and c08 cost money.
+    // The 8 customers by net profit: c02 148833.33, c03 34166.66, c07 12166.68, c06
+    // 2769.23, c04 817.94, the lead c01 0.00, c05 -76.92, c08 -1576.92. The point k/20
+    // is reached after ceil(8k/20) customers: 1, 1, 2, 2, 2, 3, 3, 4, 4, 4, 5, 5, 6, 6,
+    // 6, 7, 7, 8, 8, 8. The curve peaks after 5 of 8 (0.6250, the first rank at the
+    // top: the lead adds nothing), and c05 and c08 cost money.
     let after = [
         "148833.33",
         "182999.99",
         "195166.67",
         "197935.90",
         "198753.84",
+        "198753.84",
         "198676.92",
         "197100.00",
     ];
     // Rows sort by group: `peak` before `top`.
-    let expected: Vec<(String, String)> = [("peak=0.7143".to_string(), "198753.84")]
+    let expected: Vec<(String, String)> = [("peak=0.6250".to_string(), "198753.84")]
         .into_iter()
         .chain((1..=20).map(|k: usize| {
             (
                 format!("top={:.2}", k as f64 / 20.0),
-                after[(7 * k).div_ceil(20) - 1],
+                after[(8 * k).div_ceil(20) - 1],
             )
         }))
         .map(|(g, v)| (g, v.to_string()))
@@ -1396,7 +1400,7 @@ fn campaign_spend_deviation() {
 #[test]
 fn receivables_total() {
     // c03 5000 + c04 1520 + c05 800 + c07 (60000 - 10000 paid - 5000 written off).
-    assert_eq!(kpi_of("receivables_total"), groups(&[("all", "52320")]));
+    assert_eq!(kpi_of("receivables_total"), groups(&[("all", "52320.00")]));
 }
 
 #[test]
@@ -1444,17 +1448,17 @@ fn ageing_over_90() {
 }
 
 #[test]
-fn overdue_days() {
+fn days_unpaid() {
     // Days from the oldest open invoice to 2025-12-31; none when everything is paid.
     assert_eq!(
-        column("overdue_days"),
+        column("days_unpaid"),
         expect(["null", "null", "30", "112", "60", "null", "213", "null"])
     );
 }
 
 #[test]
 fn net_revenue_total() {
-    assert_eq!(kpi_of("net_revenue_total"), groups(&[("all", "505300")]));
+    assert_eq!(kpi_of("net_revenue_total"), groups(&[("all", "505300.00")]));
 }
 
 #[test]
@@ -1468,12 +1472,12 @@ fn profit_by_lifecycle() {
     assert_eq!(
         kpi_of("profit_by_lifecycle"),
         groups(&[
-            ("lifecycle=lead", "0"),
-            ("lifecycle=churned", "163000"),
-            ("lifecycle=high-value", "35000"),
-            ("lifecycle=active", "2000"),
-            ("lifecycle=potential", "400"),
-            ("lifecycle=regular", "1900"),
+            ("lifecycle=lead", "0.00"),
+            ("lifecycle=churned", "163000.00"),
+            ("lifecycle=high-value", "35000.00"),
+            ("lifecycle=active", "2000.00"),
+            ("lifecycle=potential", "400.00"),
+            ("lifecycle=regular", "1900.00"),
         ])
     );
 }
@@ -1483,9 +1487,9 @@ fn revenue_by_value_class() {
     assert_eq!(
         kpi_of("revenue_by_value_class"),
         groups(&[
-            ("value_class=A", "450000"),
-            ("value_class=B", "45000"),
-            ("value_class=C", "10300"),
+            ("value_class=A", "450000.00"),
+            ("value_class=B", "45000.00"),
+            ("value_class=C", "10300.00"),
         ])
     );
 }
@@ -1507,10 +1511,10 @@ fn revenue_by_region() {
     assert_eq!(
         kpi_of("revenue_by_region"),
         groups(&[
-            ("region=华东", "350800"),
-            ("region=华北", "106000"),
-            ("region=华南", "49000"),
-            ("region=(none)", "-500"),
+            ("region=华东", "350800.00"),
+            ("region=华北", "106000.00"),
+            ("region=华南", "49000.00"),
+            ("region=(none)", "-500.00"),
         ])
     );
 }
@@ -1687,6 +1691,28 @@ fn campaign_cac_above_limit() {
 }
 
 #[test]
+fn campaign_buyers() {
+    // 新春促销: c08 (c01 is a lead); 品牌周: c02, c04, c05, c07; 达人种草 spent 500 and
+    // acquired nobody.
+    assert_eq!(
+        kpi_of("campaign_buyers"),
+        groups(&[
+            ("campaign=新春促销", "1"),
+            ("campaign=品牌周", "4"),
+            ("campaign=达人种草", "0"),
+        ])
+    );
+}
+
+#[test]
+fn campaign_acquired_nobody() {
+    let rows = alert_rows("campaign_acquired_nobody");
+    assert_eq!(rows["campaign=达人种草"], row("watch", "0", "< 1"));
+    assert_eq!(rows["campaign=品牌周"].0, "ok");
+    assert_eq!(rows["campaign=新春促销"].0, "ok");
+}
+
+#[test]
 fn campaign_roi_low() {
     let rows = alert_rows("campaign_roi_low");
     assert_eq!(rows["campaign=新春促销"], row("review", "-0.83", "< 1"));
@@ -1779,13 +1805,13 @@ fn a_declared_feature_the_caller_did_not_compute_stops_the_run() {
 ///
 /// 505300 in all, the sum of the customers' net revenue.
 const NET_BY_QUARTER: [(&str, &str); 7] = [
-    ("quarter=2023-Q2", "40000"),
-    ("quarter=2024-Q2", "32000"),
-    ("quarter=2024-Q4", "50000"),
-    ("quarter=2025-Q1", "302000"),
-    ("quarter=2025-Q2", "31000"),
-    ("quarter=2025-Q3", "16000"),
-    ("quarter=2025-Q4", "34300"),
+    ("quarter=2023-Q2", "40000.00"),
+    ("quarter=2024-Q2", "32000.00"),
+    ("quarter=2024-Q4", "50000.00"),
+    ("quarter=2025-Q1", "302000.00"),
+    ("quarter=2025-Q2", "31000.00"),
+    ("quarter=2025-Q3", "16000.00"),
+    ("quarter=2025-Q4", "34300.00"),
 ];
 
 #[test]
@@ -1804,10 +1830,10 @@ fn gross_margin_rate_by_quarter() {
 fn net_revenue_by_month() {
     let months = kpi_of("net_revenue_by_month");
     // 2025-07: c04 500, c07 30000 - 15000; 2025-09: c04 500, c08 1000 - 1500.
-    assert_eq!(months["month=2025-07"], "15500");
-    assert_eq!(months["month=2025-09"], "0");
+    assert_eq!(months["month=2025-07"], "15500.00");
+    assert_eq!(months["month=2025-09"], "0.00");
     // Months with spend but nothing booked are groups too (微信广告 spent in 2025-02).
-    assert_eq!(months["month=2025-02"], "0");
+    assert_eq!(months["month=2025-02"], "0.00");
     let total: Decimal = months.values().map(|v| dec(v)).sum();
     assert_eq!(total, dec("505300"));
     // 13 months with entries (2023-06, 2024-06, 2024-12, 2025-01, 2025-03, 2025-05 to
@@ -1819,12 +1845,12 @@ fn net_revenue_by_month() {
 fn net_revenue_by_channel_and_quarter() {
     let k = kpi_of("net_revenue_by_channel_and_quarter");
     // 2025-Q3: 微信广告's customers c04 1500 and c08 -500; 展会活动's c07 15000.
-    assert_eq!(k["channel=微信广告, quarter=2025-Q3"], "1000");
-    assert_eq!(k["channel=展会活动, quarter=2025-Q3"], "15000");
+    assert_eq!(k["channel=微信广告, quarter=2025-Q3"], "1000.00");
+    assert_eq!(k["channel=展会活动, quarter=2025-Q3"], "15000.00");
     // c06 has no channel.
-    assert_eq!(k["channel=(none), quarter=2025-Q1"], "2000");
+    assert_eq!(k["channel=(none), quarter=2025-Q1"], "2000.00");
     // 抖音达人投放 spent in 2025-Q2 and acquired nobody.
-    assert_eq!(k["channel=抖音达人投放, quarter=2025-Q2"], "0");
+    assert_eq!(k["channel=抖音达人投放, quarter=2025-Q2"], "0.00");
     let total: Decimal = k.values().map(|v| dec(v)).sum();
     assert_eq!(total, dec("505300"));
 }
