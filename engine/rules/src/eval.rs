@@ -357,6 +357,17 @@ enum Got {
     Odd(String),
 }
 
+impl Got {
+    /// The type of what came, for a wrong-type diagnostic (`()` for null).
+    fn type_name(&self) -> String {
+        match self {
+            Got::Value(v) => v.type_of().map_or("()", Type::name).to_string(),
+            Got::Odd(t) => t.clone(),
+            Got::Failed(_) => "an error".to_string(),
+        }
+    }
+}
+
 /// An expression ready to evaluate over the run's table: natively, a chunk of rows at a
 /// time, when it has a native form; else (and for the rows the native form leaves to it)
 /// in Rhai, row by row.
@@ -581,20 +592,12 @@ impl Run<'_> {
                     for (i, row) in range.enumerate() {
                         b.push(match ev.at(&chunk, i, row, engine, scope)? {
                             Got::Value(v) if v.type_of().is_none_or(|t| ty.accepts(t)) => v,
-                            Got::Value(v) => {
-                                tally.wrong_type(
-                                    row,
-                                    ty.name(),
-                                    v.type_of().map_or("()", Type::name).to_string(),
-                                );
-                                Value::Null
-                            }
-                            Got::Odd(t) => {
-                                tally.wrong_type(row, ty.name(), t);
-                                Value::Null
-                            }
                             Got::Failed(m) => {
                                 tally.null(row, m);
+                                Value::Null
+                            }
+                            other => {
+                                tally.wrong_type(row, ty.name(), other.type_name());
                                 Value::Null
                             }
                         });
@@ -658,25 +661,17 @@ impl Run<'_> {
                     }
                     Ok(match w.at(c, i, row, engine, scope)? {
                         Got::Value(Value::Bool(x)) => x,
-                        Got::Value(v) => {
-                            let t = v.type_of().map_or("()", Type::name);
-                            tally.wrong_type(
-                                row,
-                                "bool",
-                                format!("{t} from the rule giving {}", b.label),
-                            );
-                            false
-                        }
-                        Got::Odd(t) => {
-                            tally.wrong_type(
-                                row,
-                                "bool",
-                                format!("{t} from the rule giving {}", b.label),
-                            );
-                            false
-                        }
                         Got::Failed(m) => {
                             tally.null(row, format!("{}: {m}", b.label));
+                            false
+                        }
+                        other => {
+                            let t = other.type_name();
+                            tally.wrong_type(
+                                row,
+                                "bool",
+                                format!("{t} from the rule giving {}", b.label),
+                            );
                             false
                         }
                     })
@@ -899,25 +894,17 @@ impl Run<'_> {
                                 let keep = match f.at(c, i, row, engine, scope)? {
                                     Got::Value(Value::Bool(b)) => b,
                                     Got::Value(Value::Null) => false,
-                                    Got::Value(v) => {
-                                        let ty = v.type_of().map_or("?", Type::name);
-                                        tally.wrong_type(
-                                            row,
-                                            "bool",
-                                            format!("{ty} from the filter"),
-                                        );
+                                    Got::Failed(m) => {
+                                        tally.null(row, m);
                                         false
                                     }
-                                    Got::Odd(t) => {
+                                    other => {
+                                        let t = other.type_name();
                                         tally.wrong_type(
                                             row,
                                             "bool",
                                             format!("{t} from the filter"),
                                         );
-                                        false
-                                    }
-                                    Got::Failed(m) => {
-                                        tally.null(row, m);
                                         false
                                     }
                                 };
