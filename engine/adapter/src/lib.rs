@@ -22,6 +22,7 @@ mod decode;
 mod error;
 mod options;
 mod parse;
+pub mod table;
 
 pub use decode::{decode, Decoded, Encoding};
 pub use error::Error;

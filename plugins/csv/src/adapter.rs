@@ -4,9 +4,9 @@
 use ledgerlens_adapter::{decode, Adapter, Delimiter, Error, Input, Item, SourceOptions};
 use ledgerlens_model::Diagnostic;
 
-use crate::build::{self, Builder};
-use crate::plan::{self, Plan};
-use crate::rows::{Next, Rows, Whitespace};
+use ledgerlens_adapter::table::{self as plan, Builder, Plan};
+
+use crate::rows::{Fields, Next, Rows, Whitespace};
 use crate::sniff_delimiter;
 
 /// The delimited-text adapter (`adapter: csv`): comma, tab, semicolon, pipe or running
@@ -74,8 +74,8 @@ impl Adapter for CsvAdapter {
         Ok(Box::new(Records {
             rows,
             plan,
-            by_words: build::builder(options.record),
-            by_fields: build::builder(options.record),
+            by_words: plan::builder(options.record),
+            by_fields: plan::builder(options.record),
         }))
     }
 }
@@ -97,7 +97,7 @@ struct Records<'a> {
     rows: Rows<'a>,
     plan: Plan<'a>,
     by_words: Builder<Whitespace<'a>>,
-    by_fields: Builder<csv::StringRecord>,
+    by_fields: Builder<Fields>,
 }
 
 impl Iterator for Records<'_> {
@@ -117,7 +117,7 @@ impl Iterator for Records<'_> {
                     message,
                 } => {
                     let diagnostic = Diagnostic::error("adapter.malformed", message)
-                        .in_file(self.plan.file)
+                        .in_file(self.plan.file())
                         .at_row(line);
                     Some(Err(match column {
                         Some(i) => diagnostic.at_column(self.plan.label(i)),

@@ -72,12 +72,8 @@
 #![deny(missing_docs)]
 
 mod adapter;
-mod auxiliary;
-mod build;
-mod plan;
 mod rows;
 mod sniff;
-mod value;
 
 pub use adapter::CsvAdapter;
 pub use sniff::sniff_delimiter;

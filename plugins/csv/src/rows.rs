@@ -5,23 +5,22 @@
 use std::borrow::Cow;
 use std::io::Cursor;
 
+use ledgerlens_adapter::table::Cells;
 use ledgerlens_adapter::Delimiter;
 
-/// The cells of one row.
-pub(crate) trait Cells {
-    /// How many cells the row has.
-    fn width(&self) -> usize;
-    /// Cell `i` (0-based), untrimmed; `""` beyond the row.
-    fn cell(&self, i: usize) -> &str;
-}
+/// A row read by the `csv` crate.
+#[derive(Debug, Default)]
+pub(crate) struct Fields(pub(crate) csv::StringRecord);
 
-impl Cells for csv::StringRecord {
+impl Cells for Fields {
+    #[inline]
     fn width(&self) -> usize {
-        self.len()
+        self.0.len()
     }
 
+    #[inline]
     fn cell(&self, i: usize) -> &str {
-        self.get(i).unwrap_or("")
+        self.0.get(i).unwrap_or("")
     }
 }
 
@@ -198,7 +197,7 @@ impl Whitespace<'_> {
 pub(crate) struct Delimited<'a> {
     reader: csv::Reader<Cursor<Cow<'a, [u8]>>>,
     /// The current row.
-    pub(crate) record: csv::StringRecord,
+    pub(crate) record: Fields,
     delimiter: u8,
     /// Where the reader started in the text, and that line's number.
     start: usize,
@@ -224,7 +223,7 @@ impl<'a> Delimited<'a> {
             .from_reader(cursor);
         Delimited {
             reader,
-            record: csv::StringRecord::new(),
+            record: Fields::default(),
             delimiter,
             start,
             first_line: first_line.max(1),
@@ -264,13 +263,13 @@ impl<'a> Delimited<'a> {
         }
         while !self.done {
             let before = self.reader.position().byte();
-            match self.reader.read_record(&mut self.record) {
+            match self.reader.read_record(&mut self.record.0) {
                 Ok(false) => self.done = true,
                 Ok(true) => {
-                    if self.record.iter().all(|c| c.trim().is_empty()) {
+                    if self.record.0.iter().all(|c| c.trim().is_empty()) {
                         continue;
                     }
-                    let line = self.line_at(self.record.position());
+                    let line = self.line_at(self.record.0.position());
                     self.line = line;
                     if let Some(column) = self.unterminated_quote() {
                         self.done = true;
@@ -308,7 +307,7 @@ impl<'a> Delimited<'a> {
         if !bytes.get(next..)?.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        let start = self.start + usize::try_from(self.record.position()?.byte()).ok()?;
+        let start = self.start + usize::try_from(self.record.0.position()?.byte()).ok()?;
         open_quote(bytes.get(start..)?, self.delimiter)
     }
 }

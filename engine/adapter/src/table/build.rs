@@ -1,17 +1,17 @@
 //! Turning one row of cells into a record, or into the diagnostic of its first problem.
 
+use crate::{Field, Item, SourceOptions};
 use chrono::NaiveDate;
-use ledgerlens_adapter::{Field, Item, SourceOptions};
 use ledgerlens_model::{
     ActivityRecord, Budget, CostPool, CustomerRecord, Diagnostic, Dimensions, EntryKind, Party,
     Period, Provenance, Record, RecordType, Row, Spend, Transaction, VoucherLine,
 };
 use rust_decimal::Decimal;
 
-use crate::auxiliary::{self, Auxiliary};
-use crate::plan::{Col, Plan, Slot, Voucher};
-use crate::rows::Cells;
-use crate::value;
+use super::auxiliary::{self, Auxiliary};
+use super::plan::{Col, Plan, Slot, Voucher};
+use super::value;
+use super::Cells;
 
 /// A kind cell: the source's `kinds` table first, then the kind names and aliases.
 pub(crate) fn kind(options: &SourceOptions, raw: &str) -> Result<EntryKind, String> {
@@ -26,10 +26,10 @@ const TAG_SEPARATORS: [char; 6] = [',', ';', '|', '、', '，', '；'];
 
 /// Reads one kind of record from a row. (It returns the iterator's `Option<Item>` itself so
 /// that the record is built where the iterator returns it, not copied there.)
-pub(crate) type Builder<C> = for<'p> fn(&At<'p, C>) -> Option<Item>;
+pub type Builder<C> = for<'p> fn(&At<'p, C>) -> Option<Item>;
 
 /// The builder of a record type, chosen once per file.
-pub(crate) fn builder<C: Cells>(record: RecordType) -> Builder<C> {
+pub fn builder<C: Cells>(record: RecordType) -> Builder<C> {
     match record {
         RecordType::Transaction => |at| at.checked(At::transaction),
         RecordType::VoucherLine => |at| at.checked(At::voucher_line),
@@ -44,12 +44,7 @@ pub(crate) fn builder<C: Cells>(record: RecordType) -> Builder<C> {
 impl Plan<'_> {
     /// The record of one row (at `line`), or the diagnostic of its first problem.
     #[inline(always)]
-    pub(crate) fn build<C: Cells>(
-        &self,
-        line: u64,
-        cells: &C,
-        builder: Builder<C>,
-    ) -> Option<Item> {
+    pub fn build<C: Cells>(&self, line: u64, cells: &C, builder: Builder<C>) -> Option<Item> {
         builder(&At {
             plan: self,
             cells,
@@ -59,7 +54,7 @@ impl Plan<'_> {
 }
 
 /// One row being read.
-pub(crate) struct At<'p, C> {
+pub struct At<'p, C> {
     plan: &'p Plan<'p>,
     cells: &'p C,
     line: u64,

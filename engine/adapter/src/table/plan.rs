@@ -1,10 +1,10 @@
 //! The column mapping, checked against the record type and resolved once per file to cell
 //! indices, so reading a row never looks a column up by name.
 
-use ledgerlens_adapter::{ColumnRef, Error, Field, Header, SourceOptions};
+use crate::{ColumnRef, Error, Field, Header, SourceOptions};
 use ledgerlens_model::{Period, RecordType};
 
-use crate::value;
+use super::value;
 
 /// The fields each record type reads.
 #[rustfmt::skip]
@@ -66,34 +66,39 @@ pub(crate) enum Voucher {
 
 /// The mapping of one file, resolved.
 #[derive(Debug)]
-pub(crate) struct Plan<'a> {
+pub struct Plan<'a> {
     /// File name, for diagnostics.
-    pub file: &'a str,
+    pub(crate) file: &'a str,
     /// The source options.
-    pub options: &'a SourceOptions,
+    pub(crate) options: &'a SourceOptions,
     slots: Vec<Option<Slot>>,
     /// Voucher word and number (voucher lines).
-    pub voucher: Voucher,
+    pub(crate) voucher: Voucher,
     /// Whether any dimension (product, channel, ...) is mapped or has a default.
-    pub has_dims: bool,
+    pub(crate) has_dims: bool,
     /// Attribute columns (customer records).
-    pub attributes: Vec<(String, Col)>,
+    pub(crate) attributes: Vec<(String, Col)>,
     /// Every mapped column and the field it is mapped to, by index, for the short-row
     /// check.
-    pub columns: Vec<(Col, String)>,
+    pub(crate) columns: Vec<(Col, String)>,
     /// The header's cells, when the file has one.
     header: Option<Vec<String>>,
 }
 
 impl<'a> Plan<'a> {
     /// The slot of a field, when it is mapped or has a default.
-    pub fn slot(&self, field: Field) -> Option<&Slot> {
+    pub(crate) fn slot(&self, field: Field) -> Option<&Slot> {
         self.slots.get(field as usize).and_then(Option::as_ref)
     }
 
     /// Whether a field has a column or a default.
-    pub fn has(&self, field: Field) -> bool {
+    pub(crate) fn has(&self, field: Field) -> bool {
         self.slot(field).is_some()
+    }
+
+    /// The file name diagnostics give.
+    pub fn file(&self) -> &'a str {
+        self.file
     }
 
     /// The diagnostic name of 0-based column `index`.
@@ -123,7 +128,7 @@ fn is_mapped(options: &SourceOptions, field: Field) -> bool {
 /// Checks the options against the record type before the file is read: every field is
 /// one the record type reads, the required ones are there, column numbers start at 1,
 /// defaults parse.
-pub(crate) fn check(options: &SourceOptions) -> Result<(), Error> {
+pub fn check(options: &SourceOptions) -> Result<(), Error> {
     let record = options.record;
     let allowed = fields(record);
     let names = |fs: &[Field]| fs.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ");
@@ -234,7 +239,7 @@ fn check_default(options: &SourceOptions, field: Field, raw: &str) -> Result<(),
         }
         Field::Quantity | Field::Count => value::number(raw).map(drop),
         Field::Period => raw.parse::<Period>().map(drop),
-        Field::Kind => crate::build::kind(options, raw).map(drop),
+        Field::Kind => super::build::kind(options, raw).map(drop),
         _ => Ok(()),
     };
     parsed.map_err(|e| options_error(options, format!("defaults.{field}: {e}")))
@@ -261,7 +266,7 @@ fn named(options: &SourceOptions) -> Vec<(String, String)> {
 }
 
 /// Whether the first row (at `line`, with trimmed `cells`) is a header.
-pub(crate) fn is_header(
+pub fn is_header(
     options: &SourceOptions,
     file: &str,
     line: u64,
@@ -335,7 +340,7 @@ fn looks_like_header(options: &SourceOptions, cells: &[String]) -> bool {
 }
 
 /// Resolves the mapping against the header (at `line`, with trimmed cells), if any.
-pub(crate) fn resolve<'a>(
+pub fn resolve<'a>(
     file: &'a str,
     options: &'a SourceOptions,
     header: Option<(u64, Vec<String>)>,

@@ -2,13 +2,13 @@
 //! `2024-03-01`, `11.77`), falling back to the adapter crate's lenient parsers, which give
 //! the same values and the error messages.
 
+use crate::{parse_amount, parse_date_with, parse_decimal};
 use chrono::NaiveDate;
-use ledgerlens_adapter::{parse_amount, parse_date_with, parse_decimal};
 use rust_decimal::Decimal;
 
 /// [`str::trim`], quicker when the ends are ASCII (as they almost always are).
 #[inline]
-pub(crate) fn trim(s: &str) -> &str {
+pub fn trim(s: &str) -> &str {
     let t = s.trim_ascii();
     match (t.as_bytes().first(), t.as_bytes().last()) {
         (Some(first), Some(last)) if first.is_ascii() && last.is_ascii() => t,
@@ -52,7 +52,7 @@ fn plain_date(b: &[u8]) -> Option<NaiveDate> {
     };
     let n = eight_digits(digits)?;
     let year = (n / 10_000) as i32;
-    if !(ledgerlens_adapter::MIN_YEAR..=ledgerlens_adapter::MAX_YEAR).contains(&year) {
+    if !(crate::MIN_YEAR..=crate::MAX_YEAR).contains(&year) {
         return None; // the full parser says why
     }
     NaiveDate::from_ymd_opt(year, n / 100 % 100, n % 100)

@@ -1,0 +1,112 @@
+//! Tabular sources: rows of text cells (delimited text, spreadsheet sheets, ERP table
+//! exports) read through the source's column mapping (`columns:`, `defaults:`, `kind:`,
+//! ...), the same way for every tabular adapter.
+//!
+//! The steps, each its own function so an adapter with a fast row source (the CSV
+//! adapter) can drive them itself: [`check`] the options against the record type before
+//! reading; decide whether the first row [`is_header`]; [`resolve`] the mapping to cell
+//! indices once per file ([`Plan`]); then [`Plan::build`] each row with the record type's
+//! [`builder`]. An adapter whose rows come as owned cells (`Vec<String>`) hands them to
+//! [`read_rows`], which does all of it.
+//!
+//! ```
+//! use ledgerlens_adapter::{table, ColumnRef, Field, SourceOptions};
+//! use ledgerlens_model::{EntryKind, Record, RecordType};
+//!
+//! let mut options = SourceOptions::new("orders", RecordType::Transaction);
+//! options.kind = Some(EntryKind::Sale);
+//! options.columns.insert(Field::Date, ColumnRef::Name("日期".into()));
+//! options.columns.insert(Field::Amount, ColumnRef::Name("金额".into()));
+//! options.columns.insert(Field::Customer, ColumnRef::Name("客户".into()));
+//! let rows = vec![
+//!     (1, vec!["日期".to_string(), "客户".into(), "金额".into()]),
+//!     (2, vec!["2024-03-01".to_string(), "C001".into(), "1,200.50".into()]),
+//!     (3, vec!["2024-03-02".to_string(), "C002".into(), "abc".into()]),
+//! ];
+//! let items: Vec<_> = table::read_rows("orders.xlsx", &options, rows).unwrap().collect();
+//! let Ok(first) = &items[0] else { panic!("a record") };
+//! let Record::Transaction(t) = &first.record else { panic!("a transaction") };
+//! assert_eq!(t.amount.to_string(), "1200.50");
+//! let Err(problem) = &items[1] else { panic!("a diagnostic") };
+//! assert_eq!(problem.code, "adapter.bad_amount");
+//! assert_eq!(problem.row, Some(3));
+//! ```
+
+mod auxiliary;
+mod build;
+mod plan;
+mod value;
+
+pub use build::{builder, At, Builder};
+pub use plan::{check, is_header, resolve, Plan};
+pub use value::trim;
+
+use crate::{Error, Item, SourceOptions};
+
+/// The cells of one row.
+pub trait Cells {
+    /// How many cells the row has.
+    fn width(&self) -> usize;
+    /// Cell `i` (0-based), untrimmed; `""` beyond the row.
+    fn cell(&self, i: usize) -> &str;
+}
+
+impl Cells for [String] {
+    fn width(&self) -> usize {
+        self.len()
+    }
+
+    fn cell(&self, i: usize) -> &str {
+        self.get(i).map_or("", String::as_str)
+    }
+}
+
+impl Cells for Vec<String> {
+    fn width(&self) -> usize {
+        self.len()
+    }
+
+    fn cell(&self, i: usize) -> &str {
+        self.get(i).map_or("", String::as_str)
+    }
+}
+
+/// Reads rows of owned cells, each with its 1-based row number, through the source's
+/// mapping: checks the options, takes the first row as the header when it is one
+/// ([`is_header`]), and yields one record or diagnostic per later row. Rows whose cells
+/// are all blank are skipped. `Err` when the options cannot work or a mapped column is
+/// not in the header.
+pub fn read_rows<'a, I>(
+    file: &'a str,
+    options: &'a SourceOptions,
+    rows: I,
+) -> Result<impl Iterator<Item = Item> + 'a, Error>
+where
+    I: IntoIterator<Item = (u64, Vec<String>)>,
+    I::IntoIter: 'a,
+{
+    check(options)?;
+    let mut rows = rows
+        .into_iter()
+        .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
+        .peekable();
+    let first = rows.peek().map(|(line, cells)| {
+        (
+            *line,
+            cells
+                .iter()
+                .map(|c| trim(c).to_string())
+                .collect::<Vec<_>>(),
+        )
+    });
+    let header = match first {
+        Some((line, trimmed)) if is_header(options, file, line, &trimmed)? => {
+            rows.next();
+            Some((line, trimmed))
+        }
+        _ => None,
+    };
+    let plan = resolve(file, options, header)?;
+    let build = builder::<Vec<String>>(options.record);
+    Ok(rows.filter_map(move |(line, cells)| plan.build(line, &cells, build)))
+}
