@@ -19,6 +19,10 @@ pub fn adapters() -> Vec<&'static dyn Adapter> {
     vec![
         #[cfg(feature = "csv")]
         &ledgerlens_csv::CsvAdapter,
+        #[cfg(feature = "xlsx")]
+        &ledgerlens_xlsx::XlsxAdapter,
+        #[cfg(feature = "kingdee")]
+        &ledgerlens_kingdee::KingdeeAdapter,
     ]
 }
 
@@ -256,6 +260,13 @@ fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             }
             .write(out, cli.format)
         }
+        #[cfg(feature = "xlsx")]
+        Command::Sniff { file, sheet, rows } => {
+            let found = crate::sniff::sniff(file, sheet.as_deref(), *rows)?;
+            crate::sniff::write(out, &found, cli.format)
+        }
+        #[cfg(not(feature = "xlsx"))]
+        Command::Sniff { .. } => bail!("sniff needs the xlsx feature, not in this build"),
         Command::Schema => crate::schema::write(out),
         Command::Demo { out: dir } => crate::demo::run(out, cli.format, dir.as_deref()),
         // Dispatched by `run` above, which returns its verdict.

@@ -90,6 +90,19 @@ pub enum Command {
     Stats,
     /// List the source adapters compiled into this build.
     Adapters,
+    /// Tell what a file is and how it would be read: format, encoding, ERP layout, header
+    /// row, mapped columns, customer slot, a source entry for ledgerlens.yaml, and a preview
+    /// of the first records.
+    Sniff {
+        /// The file.
+        file: PathBuf,
+        /// The sheet of a workbook (default: the first).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// How many records (or rows) to preview.
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+    },
     /// Evaluate the rule pack over the stored ledgers: segments, KPIs, alerts.
     ///
     /// The pack is --pack DIR, else the project's pack (when it has a pack.yaml), else the

@@ -8,6 +8,8 @@ mod output;
 mod rules;
 mod schema;
 mod snapshot;
+#[cfg(feature = "xlsx")]
+mod sniff;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -76,6 +76,21 @@ pub struct SourceOptions {
     /// Explicit chrono date format (`%d/%m/%Y`) when dates are not in a common form.
     #[serde(default)]
     pub date_format: Option<String>,
+    /// The sheet of a workbook to read (spreadsheet and ERP adapters); default: the first.
+    #[serde(default)]
+    pub sheet: Option<String>,
+}
+
+impl<'a> From<&'a SourceOptions> for std::borrow::Cow<'a, SourceOptions> {
+    fn from(options: &'a SourceOptions) -> Self {
+        std::borrow::Cow::Borrowed(options)
+    }
+}
+
+impl From<SourceOptions> for std::borrow::Cow<'_, SourceOptions> {
+    fn from(options: SourceOptions) -> Self {
+        std::borrow::Cow::Owned(options)
+    }
 }
 
 impl SourceOptions {
@@ -98,6 +113,7 @@ impl SourceOptions {
             system: None,
             attributes: Vec::new(),
             date_format: None,
+            sheet: None,
         }
     }
 

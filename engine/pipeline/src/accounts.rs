@@ -67,7 +67,13 @@ impl ChartOfAccounts {
             AccountRule::new("6401", Debit, Cogs), // 主营业务成本
             AccountRule::new("6402", Debit, Cogs), // 其他业务成本
             AccountRule::new("6601", Debit, MarketingSpend), // 销售费用
-            AccountRule::new("6602", Debit, ServiceCost), // 管理费用 on a customer line
+            // Its sub-accounts, numbered as this project's templates do (charts differ
+            // below the first level: a client's `accounts:` rules override these):
+            AccountRule::new("6601.03", Debit, LogisticsCost), // 运输费
+            AccountRule::new("6601.05", Debit, MarketingSpend), // 广告费
+            AccountRule::new("6601.06", Debit, MarketingSpend), // 业务宣传费 (promotion)
+            AccountRule::new("6601.08", Debit, ServiceCost),   // 售后服务费
+            AccountRule::new("6602", Debit, ServiceCost),      // 管理费用 on a customer line
             // Bad debts written off (借 坏账准备 / 贷 应收账款): the receivable line.
             AccountRule {
                 memo: Some("核销".to_string()),
@@ -114,8 +120,18 @@ impl ChartOfAccounts {
 
 /// Whether `account` is `prefix` or a sub-account of it (`6601.05` under `6601`, and
 /// `660105` under `6601` for charts written without dots).
+/// Whether `account` starts with `prefix`, comparing digits and letters only: Kingdee
+/// writes `6601.05`, Yonyou `660105`, some exports `6601-05`; one rule covers them all
+/// (when the client's segments have the same widths).
 fn matches_prefix(account: &str, prefix: &str) -> bool {
-    account.starts_with(prefix)
+    if account.starts_with(prefix) {
+        return true;
+    }
+    let mut rest = account.bytes().filter(u8::is_ascii_alphanumeric);
+    prefix
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .all(|p| rest.next() == Some(p))
 }
 
 #[cfg(test)]
@@ -134,6 +150,23 @@ mod tests {
         assert_eq!(
             chart.classify("6001", Side::Credit, None),
             Some(EntryKind::Sale)
+        );
+        // Separators do not matter; the sub-accounts of 6601 have their kinds.
+        assert_eq!(
+            chart.classify("660103", Side::Debit, None),
+            Some(EntryKind::LogisticsCost)
+        );
+        assert_eq!(
+            chart.classify("6601-08", Side::Debit, None),
+            Some(EntryKind::ServiceCost)
+        );
+        assert_eq!(
+            chart.classify("6601.09", Side::Debit, None),
+            Some(EntryKind::MarketingSpend)
+        );
+        assert_eq!(
+            chart.classify("22210105", Side::Credit, None),
+            Some(EntryKind::Tax)
         );
         assert_eq!(
             chart.classify("6001.01", Side::Debit, None),

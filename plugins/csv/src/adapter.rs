@@ -32,27 +32,7 @@ impl Adapter for CsvAdapter {
     ) -> Result<Box<dyn Iterator<Item = Item> + 'a>, Error> {
         plan::check(options)?;
         let file = input.name.as_str();
-        let text = decode(file, &input.bytes, options.encoding)?.text;
-        if text
-            .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
-            .is_empty()
-        {
-            return Err(Error::Empty {
-                file: file.to_string(),
-            });
-        }
-        let bom = if text.starts_with('\u{feff}') {
-            '\u{feff}'.len_utf8()
-        } else {
-            0
-        };
-        let start = skip_lines(&text, bom, options.skip_rows);
-        let delimiter = match options.delimiter {
-            Delimiter::Auto => sniff_delimiter(text.get(start..).unwrap_or_default()),
-            given => given,
-        };
-        let first_line = u64::try_from(options.skip_rows).map_or(u64::MAX, |n| n.saturating_add(1));
-        let mut rows = Rows::new(text, start, first_line, delimiter);
+        let mut rows = open(input, options)?;
         let line = match rows.advance() {
             None => return Ok(Box::new(std::iter::empty())),
             Some(Next::Row(line)) => line,
@@ -70,7 +50,7 @@ impl Adapter for CsvAdapter {
             rows.unread();
             None
         };
-        let plan = plan::resolve(file, options, header)?;
+        let plan = plan::resolve(file.into(), options.into(), header)?;
         Ok(Box::new(Records {
             rows,
             plan,
@@ -78,6 +58,66 @@ impl Adapter for CsvAdapter {
             by_fields: plan::builder(options.record),
         }))
     }
+}
+
+/// Decodes the file and sets up its rows after `skip_rows`, with the delimiter given or
+/// detected.
+fn open<'a>(input: &'a Input, options: &SourceOptions) -> Result<Rows<'a>, Error> {
+    let file = input.name.as_str();
+    let text = decode(file, &input.bytes, options.encoding)?.text;
+    if text
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .is_empty()
+    {
+        return Err(Error::Empty {
+            file: file.to_string(),
+        });
+    }
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let start = skip_lines(&text, bom, options.skip_rows);
+    let delimiter = match options.delimiter {
+        Delimiter::Auto => sniff_delimiter(text.get(start..).unwrap_or_default()),
+        given => given,
+    };
+    let first_line = u64::try_from(options.skip_rows).map_or(u64::MAX, |n| n.saturating_add(1));
+    Ok(Rows::new(text, start, first_line, delimiter))
+}
+
+/// The rows of a delimited-text file as owned, trimmed cells with their 1-based line
+/// numbers, for adapters that read a layout of their own from text (ERP exports): the
+/// file is decoded (`encoding`), `skip_rows` lines are dropped, the delimiter is
+/// `delimiter` or detected, and rows with no content are skipped. A row the `csv` reader
+/// cannot read is an `adapter.malformed` diagnostic.
+///
+/// ```
+/// use ledgerlens_adapter::{Input, SourceOptions};
+/// use ledgerlens_model::RecordType;
+///
+/// let input = Input { name: "u8.txt".into(), bytes: "填制凭证,V800\n2025-01-15,记,1\n".into() };
+/// let options = SourceOptions::new("u8", RecordType::VoucherLine);
+/// let rows: Vec<_> = ledgerlens_csv::text_rows(&input, &options).unwrap().collect();
+/// assert_eq!(rows[1].as_ref().unwrap(), &(2, vec!["2025-01-15".to_string(), "记".into(), "1".into()]));
+/// ```
+pub fn text_rows<'a>(
+    input: &'a Input,
+    options: &SourceOptions,
+) -> Result<impl Iterator<Item = Result<(u64, Vec<String>), Diagnostic>> + 'a, Error> {
+    let mut rows = open(input, options)?;
+    let file = input.name.clone();
+    Ok(std::iter::from_fn(move || {
+        Some(match rows.advance()? {
+            Next::Row(line) => Ok((line, rows.owned_cells())),
+            Next::Malformed { line, message, .. } => {
+                Err(Diagnostic::error("adapter.malformed", message)
+                    .in_file(file.as_str())
+                    .at_row(line))
+            }
+        })
+    }))
 }
 
 /// The byte offset after the first `n` lines of `text`, starting at `from`.

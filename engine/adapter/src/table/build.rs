@@ -112,7 +112,7 @@ impl<'p, C: Cells> At<'p, C> {
     #[inline(never)]
     fn fail(&self, code: &str, col: Option<&Col>, message: String) -> Diagnostic {
         let diagnostic = Diagnostic::error(code, message)
-            .in_file(self.plan.file)
+            .in_file(self.plan.file.as_ref())
             .at_row(self.line);
         match col {
             Some(col) => diagnostic.at_column(col.label.as_str()),
@@ -227,7 +227,7 @@ impl<'p, C: Cells> At<'p, C> {
 
     fn kind(&self) -> Read<EntryKind> {
         match self.text(Field::Kind) {
-            Some(raw) => kind(self.plan.options, raw)
+            Some(raw) => kind(&self.plan.options, raw)
                 .map_err(|e| self.fail("adapter.bad_kind", self.col(Field::Kind), e)),
             None => self
                 .plan

@@ -19,9 +19,9 @@
 //! options.columns.insert(Field::Amount, ColumnRef::Name("金额".into()));
 //! options.columns.insert(Field::Customer, ColumnRef::Name("客户".into()));
 //! let rows = vec![
-//!     (1, vec!["日期".to_string(), "客户".into(), "金额".into()]),
-//!     (2, vec!["2024-03-01".to_string(), "C001".into(), "1,200.50".into()]),
-//!     (3, vec!["2024-03-02".to_string(), "C002".into(), "abc".into()]),
+//!     Ok((1, vec!["日期".to_string(), "客户".into(), "金额".into()])),
+//!     Ok((2, vec!["2024-03-01".to_string(), "C001".into(), "1,200.50".into()])),
+//!     Ok((3, vec!["2024-03-02".to_string(), "C002".into(), "abc".into()])),
 //! ];
 //! let items: Vec<_> = table::read_rows("orders.xlsx", &options, rows).unwrap().collect();
 //! let Ok(first) = &items[0] else { panic!("a record") };
@@ -40,6 +40,10 @@ mod value;
 pub use build::{builder, At, Builder};
 pub use plan::{check, is_header, resolve, Plan};
 pub use value::trim;
+
+use std::borrow::Cow;
+
+use ledgerlens_model::Diagnostic;
 
 use crate::{Error, Item, SourceOptions};
 
@@ -71,42 +75,63 @@ impl Cells for Vec<String> {
     }
 }
 
-/// Reads rows of owned cells, each with its 1-based row number, through the source's
-/// mapping: checks the options, takes the first row as the header when it is one
-/// ([`is_header`]), and yields one record or diagnostic per later row. Rows whose cells
-/// are all blank are skipped. `Err` when the options cannot work or a mapped column is
-/// not in the header.
+/// A row of owned cells with its 1-based row number, or why a row could not be split
+/// into cells.
+pub type RowCells = Result<(u64, Vec<String>), Diagnostic>;
+
+/// Reads rows of owned cells through the source's mapping: checks the options, takes the
+/// first row as the header when it is one ([`is_header`]), and yields one record or
+/// diagnostic per later row (a row source's own diagnostics pass through in place). Rows
+/// whose cells are all blank are skipped. `Err` when the options cannot work or a mapped
+/// column is not in the header.
 pub fn read_rows<'a, I>(
-    file: &'a str,
-    options: &'a SourceOptions,
+    file: impl Into<Cow<'a, str>>,
+    options: impl Into<Cow<'a, SourceOptions>>,
     rows: I,
 ) -> Result<impl Iterator<Item = Item> + 'a, Error>
 where
-    I: IntoIterator<Item = (u64, Vec<String>)>,
+    I: IntoIterator<Item = RowCells>,
     I::IntoIter: 'a,
 {
-    check(options)?;
-    let mut rows = rows
-        .into_iter()
-        .filter(|(_, cells)| cells.iter().any(|c| !c.trim().is_empty()))
-        .peekable();
-    let first = rows.peek().map(|(line, cells)| {
-        (
-            *line,
-            cells
-                .iter()
-                .map(|c| trim(c).to_string())
-                .collect::<Vec<_>>(),
-        )
+    let (file, options) = (file.into(), options.into());
+    check(&options)?;
+    let mut rows = rows.into_iter().filter(|row| match row {
+        Ok((_, cells)) => cells.iter().any(|c| !c.trim().is_empty()),
+        Err(_) => true,
     });
-    let header = match first {
-        Some((line, trimmed)) if is_header(options, file, line, &trimmed)? => {
-            rows.next();
-            Some((line, trimmed))
+    let mut leading = Vec::new();
+    let mut first = None;
+    for row in rows.by_ref() {
+        match row {
+            Ok(row) => {
+                first = Some(row);
+                break;
+            }
+            Err(diagnostic) => leading.push(Err(diagnostic)),
         }
-        _ => None,
+    }
+    let mut data = None;
+    let header = match first {
+        Some((line, cells)) => {
+            let trimmed: Vec<String> = cells.iter().map(|c| trim(c).to_string()).collect();
+            if is_header(&options, &file, line, &trimmed)? {
+                Some((line, trimmed))
+            } else {
+                data = Some((line, cells));
+                None
+            }
+        }
+        None => None,
     };
+    let record = options.record;
     let plan = resolve(file, options, header)?;
-    let build = builder::<Vec<String>>(options.record);
-    Ok(rows.filter_map(move |(line, cells)| plan.build(line, &cells, build)))
+    let build = builder::<Vec<String>>(record);
+    Ok(leading
+        .into_iter()
+        .chain(data.map(Ok))
+        .chain(rows)
+        .filter_map(move |row| match row {
+            Ok((line, cells)) => plan.build(line, &cells, build),
+            Err(diagnostic) => Some(Err(diagnostic)),
+        }))
 }

@@ -1,6 +1,8 @@
 //! The column mapping, checked against the record type and resolved once per file to cell
 //! indices, so reading a row never looks a column up by name.
 
+use std::borrow::Cow;
+
 use crate::{ColumnRef, Error, Field, Header, SourceOptions};
 use ledgerlens_model::{Period, RecordType};
 
@@ -68,9 +70,9 @@ pub(crate) enum Voucher {
 #[derive(Debug)]
 pub struct Plan<'a> {
     /// File name, for diagnostics.
-    pub(crate) file: &'a str,
+    pub(crate) file: Cow<'a, str>,
     /// The source options.
-    pub(crate) options: &'a SourceOptions,
+    pub(crate) options: Cow<'a, SourceOptions>,
     slots: Vec<Option<Slot>>,
     /// Voucher word and number (voucher lines).
     pub(crate) voucher: Voucher,
@@ -97,8 +99,8 @@ impl<'a> Plan<'a> {
     }
 
     /// The file name diagnostics give.
-    pub fn file(&self) -> &'a str {
-        self.file
+    pub fn file(&self) -> &str {
+        &self.file
     }
 
     /// The diagnostic name of 0-based column `index`.
@@ -341,10 +343,12 @@ fn looks_like_header(options: &SourceOptions, cells: &[String]) -> bool {
 
 /// Resolves the mapping against the header (at `line`, with trimmed cells), if any.
 pub fn resolve<'a>(
-    file: &'a str,
-    options: &'a SourceOptions,
+    file_name: Cow<'a, str>,
+    source: Cow<'a, SourceOptions>,
     header: Option<(u64, Vec<String>)>,
 ) -> Result<Plan<'a>, Error> {
+    let file: &str = &file_name;
+    let options: &SourceOptions = &source;
     let (header_line, header) = match header {
         Some((line, cells)) => (line, Some(cells)),
         None => (0, None),
@@ -429,8 +433,8 @@ pub fn resolve<'a>(
     .into_iter()
     .any(|f| slots.get(f as usize).is_some_and(Option::is_some));
     Ok(Plan {
-        file,
-        options,
+        file: file_name,
+        options: source,
         slots,
         has_dims,
         voucher,
@@ -564,7 +568,7 @@ mod tests {
         );
         o.defaults.insert(Field::Memo, "无".into());
         let header = cells(&["日期", "字", "号", ""]);
-        let plan = resolve("f", &o, Some((1, header))).unwrap();
+        let plan = resolve("f".into(), (&o).into(), Some((1, header))).unwrap();
         assert_eq!(
             plan.slot(Field::Date).unwrap().col,
             Some(Col {
