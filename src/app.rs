@@ -23,6 +23,8 @@ pub fn adapters() -> Vec<&'static dyn Adapter> {
         &ledgerlens_xlsx::XlsxAdapter,
         #[cfg(feature = "kingdee")]
         &ledgerlens_kingdee::KingdeeAdapter,
+        #[cfg(feature = "yonyou")]
+        &ledgerlens_yonyou::YonyouAdapter,
     ]
 }
 

@@ -124,6 +124,27 @@ fn recognize(input: &Input, options: &SourceOptions) -> Option<(&'static dyn Ada
             }),
         ));
     }
+    #[cfg(feature = "yonyou")]
+    if let Some(found) = ledgerlens_yonyou::sniff(input, options) {
+        let columns: Vec<Value> = found
+            .columns
+            .iter()
+            .map(|(field, column)| json!({"field": field, "column": column}))
+            .collect();
+        return Some((
+            &ledgerlens_yonyou::YonyouAdapter,
+            json!({
+                "layout": found.layout.name(),
+                "header_row": found.header_row,
+                "columns": columns,
+                "customer": found
+                    .columns
+                    .iter()
+                    .find(|(field, _)| field == "customer")
+                    .map(|(_, column)| column),
+            }),
+        ));
+    }
     let _ = (input, options);
     None
 }

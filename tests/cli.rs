@@ -1552,3 +1552,124 @@ fn schema_is_json_schema_of_every_rule_kind() {
     );
     assert_eq!(schema["$defs"]["pack"]["required"][0], "name");
 }
+
+// --- ERP adapters: a mixed folder, one ledger per customer ---
+
+/// Kingdee vouchers (xlsx), Yonyou vouchers (GBK U8 text), the CRM (GBK CSV), the U8
+/// customer master and a spend workbook for the same customers: after one ingest every
+/// company is one customer whose ledger holds its lines from both ERPs, with the figures
+/// the fixture generator designed (tests/fixtures/erp/mixed/expected.yaml).
+#[test]
+fn a_mixed_erp_folder_gives_one_ledger_per_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo("tests/fixtures/erp/mixed"), &dir.path().join("data"));
+    std::fs::write(
+        dir.path().join("ledgerlens.yaml"),
+        r#"database: db
+sources:
+  - name: crm
+    files: data/crm_customers.csv
+    record: customer
+    columns: { code: 客户编号, name: 客户名称, phone: 手机, uscc: 统一社会信用代码, channel: 获客渠道, region: 区域 }
+  - name: u8-customers
+    system: u8
+    files: data/u8_customers.csv
+    record: customer
+    columns: { code: 客户编码, name: 客户名称, uscc: 税号, phone: 电话 }
+  - name: k3
+    adapter: kingdee
+    files: data/kingdee_vouchers.xlsx
+    record: voucher-line
+  - name: u8
+    adapter: yonyou
+    files: data/u8_vouchers.txt
+    record: voucher-line
+  - name: spend
+    adapter: xlsx
+    files: data/spend.xlsx
+    sheet: 投放
+    record: spend
+    columns: { date: 日期, channel: 渠道, campaign: 活动, amount: 金额 }
+"#,
+    )
+    .unwrap();
+    let expected: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo("tests/fixtures/erp/mixed/expected.yaml")).unwrap(),
+    )
+    .unwrap();
+    let o = run(dir.path(), &["--format", "json", "ingest"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let customers = json(&run(dir.path(), &["--format", "json", "customers"]));
+    let customers = customers.as_array().expect("customers");
+    assert_eq!(
+        customers.len() as u64,
+        expected["customers"].as_u64().unwrap(),
+        "{customers:#?}"
+    );
+    for group in expected["groups"].as_sequence().unwrap() {
+        let id = group["id"].as_str().unwrap();
+        let customer = json(&run(dir.path(), &["--format", "json", "customer", id]));
+        let codes: Vec<&str> = customer["customer"]["codes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: {customer:#}"))
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        for code in group["codes"].as_sequence().unwrap() {
+            let code = code.as_str().unwrap();
+            assert!(codes.contains(&code), "{id}: {code} not in {codes:?}");
+        }
+        let figures = &group["figures"];
+        if figures.is_null() {
+            continue;
+        }
+        let want = |key: &str| figures[key].as_str().unwrap().parse::<Decimal>().unwrap();
+        let features = &customer["features"];
+        assert_eq!(
+            decimal(&features["net_revenue"]),
+            want("revenue"),
+            "{id} net revenue: {features:#}"
+        );
+        assert_eq!(
+            decimal(&features["receivables"]),
+            want("receivable_balance"),
+            "{id} receivable: {features:#}"
+        );
+    }
+    // The spend workbook's 合计 row is quarantined with its reason, not summed.
+    let stats = json(&run(dir.path(), &["--format", "json", "stats"]));
+    assert!(stats["quarantined"].as_u64().unwrap() >= 1, "{stats:#}");
+}
+
+/// `sniff` tells the container, encoding and ERP layout from the bytes, not the name.
+#[test]
+fn sniff_tells_what_a_file_is() {
+    let k3 = bin()
+        .args(["--format", "json", "sniff"])
+        .arg(repo("tests/fixtures/erp/kingdee/k3_vouchers_titled.xlsx"))
+        .output()
+        .unwrap();
+    let k3 = json(&k3);
+    assert_eq!(k3["adapter"], "kingdee");
+    assert_eq!(k3["header_row"], 2);
+    assert_eq!(k3["customer"], "核算项目");
+    assert!(k3["preview"][0]["record"]
+        .as_str()
+        .is_some_and(|r| r.contains("C001")));
+    let text = bin()
+        .arg("sniff")
+        .arg(repo("tests/fixtures/erp/bad/csv_as.xls"))
+        .output()
+        .unwrap();
+    let text = stdout(&text);
+    assert!(text.contains("encoding:   gbk"), "{text}");
+    assert!(text.contains("format:     delimited text"), "{text}");
+    let u8 = json(
+        &bin()
+            .args(["--format", "json", "sniff"])
+            .arg(repo("tests/fixtures/erp/yonyou/u8_vouchers_gbk.txt"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(u8["adapter"], "yonyou");
+}
