@@ -45,16 +45,14 @@ fn a_sheet_chosen_by_name_reads_through_the_column_mapping() {
     let mut total = Decimal::ZERO;
     let mut wechat = Decimal::ZERO;
     let mut rows = 0;
-    for item in &items {
-        if let Ok(row) = item {
-            let Record::Spend(spend) = &row.record else {
-                panic!("spend")
-            };
-            rows += 1;
-            total += spend.amount;
-            if spend.channel == "微信广告" {
-                wechat += spend.amount;
-            }
+    for row in items.iter().flatten() {
+        let Record::Spend(spend) = &row.record else {
+            panic!("spend")
+        };
+        rows += 1;
+        total += spend.amount;
+        if spend.channel == "微信广告" {
+            wechat += spend.amount;
         }
     }
     assert_eq!(rows, 10);
