@@ -1673,3 +1673,144 @@ fn sniff_tells_what_a_file_is() {
     );
     assert_eq!(u8["adapter"], "yonyou");
 }
+
+/// The bad ERP inputs of tests/fixtures/erp/bad (see its expected.yaml): an unbalanced
+/// voucher is quarantined whole with its reason, a customer cell naming no customer
+/// quarantines its lines, revenue without a customer is counted in a warning, a truncated
+/// or encrypted workbook is refused with nothing imported; rows in = stored + quarantined.
+#[test]
+fn bad_erp_inputs_are_refused_or_quarantined_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo("tests/fixtures/erp/bad"), &dir.path().join("data"));
+    std::fs::write(
+        dir.path().join("ledgerlens.yaml"),
+        r#"database: db
+sources:
+  - name: k3
+    adapter: kingdee
+    files: "data/*.csv"
+    record: voucher-line
+  - name: book
+    adapter: kingdee
+    files: "data/*.xlsx"
+    record: voucher-line
+"#,
+    )
+    .unwrap();
+    let p = dir.path();
+    let codes = |report: &serde_json::Value, key: &str| -> Vec<(u64, String)> {
+        report[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{report:#}"))
+            .iter()
+            .map(|d| {
+                (
+                    d["row"].as_u64().unwrap_or(0),
+                    d["code"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let counts_add_up = |r: &serde_json::Value| {
+        assert_eq!(
+            r["rows_read"].as_u64().unwrap(),
+            r["rows_stored"].as_u64().unwrap() + r["rows_quarantined"].as_u64().unwrap(),
+            "{r:#}"
+        );
+    };
+
+    // 记-1 (data rows 1-3: file rows 2-4) debits 11,300 against credits 11,200.
+    let r = json(&run(
+        p,
+        &["--format", "json", "ingest", "data/unbalanced.csv"],
+    ))["files"][0]
+        .take();
+    counts_add_up(&r);
+    assert_eq!(
+        (r["rows_read"].as_u64(), r["rows_quarantined"].as_u64()),
+        (Some(11), Some(4)),
+        "{r:#}"
+    );
+    let quarantined = codes(&r, "quarantined");
+    for row in 2..=4 {
+        assert!(
+            quarantined.contains(&(row, "validate.unbalanced_voucher".into())),
+            "{quarantined:?}"
+        );
+    }
+    assert!(
+        quarantined.contains(&(12, "kingdee.totals_row".into())),
+        "{quarantined:?}"
+    );
+    let message = r["quarantined"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("debits 11300.00, credits 11200.00"),
+        "{message}"
+    );
+
+    // 客户--- (file rows 5-6) names no customer: those lines are quarantined, and with
+    // them the rest of their voucher, which no longer balances; 客户---C009 is a customer
+    // without a name; a 供应商 item on revenue lines is a warning with counts per account.
+    let r = json(&run(
+        p,
+        &["--format", "json", "ingest", "data/bad_customer_cell.csv"],
+    ))["files"][0]
+        .take();
+    counts_add_up(&r);
+    assert_eq!(
+        (r["rows_read"].as_u64(), r["rows_stored"].as_u64()),
+        (Some(13), Some(9)),
+        "{r:#}"
+    );
+    let quarantined = codes(&r, "quarantined");
+    assert!(
+        quarantined.contains(&(5, "adapter.bad_customer_cell".into())),
+        "{quarantined:?}"
+    );
+    assert!(
+        quarantined.contains(&(6, "adapter.bad_customer_cell".into())),
+        "{quarantined:?}"
+    );
+    assert!(
+        quarantined.contains(&(7, "validate.unbalanced_voucher".into())),
+        "{quarantined:?}"
+    );
+    let bad_cell = r["quarantined"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "adapter.bad_customer_cell")
+        .unwrap();
+    assert_eq!(bad_cell["column"], "核算项目", "{bad_cell:#}");
+    let warnings: Vec<String> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap().to_string())
+        .filter(|m| m.contains("without a customer"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "1122 and 6001: {warnings:?}");
+    assert!(
+        warnings.iter().all(|m| m.starts_with("1 line(s)")),
+        "{warnings:?}"
+    );
+    let c009 = json(&run(p, &["--format", "json", "customer", "k3:C009"]));
+    assert_eq!(
+        decimal(&c009["features"]["net_revenue"]),
+        Decimal::new(3000, 0),
+        "{c009:#}"
+    );
+
+    // Workbooks that cannot be read: exit 2, a reason, and nothing imported.
+    let before = json(&run(p, &["--format", "json", "stats"]));
+    for (file, reason) in [
+        ("data/truncated.xlsx", "truncated"),
+        ("data/encrypted.xlsx", "password"),
+    ] {
+        let o = run(p, &["ingest", file]);
+        assert_eq!(o.status.code(), Some(2), "{file}");
+        let err = stderr(&o);
+        assert!(err.contains(file) && err.contains(reason), "{file}: {err}");
+    }
+    assert_eq!(json(&run(p, &["--format", "json", "stats"])), before);
+}

@@ -228,6 +228,9 @@ struct Run<'a, 's> {
     read: Reader<'a>,
     resolved: Resolver<'a, 's>,
     unmapped: BTreeMap<String, u64>,
+    /// Lines of customer kinds (sales, returns, invoices, payments, ...) without a
+    /// customer, by account.
+    no_customer: BTreeMap<String, u64>,
 }
 
 /// The encoding a file's bytes are in, as the adapter will read them.
@@ -367,6 +370,7 @@ impl Ingest<'_> {
             read,
             resolved,
             unmapped: BTreeMap::new(),
+            no_customer: BTreeMap::new(),
         };
         let vouchers = std::mem::take(&mut run.read.vouchers);
         run.vouchers(vouchers, self.chart)?;
@@ -384,6 +388,15 @@ impl Ingest<'_> {
                 Diagnostic::warning(
                     "ingest.unmapped_account",
                     format!("{count} customer line(s) on account {account} match no chart-of-accounts rule; stored as kind 'other'"),
+                )
+                .in_file(name),
+            );
+        }
+        for (account, count) in std::mem::take(&mut run.no_customer) {
+            run.read.warnings.push(
+                Diagnostic::warning(
+                    "ingest.no_customer",
+                    format!("{count} line(s) on account {account} are customer movements (sales, returns, invoices, payments) without a customer; stored on the company ledger"),
                 )
                 .in_file(name),
             );
@@ -797,6 +810,18 @@ impl Run<'_, '_> {
                 EntryKind::Other
             }
         };
+        let customer_kind = matches!(
+            kind,
+            EntryKind::Sale
+                | EntryKind::Return
+                | EntryKind::Discount
+                | EntryKind::Invoice
+                | EntryKind::Payment
+                | EntryKind::WriteOff
+        );
+        if slot.is_none() && customer_kind {
+            *self.no_customer.entry(line.account.clone()).or_default() += 1;
+        }
         // Unmapped lines keep their sign as debit-positive, so the company ledger sums.
         let amount = if kind == EntryKind::Other && side == Side::Credit {
             -amount

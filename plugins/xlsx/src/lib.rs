@@ -170,6 +170,14 @@ fn sheet_name(file: &str, options: &SourceOptions, names: &[String]) -> Result<S
     }
 }
 
+/// Whether a zip archive (a local file header first) lacks the end-of-central-directory
+/// record a complete archive ends with (in its last 64 KiB + 22 bytes): a cut-off copy.
+fn truncated_zip(bytes: &[u8]) -> bool {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    let tail = &bytes[bytes.len().saturating_sub(65_536 + 22)..];
+    bytes.starts_with(b"PK\x03\x04") && !tail.windows(EOCD.len()).any(|w| w == EOCD)
+}
+
 /// An `.xlsx` sheet as a stream: a thread reads the cells and sends whole rows over a
 /// bounded channel.
 fn xlsx_rows(
@@ -179,6 +187,10 @@ fn xlsx_rows(
     let file = input.name.clone();
     let mut workbook = Xlsx::new(Cursor::new(input.bytes.clone())).map_err(|e| match e {
         calamine::XlsxError::Password => password(&file),
+        _ if truncated_zip(&input.bytes) => malformed(
+            &file,
+            "not a readable .xlsx workbook: the file is truncated (the zip archive ends before its directory); copy or export it again",
+        ),
         e => malformed(&file, format!("not a readable .xlsx workbook: {e}")),
     })?;
     let sheet = sheet_name(&file, options, &workbook.sheet_names())?;

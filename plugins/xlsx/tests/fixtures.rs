@@ -86,7 +86,7 @@ fn truncated_and_encrypted_workbooks_are_refused_clearly() {
         panic!("truncated")
     };
     assert!(
-        truncated.to_string().contains("not a readable .xlsx"),
+        truncated.to_string().contains("the file is truncated"),
         "{truncated}"
     );
     let encrypted = input("bad/encrypted.xlsx");

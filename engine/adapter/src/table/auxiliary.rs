@@ -10,6 +10,9 @@ pub(crate) struct Auxiliary<'s> {
     pub department: Option<&'s str>,
     /// The project item's name (its code when it has no name).
     pub project: Option<&'s str>,
+    /// A customer item with neither code nor name (`客户---`): the cell names a customer
+    /// but says not which, so the row cannot be attributed.
+    pub empty_customer: bool,
 }
 
 const ITEM: &str = "---";
@@ -34,8 +37,12 @@ fn items_of(cell: &str) -> Auxiliary<'_> {
         let name = parts.next().filter(|n| !n.is_empty());
         let value = name.or(Some(code)).filter(|v| !v.is_empty());
         if is(category, "客户", "customer") {
-            if found.customer.is_none() && (!code.is_empty() || name.is_some()) {
-                found.customer = Some((code, name));
+            if found.customer.is_none() {
+                if !code.is_empty() || name.is_some() {
+                    found.customer = Some((code, name));
+                } else {
+                    found.empty_customer = true;
+                }
             }
         } else if is(category, "部门", "department") {
             found.department = found.department.or(value);
@@ -108,6 +115,15 @@ mod tests {
         assert_eq!(aux.customer, None);
         assert_eq!(aux.department, Some("销售一部"));
         assert_eq!(aux.project, None);
-        assert_eq!(parse("客户------").unwrap().customer, None);
+        assert!(!aux.empty_customer);
+        for cell in ["客户------", "客户---", "客户--- ---", "部门---D01;客户---"] {
+            let aux = parse(cell).unwrap();
+            assert_eq!(aux.customer, None, "{cell}");
+            assert!(aux.empty_customer, "{cell}");
+        }
+        // A later well-formed customer item wins over an empty one.
+        let aux = parse("客户---;客户---C7---某公司").unwrap();
+        assert_eq!(aux.customer, Some(("C7", Some("某公司"))));
+        assert!(aux.empty_customer);
     }
 }

@@ -238,10 +238,22 @@ impl<'p, C: Cells> At<'p, C> {
     }
 
     /// The customer of a transaction, voucher line or activity, and what a Kingdee-style
-    /// auxiliary cell says besides. `None` when nothing identifies a customer.
-    fn party(&self) -> (Option<Party>, Auxiliary<'p>) {
+    /// auxiliary cell says besides. `None` when nothing identifies a customer; an error
+    /// when an auxiliary cell has a customer item with neither code nor name (`客户---`),
+    /// which would otherwise put a customer's line on the company ledger unseen.
+    fn party(&self) -> Read<(Option<Party>, Auxiliary<'p>)> {
         let cell = self.text(Field::Customer);
         let (code, aux_name, aux) = match cell.and_then(auxiliary::parse) {
+            Some(aux) if aux.customer.is_none() && aux.empty_customer => {
+                return Err(self.fail(
+                    "adapter.bad_customer_cell",
+                    self.col(Field::Customer),
+                    format!(
+                        "the customer cell '{}' has a customer item without a code or a name",
+                        cell.unwrap_or_default()
+                    ),
+                ));
+            }
             Some(mut aux) => {
                 let (code, name) = aux.customer.take().unwrap_or(("", None));
                 (code, name, aux)
@@ -252,7 +264,7 @@ impl<'p, C: Cells> At<'p, C> {
         let phone = self.text(Field::CustomerPhone);
         let uscc = self.text(Field::CustomerUscc);
         if code.is_empty() && name.is_none() && phone.is_none() && uscc.is_none() {
-            return (None, aux);
+            return Ok((None, aux));
         }
         let party = Party {
             code: code.to_string(),
@@ -260,7 +272,7 @@ impl<'p, C: Cells> At<'p, C> {
             phone: phone.map(str::to_string),
             uscc: uscc.map(str::to_string),
         };
-        (Some(party), aux)
+        Ok((Some(party), aux))
     }
 
     #[inline(always)]
@@ -289,7 +301,7 @@ impl<'p, C: Cells> At<'p, C> {
         let kind = read!(self.kind());
         let amount = read!(self.required_amount(Field::Amount));
         let quantity = read!(self.number(Field::Quantity));
-        let (customer, aux) = self.party();
+        let (customer, aux) = read!(self.party());
         let currency = self.string(Field::Currency);
         let document = self.string(Field::Document);
         let memo = self.string(Field::Memo);
@@ -393,7 +405,7 @@ impl<'p, C: Cells> At<'p, C> {
         let debit = read!(self.amount(Field::Debit)).unwrap_or(Decimal::ZERO);
         let credit = read!(self.amount(Field::Credit)).unwrap_or(Decimal::ZERO);
         let quantity = read!(self.number(Field::Quantity));
-        let (customer, aux) = self.party();
+        let (customer, aux) = read!(self.party());
         let account_name = self.string(Field::AccountName);
         let memo = self.string(Field::Memo);
         let currency = self.string(Field::Currency);
@@ -504,7 +516,7 @@ impl<'p, C: Cells> At<'p, C> {
     }
 
     fn activity(&self) -> Option<Item> {
-        let customer = match self.party().0 {
+        let customer = match read!(self.party()).0 {
             Some(party) if !party.code.is_empty() => party,
             _ => return Some(Err(self.missing(Field::Customer, self.col(Field::Customer)))),
         };
