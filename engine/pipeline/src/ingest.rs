@@ -1,6 +1,7 @@
 //! Ingest: read a file through its adapter, normalize, resolve identity, validate, store.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::accounts::{ChartOfAccounts, Side};
 use crate::identity::{Directory, PartyRef, Slot};
+use crate::vouchers::{self, Line, Outcome, Vouchers};
 use crate::Error;
 
 /// Amounts (and quantities) at or beyond this magnitude are quarantined: no real ledger
@@ -200,8 +202,18 @@ struct Reader<'a> {
     source: &'a SourceOptions,
     /// The source maps a customer column (so an empty customer cell is worth a warning).
     customer_column: bool,
+    chart: &'a ChartOfAccounts,
     facts: Facts,
-    vouchers: Vec<(u64, VoucherLine)>,
+    /// Vouchers being checked as the file streams by.
+    vouchers: Vouchers,
+    /// Customer lines on accounts no chart-of-accounts rule maps, by account.
+    unmapped: BTreeMap<String, u64>,
+    /// Lines of customer kinds (sales, returns, invoices, payments, ...) without a
+    /// customer, by account.
+    no_customer: BTreeMap<String, u64>,
+    /// Rows of voucher parts that had gone on before their voucher failed, with the
+    /// reason: their entries are taken back before writing.
+    retract: Vec<(RangeInclusive<u64>, &'static str, String)>,
     quarantined: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
     rows_read: u64,
@@ -215,7 +227,6 @@ struct Reader<'a> {
 /// The resolving thread's share: customer identity and the ledger buffers.
 struct Resolver<'a, 's> {
     file: &'a str,
-    currency: &'a str,
     dir: Directory<'s>,
     /// Entries by partition; the company ledger is the last one.
     parts: Vec<BlockBuffer>,
@@ -227,10 +238,6 @@ struct Resolver<'a, 's> {
 struct Run<'a, 's> {
     read: Reader<'a>,
     resolved: Resolver<'a, 's>,
-    unmapped: BTreeMap<String, u64>,
-    /// Lines of customer kinds (sales, returns, invoices, payments, ...) without a
-    /// customer, by account.
-    no_customer: BTreeMap<String, u64>,
 }
 
 /// The encoding a file's bytes are in, as the adapter will read them.
@@ -316,8 +323,12 @@ impl Ingest<'_> {
             customer_column: source
                 .columns
                 .contains_key(&ledgerlens_adapter::Field::Customer),
+            chart: self.chart,
             facts: Facts::default(),
-            vouchers: Vec::new(),
+            vouchers: Vouchers::default(),
+            unmapped: BTreeMap::new(),
+            no_customer: BTreeMap::new(),
+            retract: Vec::new(),
             quarantined: Vec::new(),
             warnings: Vec::new(),
             rows_read: 0,
@@ -329,7 +340,6 @@ impl Ingest<'_> {
         };
         let resolver = Resolver {
             file: name,
-            currency: &source.currency,
             dir: Directory::new(store, source.system()),
             parts: (0..=store.partitions())
                 .map(|_| BlockBuffer::new())
@@ -366,14 +376,8 @@ impl Ingest<'_> {
         })?;
         drop(input);
         tracing::info!(rows = read.rows_read, elapsed = ?started.elapsed(), "read");
-        let mut run = Run {
-            read,
-            resolved,
-            unmapped: BTreeMap::new(),
-            no_customer: BTreeMap::new(),
-        };
-        let vouchers = std::mem::take(&mut run.read.vouchers);
-        run.vouchers(vouchers, self.chart)?;
+        let mut run = Run { read, resolved };
+        run.retract()?;
         if run.read.rows_read == 0 {
             run.read.warnings.push(
                 Diagnostic::warning(
@@ -383,7 +387,7 @@ impl Ingest<'_> {
                 .in_file(name),
             );
         }
-        for (account, count) in std::mem::take(&mut run.unmapped) {
+        for (account, count) in std::mem::take(&mut run.read.unmapped) {
             run.read.warnings.push(
                 Diagnostic::warning(
                     "ingest.unmapped_account",
@@ -392,7 +396,7 @@ impl Ingest<'_> {
                 .in_file(name),
             );
         }
-        for (account, count) in std::mem::take(&mut run.no_customer) {
+        for (account, count) in std::mem::take(&mut run.read.no_customer) {
             run.read.warnings.push(
                 Diagnostic::warning(
                     "ingest.no_customer",
@@ -425,11 +429,32 @@ impl<'a> Reader<'a> {
                 }
             }
             self.item(item, &mut batch)?;
-            if batch.steps.len() >= ROW_BATCH || batch.bytes.len() >= BATCH_BYTES {
-                let next = free.try_recv().unwrap_or_default();
-                if tx.send(std::mem::replace(&mut batch, next)).is_err() {
-                    return Ok(self); // the worker stopped on an error; joining it reports it
+            if !send_if_full(&mut batch, &tx, &free) {
+                return Ok(self); // the worker stopped on an error; joining it reports it
+            }
+        }
+        for outcome in std::mem::take(&mut self.vouchers).finish() {
+            match outcome {
+                Outcome::Emit(lines) => self.emit(lines, &mut batch),
+                Outcome::Quarantine {
+                    lines,
+                    code,
+                    message,
+                    retract,
+                } => {
+                    for (row, _) in &lines {
+                        let d = Diagnostic::error(code, message.clone())
+                            .in_file(self.file)
+                            .at_row(*row);
+                        self.quarantined.push(d);
+                    }
+                    if let Some(rows) = retract {
+                        self.retract.push((rows, code, message));
+                    }
                 }
+            }
+            if !send_if_full(&mut batch, &tx, &free) {
+                return Ok(self);
             }
         }
         if !batch.steps.is_empty() {
@@ -461,7 +486,7 @@ impl<'a> Reader<'a> {
         }
         match row.record {
             Record::Transaction(t) => self.transaction(r, t, batch),
-            Record::VoucherLine(line) => self.vouchers.push((r, line)),
+            Record::VoucherLine(line) => self.voucher_line(r, line, batch),
             record @ (Record::Customer(_) | Record::Activity(_)) => {
                 batch
                     .steps
@@ -597,6 +622,123 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Sends the batch on when it is full. False when the resolving thread has stopped.
+fn send_if_full(batch: &mut Batch, tx: &SyncSender<Batch>, free: &Receiver<Batch>) -> bool {
+    if batch.steps.len() < ROW_BATCH && batch.bytes.len() < BATCH_BYTES {
+        return true;
+    }
+    let next = free.try_recv().unwrap_or_default();
+    tx.send(std::mem::replace(batch, next)).is_ok()
+}
+
+impl Reader<'_> {
+    /// Takes a voucher line: vouchers are checked as they complete (see [`Vouchers`]).
+    fn voucher_line(&mut self, row: u64, line: VoucherLine, batch: &mut Batch) {
+        let oversized = [line.debit, line.credit, line.quantity.unwrap_or_default()]
+            .into_iter()
+            .any(too_large);
+        if oversized {
+            // Its voucher then does not balance and is quarantined whole, this line with
+            // its own reason.
+            self.quarantined.push(
+                Diagnostic::error(
+                    "validate.amount_too_large",
+                    format!("debit, credit or quantity is {MAX_AMOUNT} or more in magnitude; a typo or a corrupt cell?"),
+                )
+                .in_file(self.file)
+                .at_row(row),
+            );
+            return;
+        }
+        if let Some(lines) = self.vouchers.push(row, line) {
+            self.emit(lines, batch);
+        }
+    }
+
+    /// Turns a balanced voucher's lines into entries through the chart of accounts.
+    fn emit(&mut self, lines: Vec<Line>, batch: &mut Batch) {
+        // A closing voucher (结转损益: revenue and cost moved to 本年利润 4103) is not a
+        // sale, return or cost of any customer: its lines are kept as `other`.
+        let closing = lines
+            .iter()
+            .any(|(_, l)| l.account.starts_with(PROFIT_ACCOUNT));
+        let Some((_, first)) = lines.first() else {
+            return;
+        };
+        let document = vouchers::label(first);
+        let source: &SourceOptions = self.source;
+        for (row, line) in &lines {
+            let (side, amount) = if line.debit.is_zero() {
+                (Side::Credit, line.credit)
+            } else {
+                (Side::Debit, line.debit)
+            };
+            let party = line.customer.as_ref().filter(|p| !p.code.is_empty());
+            let kind = match self
+                .chart
+                .classify(&line.account, side, line.memo.as_deref())
+            {
+                _ if closing => EntryKind::Other,
+                Some(kind) => kind,
+                None => {
+                    if party.is_some() {
+                        *self.unmapped.entry(line.account.clone()).or_default() += 1;
+                    }
+                    EntryKind::Other
+                }
+            };
+            let customer_kind = matches!(
+                kind,
+                EntryKind::Sale
+                    | EntryKind::Return
+                    | EntryKind::Discount
+                    | EntryKind::Invoice
+                    | EntryKind::Payment
+                    | EntryKind::WriteOff
+            );
+            if party.is_none() && customer_kind {
+                *self.no_customer.entry(line.account.clone()).or_default() += 1;
+            }
+            // Unmapped lines keep their sign as debit-positive, so the company ledger sums.
+            let amount = if kind == EntryKind::Other && side == Side::Credit {
+                -amount
+            } else {
+                amount
+            };
+            let currency = line
+                .currency
+                .as_deref()
+                .map(normalize::currency)
+                .unwrap_or(&source.currency);
+            let entry = EntryRef {
+                date: line.date,
+                kind,
+                amount,
+                currency,
+                quantity: line.quantity,
+                document: Some(&document),
+                account: Some(&line.account),
+                memo: line.memo.as_deref(),
+                dims: EntryRef::dims_of(&line.dims),
+                row: *row,
+            };
+            encode_entry(&mut batch.bytes, &entry, &source.currency);
+            let entry_end = batch.bytes.len();
+            if let Some(party) = party {
+                put_party(&mut batch.bytes, &mut batch.text, party);
+            }
+            batch.steps.push(Step::Entry {
+                row: *row,
+                date: line.date,
+                entry_end,
+                end: batch.bytes.len(),
+                text_end: batch.text.len(),
+            });
+            self.entry_on(line.date);
+        }
+    }
+}
+
 impl Resolver<'_, '_> {
     /// Resolves a batch's customers and files its entries; leaves the batch empty.
     fn batch(&mut self, batch: &mut Batch) -> Result<(), Error> {
@@ -643,12 +785,6 @@ impl Resolver<'_, '_> {
             }
             None => (self.parts.len() - 1, COMPANY_KEY),
         }
-    }
-
-    /// Encodes and files an entry.
-    fn push(&mut self, slot: Option<Slot>, entry: &EntryRef<'_>) {
-        let (part, key) = self.buffer(slot);
-        self.parts[part].push(key, entry, self.currency);
     }
 
     fn record(&mut self, row: Row) -> Result<(), Error> {
@@ -698,158 +834,22 @@ fn record_name(record: &Record) -> &'static str {
 }
 
 impl Run<'_, '_> {
-    /// Validates vouchers (each must balance to the cent) and turns their lines into
-    /// entries through the chart of accounts.
-    fn vouchers(
-        &mut self,
-        lines: Vec<(u64, VoucherLine)>,
-        chart: &ChartOfAccounts,
-    ) -> Result<(), Error> {
-        let mut groups: BTreeMap<_, Vec<usize>> = BTreeMap::new();
-        for (i, (row, line)) in lines.iter().enumerate() {
-            let oversized = [line.debit, line.credit, line.quantity.unwrap_or_default()]
-                .into_iter()
-                .any(too_large);
-            if oversized {
-                // The voucher then does not balance and is quarantined whole, this line
-                // with its own reason.
-                self.read.quarantined.push(
-                    Diagnostic::error(
-                        "validate.amount_too_large",
-                        format!("debit, credit or quantity is {MAX_AMOUNT} or more in magnitude; a typo or a corrupt cell?"),
-                    )
+    /// Takes back the entries of voucher parts that went on before their voucher failed
+    /// (see [`crate::vouchers`]): they are quarantined with the voucher's reason.
+    fn retract(&mut self) -> Result<(), Error> {
+        for (rows, code, message) in std::mem::take(&mut self.read.retract) {
+            let mut removed = Vec::new();
+            for part in &mut self.resolved.parts {
+                removed.extend(part.remove_rows(|row| rows.contains(&row))?);
+            }
+            for row in removed {
+                self.read.entries -= 1;
+                let d = Diagnostic::error(code, message.clone())
                     .in_file(self.read.file)
-                    .at_row(*row),
-                );
-                continue;
-            }
-            groups.entry(line.voucher_key()).or_default().push(i);
-        }
-        let mut order: Vec<Vec<usize>> = groups.into_values().collect();
-        // File order of each voucher's first line, so entries and messages follow the file.
-        order.sort_by_key(|idx| idx.first().map(|&i| lines[i].0));
-        for idx in order {
-            let debits: Decimal = idx.iter().map(|&i| lines[i].1.debit).sum();
-            let credits: Decimal = idx.iter().map(|&i| lines[i].1.credit).sum();
-            let first = &lines[idx[0]].1;
-            let label = format!("{} {}", first.voucher_key().0, first.document());
-            let two_sided = idx
-                .iter()
-                .find(|&&i| !lines[i].1.debit.is_zero() && !lines[i].1.credit.is_zero());
-            let problem = if debits != credits {
-                Some((
-                    "validate.unbalanced_voucher",
-                    format!(
-                        "voucher {label} does not balance: debits {debits}, credits {credits} (difference {}); its {} line(s) here are quarantined",
-                        debits - credits,
-                        idx.len()
-                    ),
-                ))
-            } else {
-                two_sided.map(|&i| {
-                    (
-                        "validate.two_sided_line",
-                        format!(
-                            "voucher {label} has a line (row {}) with both a debit and a credit; its {} line(s) are quarantined",
-                            lines[i].0,
-                            idx.len()
-                        ),
-                    )
-                })
-            };
-            if let Some((code, message)) = problem {
-                for &i in &idx {
-                    let d = Diagnostic::error(code, message.clone())
-                        .in_file(self.read.file)
-                        .at_row(lines[i].0);
-                    self.read.quarantined.push(d);
-                }
-                continue;
-            }
-            // A closing voucher (结转损益: revenue and cost moved to 本年利润 4103) is not
-            // a sale, return or cost of any customer: its lines are kept as `other`.
-            let closing = idx
-                .iter()
-                .any(|&i| lines[i].1.account.starts_with(PROFIT_ACCOUNT));
-            for &i in &idx {
-                let (row, line) = &lines[i];
-                self.voucher_line(*row, line, chart, closing)?;
+                    .at_row(row);
+                self.read.quarantined.push(d);
             }
         }
-        Ok(())
-    }
-
-    fn voucher_line(
-        &mut self,
-        row: u64,
-        line: &VoucherLine,
-        chart: &ChartOfAccounts,
-        closing: bool,
-    ) -> Result<(), Error> {
-        let (side, amount) = if line.debit.is_zero() {
-            (Side::Credit, line.credit)
-        } else {
-            (Side::Debit, line.debit)
-        };
-        let slot = match &line.customer {
-            Some(party) if !party.code.is_empty() => Some(self.resolved.dir.resolve(
-                PartyRef::from(party),
-                Some(line.date),
-                self.read.file,
-                row,
-            )?),
-            _ => None,
-        };
-        let kind = match chart.classify(&line.account, side, line.memo.as_deref()) {
-            _ if closing => EntryKind::Other,
-            Some(kind) => kind,
-            None => {
-                if slot.is_some() {
-                    *self.unmapped.entry(line.account.clone()).or_default() += 1;
-                }
-                EntryKind::Other
-            }
-        };
-        let customer_kind = matches!(
-            kind,
-            EntryKind::Sale
-                | EntryKind::Return
-                | EntryKind::Discount
-                | EntryKind::Invoice
-                | EntryKind::Payment
-                | EntryKind::WriteOff
-        );
-        if slot.is_none() && customer_kind {
-            *self.no_customer.entry(line.account.clone()).or_default() += 1;
-        }
-        // Unmapped lines keep their sign as debit-positive, so the company ledger sums.
-        let amount = if kind == EntryKind::Other && side == Side::Credit {
-            -amount
-        } else {
-            amount
-        };
-        let source: &SourceOptions = self.read.source;
-        let currency = line
-            .currency
-            .as_deref()
-            .map(normalize::currency)
-            .unwrap_or(&source.currency);
-        let document = format!("{} {}", line.voucher_key().0, line.document());
-        let d = &line.dims;
-        let entry = EntryRef {
-            date: line.date,
-            kind,
-            amount,
-            currency,
-            quantity: line.quantity,
-            document: Some(&document),
-            account: Some(&line.account),
-            memo: line.memo.as_deref(),
-            dims: EntryRef::dims_of(d),
-            row,
-        };
-        self.resolved.push(slot, &entry);
-        self.read.entry_on(line.date);
         Ok(())
     }
 

@@ -35,6 +35,7 @@ pub mod features;
 pub mod identity;
 mod ingest;
 pub mod run;
+mod vouchers;
 
 pub use accounts::{AccountRule, ChartOfAccounts, Side};
 pub use config::{ProjectConfig, CONFIG_FILE};

@@ -540,3 +540,44 @@ fn declared_features_are_cached_and_refreshed() {
     assert_eq!(after.len(), 4);
     assert!(after.contains(&row("crm:C9", "0.00", "0")), "{after:?}");
 }
+
+/// A voucher whose lines are not together in the file is still checked whole: split 记-1
+/// balances only whole and is kept; split 记-2's first part balanced by itself and was
+/// filed, then its last line unbalanced it, so all three of its lines are quarantined and
+/// nothing of it is stored.
+#[test]
+fn split_vouchers_are_checked_whole() {
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let vouchers = "凭证日期,凭证字,凭证号,科目代码,借方,贷方,摘要,核算项目
+2024-05-01,记,1,1122,113,,销售,客户---K01---甲
+2024-05-02,记,2,1122,50,,销售,客户---K02---乙
+2024-05-02,记,2,6001,,50,销售,客户---K02---乙
+2024-05-03,记,3,1122,10,,销售,客户---K03---丙
+2024-05-03,记,3,6001,,10,销售,客户---K03---丙
+2024-05-01,记,1,6001,,100,销售,客户---K01---甲
+2024-05-01,记,1,2221.01.05,,13,销售,
+2024-05-02,记,2,6001,,1,销售,客户---K02---乙
+";
+    let r = p.ingest(&store, "v.csv", &gbk(vouchers), "k3").unwrap();
+    assert_eq!((r.rows_read, r.rows_stored, r.rows_quarantined), (8, 5, 3));
+    assert_eq!(r.entries_stored, 5);
+    let rows: Vec<u64> = r.quarantined.iter().map(|d| d.row.unwrap()).collect();
+    assert_eq!(rows, [3, 4, 9], "file rows of 记-2");
+    assert!(r
+        .quarantined
+        .iter()
+        .all(|d| d.code == "validate.unbalanced_voucher"
+            && d.message.contains("debits 50, credits 51")
+            && d.message.contains("its 3 line(s)")));
+    let (features, _) = customer_features(&store, date("2024-05-31")).unwrap();
+    let revenue = |id: &str| {
+        features
+            .iter()
+            .find(|(c, _)| c.id.as_str() == id)
+            .map(|(_, f)| f.revenue)
+    };
+    assert_eq!(revenue("k3:K01"), Some(dec("100")));
+    assert_eq!(revenue("k3:K03"), Some(dec("10")));
+    assert_eq!(revenue("k3:K02").unwrap_or_default(), dec("0"));
+}

@@ -322,6 +322,31 @@ impl BlockBuffer {
         self.scratch = scratch;
     }
 
+    /// Removes the entries whose row `remove` picks; returns their rows. For the rare
+    /// voucher found unbalanced after some of its lines were filed.
+    pub fn remove_rows(&mut self, remove: impl Fn(u64) -> bool) -> Result<Vec<u64>, Error> {
+        let corrupt = || Error::corrupt("block buffer", "truncated entry");
+        let mut kept = Vec::with_capacity(self.bytes.len());
+        let mut removed = Vec::new();
+        let mut c = Cursor::new(&self.bytes);
+        while !c.at_end() {
+            let start = c.position();
+            c.take(4).ok_or_else(corrupt)?;
+            let len = usize::try_from(c.u64().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
+            let (_, row) = c.take(len).and_then(sort_key).ok_or_else(corrupt)?;
+            if remove(row) {
+                removed.push(row);
+            } else {
+                kept.extend_from_slice(&self.bytes[start..c.position()]);
+            }
+        }
+        if !removed.is_empty() {
+            self.bytes = kept;
+            self.len -= removed.len();
+        }
+        Ok(removed)
+    }
+
     /// Entries added so far.
     pub fn len(&self) -> usize {
         self.len
