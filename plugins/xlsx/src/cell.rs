@@ -22,7 +22,8 @@ pub fn number_text(f: f64) -> String {
         return "0".to_string();
     }
     if f == f.trunc() && f.abs() < 1e15 {
-        return format!("{f:.0}");
+        // Exact: every integer below 2^53 is an f64, and 1e15 is below it.
+        return (f as i64).to_string();
     }
     let shortest = format!("{f}");
     let digits = shortest.bytes().filter(u8::is_ascii_digit).count();

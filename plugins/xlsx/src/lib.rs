@@ -194,15 +194,18 @@ fn xlsx_rows(
         e => malformed(&file, format!("not a readable .xlsx workbook: {e}")),
     })?;
     let sheet = sheet_name(&file, options, &workbook.sheet_names())?;
-    let (tx, rx) = sync_channel::<RowCells>(1024);
+    // Rows travel in chunks: one message per row costs more in thread wake-ups than
+    // reading the row does.
+    let (tx, rx) = sync_channel::<Vec<RowCells>>(16);
     std::thread::spawn(move || {
         let mut reader = match workbook.worksheet_cells_reader(&sheet) {
             Ok(reader) => reader,
             Err(e) => {
-                let _ = tx.send(Err(broken(&file, None, e)));
+                let _ = tx.send(vec![Err(broken(&file, None, e))]);
                 return;
             }
         };
+        let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
         let mut current: Option<(u64, Vec<String>)> = None;
         loop {
             match reader.next_cell() {
@@ -211,8 +214,15 @@ fn xlsx_rows(
                     let line = u64::from(row) + 1;
                     if current.as_ref().is_some_and(|(l, _)| *l != line) {
                         if let Some(done) = current.take() {
-                            if tx.send(Ok(done)).is_err() {
-                                return;
+                            chunk.push(Ok(done));
+                            if chunk.len() >= ROWS_PER_CHUNK {
+                                let full = std::mem::replace(
+                                    &mut chunk,
+                                    Vec::with_capacity(ROWS_PER_CHUNK),
+                                );
+                                if tx.send(full).is_err() {
+                                    return;
+                                }
                             }
                         }
                     }
@@ -232,17 +242,25 @@ fn xlsx_rows(
                 Ok(None) => break,
                 Err(e) => {
                     let line = current.as_ref().map(|(l, _)| *l);
-                    let _ = tx.send(Err(broken(&file, line, e)));
+                    chunk.push(Err(broken(&file, line, e)));
+                    let _ = tx.send(chunk);
                     return;
                 }
             }
         }
         if let Some(done) = current {
-            let _ = tx.send(Ok(done));
+            chunk.push(Ok(done));
         }
+        let _ = tx.send(chunk);
     });
-    Ok(Received(rx))
+    Ok(Received {
+        rx,
+        chunk: Vec::new().into_iter(),
+    })
 }
+
+/// Rows per message from the reader thread.
+const ROWS_PER_CHUNK: usize = 256;
 
 /// A sheet that breaks off mid-way: one diagnostic, after the rows read before it.
 fn broken(file: &str, line: Option<u64>, e: impl std::fmt::Display) -> Diagnostic {
@@ -257,14 +275,22 @@ fn broken(file: &str, line: Option<u64>, e: impl std::fmt::Display) -> Diagnosti
     }
 }
 
-/// The rows a reader thread sends.
-struct Received(Receiver<RowCells>);
+/// The rows a reader thread sends, a chunk at a time.
+struct Received {
+    rx: Receiver<Vec<RowCells>>,
+    chunk: std::vec::IntoIter<RowCells>,
+}
 
 impl Iterator for Received {
     type Item = RowCells;
 
     fn next(&mut self) -> Option<RowCells> {
-        self.0.recv().ok()
+        loop {
+            if let Some(row) = self.chunk.next() {
+                return Some(row);
+            }
+            self.chunk = self.rx.recv().ok()?.into_iter();
+        }
     }
 }
 
