@@ -58,5 +58,5 @@ pub trait Adapter: Send + Sync {
         &self,
         input: &'a Input,
         options: &'a SourceOptions,
-    ) -> Result<Box<dyn Iterator<Item = Item> + 'a>, Error>;
+    ) -> Result<Box<dyn Iterator<Item = Item> + Send + 'a>, Error>;
 }

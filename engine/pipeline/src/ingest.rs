@@ -62,6 +62,9 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Batches under way between the two threads (and recycled back).
 const BATCHES_IN_FLIGHT: usize = 8;
 
+/// Rows handed from the adapter's thread to the reading thread at a time.
+const ITEM_CHUNK: usize = 1024;
+
 /// What one file's import did. `rows_read == rows_stored + rows_quarantined` always.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
@@ -348,13 +351,29 @@ impl Ingest<'_> {
             activities: Vec::new(),
         };
         let started = std::time::Instant::now();
-        // Two stages on two threads: this one runs the adapter (decoding, splitting,
-        // parsing values), checks rows and encodes entries; a worker resolves customers
-        // and files entries by partition. Rows travel in batches over a bounded channel,
-        // in file order, and the emptied batches come back for reuse.
+        // Three stages on three threads: the adapter (decoding, splitting, parsing
+        // values); this one, which checks rows and vouchers and encodes entries; a worker
+        // that resolves customers and files entries by partition. Rows travel in chunks
+        // and batches over bounded channels, in file order, and the emptied batches come
+        // back for reuse.
         let items = adapter.read(&input, source)?;
         let progress = self.progress;
         let (read, resolved) = std::thread::scope(|scope| {
+            // The adapter (decoding, splitting, parsing) runs on a thread of its own and
+            // hands rows over in chunks, so reading, checking and resolving overlap.
+            let (items_tx, items_rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(4);
+            scope.spawn(move || {
+                let mut items = items;
+                loop {
+                    let chunk: Vec<Item> = items.by_ref().take(ITEM_CHUNK).collect();
+                    let last = chunk.len() < ITEM_CHUNK;
+                    // A closed channel means the reader stopped (an error): stop too.
+                    if items_tx.send(chunk).is_err() || last {
+                        break;
+                    }
+                }
+            });
+            let items = items_rx.into_iter().flatten();
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
             let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
             let worker = scope.spawn(move || -> Result<_, Error> {

@@ -29,7 +29,7 @@ impl Adapter for CsvAdapter {
         &self,
         input: &'a Input,
         options: &'a SourceOptions,
-    ) -> Result<Box<dyn Iterator<Item = Item> + 'a>, Error> {
+    ) -> Result<Box<dyn Iterator<Item = Item> + Send + 'a>, Error> {
         plan::check(options)?;
         let file = input.name.as_str();
         let mut rows = open(input, options)?;

@@ -107,7 +107,7 @@ impl Adapter for XlsxAdapter {
         &self,
         input: &'a Input,
         options: &'a SourceOptions,
-    ) -> Result<Box<dyn Iterator<Item = Item> + 'a>, Error> {
+    ) -> Result<Box<dyn Iterator<Item = Item> + Send + 'a>, Error> {
         table::check(options)?;
         let rows = rows(input, options)?;
         Ok(Box::new(table::read_rows(&input.name, options, rows)?))
@@ -120,7 +120,7 @@ impl Adapter for XlsxAdapter {
 pub fn rows<'a>(
     input: &'a Input,
     options: &SourceOptions,
-) -> Result<Box<dyn Iterator<Item = RowCells> + 'a>, Error> {
+) -> Result<Box<dyn Iterator<Item = RowCells> + Send + 'a>, Error> {
     let file = input.name.as_str();
     let skip = u64::try_from(options.skip_rows).unwrap_or(u64::MAX);
     let keep = move |row: &RowCells| match row {

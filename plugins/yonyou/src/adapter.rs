@@ -30,7 +30,7 @@ impl Adapter for YonyouAdapter {
         &self,
         input: &'a Input,
         options: &'a SourceOptions,
-    ) -> Result<Box<dyn Iterator<Item = Item> + 'a>, Error> {
+    ) -> Result<Box<dyn Iterator<Item = Item> + Send + 'a>, Error> {
         let file = input.name.as_str();
         if options.record != RecordType::VoucherLine {
             return Err(Error::Options {
