@@ -367,7 +367,7 @@ impl<'a> Reader<'a> {
             n,
             "adapter.bad_json",
             None,
-            format!("not a JSON object: {e}"),
+            format!("not JSON: {} (column {})", without_location(e), e.column()),
         )
     }
 }
@@ -436,6 +436,13 @@ fn unknown(entry: &Entry<'_>, k: &str) -> Problem {
             entry.keys.join(", ")
         ),
     )
+}
+
+/// serde_json's message without its ` at line 1 column N` (the line is the row).
+fn without_location(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_string()
 }
 
 /// A diagnostic for line `n` of `file`, at a key when there is one.
