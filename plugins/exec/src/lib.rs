@@ -1,7 +1,7 @@
 //! The ledgerlens `exec` adapter: a source that runs a program and reads the JSON Lines
 //! records it prints.
 //!
-//! [`ExecAdapter`] implements [`Adapter`](ledgerlens_adapter::Adapter) under the name
+//! [`ExecAdapter`] implements [`Adapter`] under the name
 //! `exec`. A source names the program and its arguments as a list (no shell is involved),
 //! and may set a `timeout` in seconds (default 300) and `env` variables:
 //!
@@ -16,14 +16,14 @@
 //!     kind: sale
 //! ```
 //!
-//! [`Adapter::fetch`](ledgerlens_adapter::Adapter::fetch) runs the program in the project
+//! [`Adapter::fetch`] runs the program in the project
 //! folder with stdin closed and returns its standard output as the input named
 //! `exec:<source>`; the pipeline imports it like a file (so the same output twice is
 //! recognized by its content hash). The output is read with the
 //! [`jsonl`](ledgerlens_jsonl) protocol, strictly: a program is code, not an export, so
 //! any line that is not a valid record fails the whole source and nothing is imported.
 //!
-//! Every failure is an [`Error::Command`](ledgerlens_adapter::Error::Command) naming the
+//! Every failure is an [`Error::Command`] naming the
 //! source and the command: the program cannot start, exits non-zero, is killed by the
 //! timeout, or prints nothing; the last lines of its stderr are quoted.
 //!
