@@ -124,6 +124,18 @@ pub(crate) fn push_string(raw: &RawValue, out: &mut String) -> Result<(), serde_
     Ok(())
 }
 
+/// A JSON string's text (escapes resolved), borrowed when it has no escapes; `None` for
+/// other values.
+pub(crate) fn string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +161,12 @@ mod tests {
         let mut out = String::new();
         push_string(object.0[1].1, &mut out).unwrap();
         assert_eq!(out, "x\"y");
+        assert_eq!(string(object.0[1].1).as_deref(), Some("x\"y"));
+        assert!(matches!(
+            string(&RawValue::from_string(r#""plain""#.into()).unwrap()),
+            Some(Cow::Borrowed("plain"))
+        ));
+        assert_eq!(string(object.0[0].1), None);
         assert_eq!(Kind::of(object.0[2].1), Kind::Number);
         assert_eq!(Kind::of(object.0[3].1), Kind::Null);
     }

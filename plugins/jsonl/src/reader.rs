@@ -11,7 +11,7 @@ use ledgerlens_adapter::{
 };
 use ledgerlens_model::{Diagnostic, RecordType};
 
-use crate::object::{push_string, Kind, Object};
+use crate::object::{push_string, string, Kind, Object};
 
 /// The key that names a line's record type.
 const RECORD_KEY: &str = "record";
@@ -63,6 +63,7 @@ pub fn records<'a>(
         plans: (0..RecordType::ALL.len() * 2).map(|_| None).collect(),
         cells: Vec::new(),
         seen: Vec::new(),
+        voucher_key: key(options, Field::Voucher),
     };
     // The source's own record type is resolved now, so its option errors are errors.
     reader.plan(options.record, false)?;
@@ -89,18 +90,20 @@ pub struct Sniffed {
 /// [`decode`] detects) is one JSON object. Looks at the first 64 KiB at most.
 pub fn sniff(bytes: &[u8]) -> Option<Sniffed> {
     let head = &bytes[..bytes.len().min(64 * 1024)];
-    let first = head.iter().position(|b| !b.is_ascii_whitespace())?;
-    let body = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    if head.get(first) != Some(&b'{') && body.first() != Some(&b'{') {
+    let body = head.strip_prefix(b"\xEF\xBB\xBF");
+    let bom = body.is_some();
+    let body = body.unwrap_or(head);
+    let first = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    if body[first] != b'{' {
         return None;
     }
-    let end = head[first..].iter().position(|&b| b == b'\n');
-    let line = match end {
-        Some(end) => &head[..first + end],
-        None if head.len() == bytes.len() => head,
+    let line = match body[first..].iter().position(|&b| b == b'\n') {
+        Some(end) => &body[first..first + end],
+        None if head.len() == bytes.len() => &body[first..],
         None => return None, // a first line longer than 64 KiB: not worth guessing
     };
     let decoded = decode("", line, ledgerlens_adapter::Encoding::Auto).ok()?;
+    let encoding = if bom { "utf-8-bom" } else { decoded.encoding };
     let object = Object::parse(decoded.text.trim()).ok()?;
     let record = object
         .0
@@ -109,7 +112,7 @@ pub fn sniff(bytes: &[u8]) -> Option<Sniffed> {
         .and_then(|(_, v)| serde_json::from_str::<&str>(v.get()).ok())
         .and_then(|r| r.parse().ok());
     Some(Sniffed {
-        encoding: decoded.encoding,
+        encoding,
         record,
         keys: object.0.iter().map(|(k, _)| k.to_string()).collect(),
     })
@@ -203,6 +206,8 @@ struct Reader<'a> {
     plans: Vec<Option<Result<Entry<'a>, String>>>,
     cells: Vec<String>,
     seen: Vec<bool>,
+    /// The key of `voucher` (its name, or its `columns:` rename).
+    voucher_key: String,
 }
 
 /// A field's key: its name, or what `columns:` renames it to.
@@ -293,11 +298,10 @@ impl<'a> Reader<'a> {
         };
         let mut record = self.options.record;
         let mut combined = false;
-        let voucher_key = key(self.options, Field::Voucher);
         for (k, v) in &object.0 {
             if k == RECORD_KEY {
-                let named = serde_json::from_str::<Cow<'_, str>>(v.get())
-                    .map_err(|_| {
+                let named = string(v)
+                    .ok_or_else(|| {
                         format!(
                             "`record` is {}; it names the record type as a string",
                             Kind::of(v).name()
@@ -316,7 +320,7 @@ impl<'a> Reader<'a> {
                         )))
                     }
                 }
-            } else if *k == voucher_key && Kind::of(v) != Kind::Null {
+            } else if *k == self.voucher_key.as_str() && Kind::of(v) != Kind::Null {
                 combined = true;
             }
         }

@@ -247,6 +247,13 @@ fn sniff_tells_json_lines() {
     assert_eq!(found.record, Some(RecordType::Spend));
     assert_eq!(found.keys, ["record", "date"]);
     assert_eq!(found.encoding, "utf-8");
+    let (gbk, _, _) = encoding_rs::GBK.encode("{\"name\": \"厦门\"}\n");
+    assert_eq!(sniff(&gbk).unwrap().encoding, "gbk");
+    let bom = sniff(b"\xEF\xBB\xBF \n{\"code\": 1}").unwrap();
+    assert_eq!(
+        (bom.encoding, bom.keys.as_slice()),
+        ("utf-8-bom", ["code".to_string()].as_slice())
+    );
     assert!(sniff(b"date,amount\n2024-03-01,1\n").is_none());
     assert!(sniff(b"{not json}\n").is_none());
     assert!(sniff(b"").is_none());
