@@ -25,6 +25,10 @@ pub fn adapters() -> Vec<&'static dyn Adapter> {
         &ledgerlens_kingdee::KingdeeAdapter,
         #[cfg(feature = "yonyou")]
         &ledgerlens_yonyou::YonyouAdapter,
+        #[cfg(feature = "jsonl")]
+        &ledgerlens_jsonl::JsonlAdapter,
+        #[cfg(feature = "exec")]
+        &ledgerlens_exec::ExecAdapter,
     ]
 }
 
@@ -306,18 +310,23 @@ pub fn ingest(
     source: Option<&str>,
 ) -> anyhow::Result<Vec<IngestReport>> {
     let (project, config) = ctx.project()?;
-    let mut work: Vec<(PathBuf, &SourceOptions)> = Vec::new();
+    // A source without `files` is fetched by its adapter (`exec` runs its command).
+    let mut work: Vec<(Option<PathBuf>, &SourceOptions)> = Vec::new();
     if files.is_empty() {
         let sources: Vec<&SourceOptions> = match source {
             Some(name) => vec![config.source(name)?],
             None => config.sources.iter().collect(),
         };
         for s in sources {
+            if s.files.is_empty() {
+                work.push((None, s));
+                continue;
+            }
             let found = config.files_of(project, s)?;
             if found.is_empty() {
                 tracing::warn!(source = %s.name, "no files match the source's patterns");
             }
-            work.extend(found.into_iter().map(|f| (f, s)));
+            work.extend(found.into_iter().map(|f| (Some(f), s)));
         }
         if work.is_empty() {
             bail!(
@@ -334,7 +343,7 @@ pub fn ingest(
                 Some(name) => config.source(name)?,
                 None => config.source_for(project, f)?,
             };
-            work.push((f.clone(), s));
+            work.push((Some(f.clone()), s));
         }
     }
     let adapters = adapters();
@@ -347,7 +356,10 @@ pub fn ingest(
     );
     let mut reports = Vec::new();
     for (file, source) in work {
-        let name = display_name(project, &file);
+        let name = match &file {
+            Some(file) => display_name(project, file),
+            None => format!("{}:{}", source.adapter, source.name),
+        };
         bar.set_message(format!("{name}: reading"));
         let progress = |rows: u64| bar.set_message(format!("{name}: {rows} rows"));
         let ingest = Ingest {
@@ -356,8 +368,16 @@ pub fn ingest(
             progress: Some(&progress),
         };
         tracing::info!(file = %name, source = %source.name, "ingest");
-        let report = match ingest.file(store, &file, &name, source) {
-            Ok(report) => report,
+        let imported = match &file {
+            Some(file) => ingest.file(store, file, &name, source).map(Some),
+            None => ingest.fetch(store, project, source),
+        };
+        let report = match imported {
+            Ok(Some(report)) => report,
+            Ok(None) => {
+                tracing::warn!(source = %source.name, "the source has no `files` patterns");
+                continue;
+            }
             Err(e) if reports.is_empty() => return Err(e.into()),
             Err(e) => {
                 let done: Vec<&str> = reports
@@ -373,6 +393,12 @@ pub fn ingest(
         reports.push(report);
     }
     bar.finish_and_clear();
+    if reports.is_empty() {
+        bail!(
+            "no files to ingest: name files, or add sources with `files` patterns to {}",
+            project.join(CONFIG_FILE).display()
+        );
+    }
     Ok(reports)
 }
 

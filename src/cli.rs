@@ -46,7 +46,8 @@ pub enum Command {
     },
     /// Import files. Each file is one atomic import; the same content twice changes nothing.
     ///
-    /// Without FILEs, imports every file of every configured source, in configuration order.
+    /// Without FILEs, imports every file of every configured source and runs every `exec`
+    /// source's command, in configuration order.
     Ingest {
         /// Files to import.
         files: Vec<PathBuf>,

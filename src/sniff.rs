@@ -25,6 +25,10 @@ pub fn sniff(path: &Path, sheet: Option<&str>, preview: usize) -> anyhow::Result
         name: name.clone(),
         bytes,
     };
+    #[cfg(feature = "jsonl")]
+    if let Some(found) = ledgerlens_jsonl::sniff(&input.bytes) {
+        return Ok(jsonl(path, &input, found, preview));
+    }
     let mut options = SourceOptions::new("sniffed", RecordType::VoucherLine);
     options.sheet = sheet.map(str::to_string);
     let format = ledgerlens_xlsx::detect(&input.bytes);
@@ -97,6 +101,38 @@ pub fn sniff(path: &Path, sheet: Option<&str>, preview: usize) -> anyhow::Result
         }
     }
     Ok(out)
+}
+
+/// JSON Lines: the first line's keys, a `sources:` entry, and the first records.
+#[cfg(feature = "jsonl")]
+fn jsonl(path: &Path, input: &Input, found: ledgerlens_jsonl::Sniffed, preview: usize) -> Value {
+    let record = found.record.unwrap_or(RecordType::Transaction);
+    let mut options = SourceOptions::new("sniffed", record);
+    options.adapter = "jsonl".to_string();
+    let items: Vec<Value> = match ledgerlens_jsonl::JsonlAdapter.read(input, &options) {
+        Ok(items) => items
+            .take(preview)
+            .map(|item| match item {
+                Ok(row) => json!({"row": row.row, "record": summary(&row.record)}),
+                Err(d) => json!({"row": d.row, "problem": format!("{}: {}", d.code, d.message)}),
+            })
+            .collect(),
+        Err(e) => vec![json!({"problem": e.to_string()})],
+    };
+    json!({
+        "file": input.name,
+        "bytes": input.bytes.len(),
+        "format": "JSON Lines",
+        "encoding": found.encoding,
+        "adapter": "jsonl",
+        "layout": format!("one JSON record per line; first line's keys: {}", found.keys.join(", ")),
+        "source": format!(
+            "- name: {}\n  adapter: jsonl\n  files: \"{}\"\n  record: {record}",
+            source_name(path),
+            path.display()
+        ),
+        "preview": items,
+    })
 }
 
 fn source_name(path: &Path) -> String {

@@ -1814,3 +1814,99 @@ sources:
     }
     assert_eq!(json(&run(p, &["--format", "json", "stats"])), before);
 }
+
+// --- JSON Lines and exec sources ---
+
+/// The exec-source example: `ingest` runs the source's program, imports what it prints
+/// (exact decimals), reads the jsonl file beside it, and a re-run is a duplicate import.
+#[test]
+fn exec_source_example_runs_its_program_once() {
+    let dir = project("examples/exec-source");
+    let p = dir.path();
+    let first = json(&run(p, &["ingest", "--format", "json"]));
+    let files: Vec<&str> = first["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["exec:shop", "data/refunds.jsonl"]);
+    assert_eq!(first["rows_read"], 8);
+    assert_eq!(first["rows_quarantined"], 0);
+    assert_eq!(first["files"][0]["customers_new"], 2);
+    let s001 = json(&run(p, &["customer", "shop:S001", "--format", "json"]));
+    let features = &s001["features"];
+    assert_eq!(decimal(&features["revenue"]), "1300.00".parse().unwrap());
+    assert_eq!(
+        decimal(&features["net_revenue"]),
+        "1299.70".parse().unwrap()
+    );
+    let stats = json(&run(p, &["stats", "--format", "json"]));
+    let again = json(&run(p, &["ingest", "--source", "shop", "--format", "json"]));
+    assert_eq!(again["files"][0]["already_imported"], true);
+    assert_eq!(json(&run(p, &["stats", "--format", "json"])), stats);
+}
+
+/// A program that fails, or prints garbage after good records, imports nothing, and the
+/// error names the source and the command.
+#[test]
+fn exec_source_failures_import_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("ledgerlens.yaml"),
+        "sources:\n  - name: feed\n    adapter: exec\n    record: customer\n    command: [sh, -c, \"printf '%s\\\\n' '{\\\"code\\\": \\\"C1\\\"}' 'Traceback: boom'\"]\n  - name: broken\n    adapter: exec\n    record: customer\n    command: [sh, -c, \"echo 'token expired' >&2; exit 3\"]\n",
+    )
+    .unwrap();
+    let o = run(p, &["ingest", "--source", "feed"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("source 'feed': command `sh -c printf"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 2: adapter.bad_json") && stderr.contains("nothing was imported"),
+        "{stderr}"
+    );
+    let o = run(p, &["ingest", "--source", "broken"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("exited with status 3") && stderr.contains("token expired"),
+        "{stderr}"
+    );
+    let stats = json(&run(p, &["stats", "--format", "json"]));
+    assert_eq!(stats["imports"], 0, "{stats:#}");
+    assert_eq!(stats["customers"], 0, "{stats:#}");
+}
+
+/// `sniff` tells JSON Lines from its first line and previews records with their problems.
+#[test]
+fn sniff_tells_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.txt");
+    std::fs::write(
+        &file,
+        "{\"record\": \"spend\", \"date\": \"2024-03-01\", \"channel\": \"微信\", \"amount\": 300}\n{\"record\": \"spend\", \"date\": \"2024-03-02\", \"amount\": 1}\n",
+    )
+    .unwrap();
+    let found = json(
+        &bin()
+            .args(["--format", "json", "sniff"])
+            .arg(&file)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(found["adapter"], "jsonl");
+    assert_eq!(found["format"], "JSON Lines");
+    assert!(found["source"].as_str().unwrap().contains("record: spend"));
+    assert!(found["preview"][0]["record"]
+        .as_str()
+        .unwrap()
+        .contains("微信"));
+    assert!(found["preview"][1]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("adapter.missing_value"));
+}

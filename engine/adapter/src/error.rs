@@ -51,4 +51,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A source's command cannot be run, fails, or prints nothing usable
+    /// (`adapter: exec`).
+    #[error("source '{source_name}': command `{command}`: {message}")]
+    Command {
+        /// Source name.
+        source_name: String,
+        /// The command line, for people (arguments joined by spaces).
+        command: String,
+        /// What went wrong, with the last lines of the program's stderr when it wrote any.
+        message: String,
+    },
 }

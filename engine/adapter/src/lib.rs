@@ -7,6 +7,10 @@
 //! file from being read (an undecodable encoding, a mapped column missing from the header)
 //! are an [`Error`].
 //!
+//! Most sources are files. A source can also produce its input itself (the `exec`
+//! adapter runs a program and reads its output): such an adapter overrides
+//! [`Adapter::fetch`], and the pipeline calls it for sources without `files`.
+//!
 //! The shared pieces every adapter needs live here too: the per-source [`SourceOptions`]
 //! from the project configuration, text decoding ([`decode`]) and value parsing
 //! ([`parse_date`], [`parse_amount`]).
@@ -28,6 +32,8 @@ pub use decode::{decode, Decoded, Encoding};
 pub use error::Error;
 pub use options::{ColumnRef, Delimiter, Field, Header, SourceOptions};
 pub use parse::{parse_amount, parse_date, parse_date_with, parse_decimal, MAX_YEAR, MIN_YEAR};
+
+use std::path::Path;
 
 use ledgerlens_model::{Diagnostic, Row};
 
@@ -59,4 +65,15 @@ pub trait Adapter: Send + Sync {
         input: &'a Input,
         options: &'a SourceOptions,
     ) -> Result<Box<dyn Iterator<Item = Item> + Send + 'a>, Error>;
+
+    /// Produces the input of a source that has no `files` (a program's output, say), for
+    /// [`read`](Adapter::read) to read like a file. `project` is the project folder. The
+    /// input's name is how it is named in provenance (`exec:<source>`), and its content
+    /// hash tells a repeated import, as for files.
+    ///
+    /// `Ok(None)`, the default, means the adapter reads files only.
+    fn fetch(&self, options: &SourceOptions, project: &Path) -> Result<Option<Input>, Error> {
+        let _ = (options, project);
+        Ok(None)
+    }
 }

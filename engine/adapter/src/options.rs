@@ -79,6 +79,18 @@ pub struct SourceOptions {
     /// The sheet of a workbook to read (spreadsheet and ERP adapters); default: the first.
     #[serde(default)]
     pub sheet: Option<String>,
+    /// The program and its arguments that print this source's records (`adapter: exec`):
+    /// a list, run without a shell, in the project folder. A source has a command or
+    /// `files`, not both.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Seconds the command may run before it is killed (default
+    /// [`DEFAULT_TIMEOUT`](SourceOptions::DEFAULT_TIMEOUT)).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// Environment variables set for the command, besides the inherited ones.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
 }
 
 impl<'a> From<&'a SourceOptions> for std::borrow::Cow<'a, SourceOptions> {
@@ -114,7 +126,40 @@ impl SourceOptions {
             attributes: Vec::new(),
             date_format: None,
             sheet: None,
+            command: Vec::new(),
+            timeout: None,
+            env: BTreeMap::new(),
         }
+    }
+
+    /// Seconds a source's `command` may run when `timeout` is not given.
+    pub const DEFAULT_TIMEOUT: u64 = 300;
+
+    /// Checks the options that do not depend on the adapter: a source reads `files` or runs
+    /// a `command`, not both; `timeout` and `env` go with a `command`, which is not empty
+    /// and names a program; a timeout is at least one second. The message says what to
+    /// change (the caller adds the source's name and the configuration file).
+    pub fn check_command(&self) -> Result<(), String> {
+        let has_command = !self.command.is_empty();
+        if has_command && !self.files.is_empty() {
+            return Err(
+                "a source reads `files` or runs a `command`, not both (make it two sources)"
+                    .to_string(),
+            );
+        }
+        if !has_command && (self.timeout.is_some() || !self.env.is_empty()) {
+            return Err(
+                "`timeout` and `env` go with `command: [program, arg, ...]` (adapter: exec)"
+                    .to_string(),
+            );
+        }
+        if self.command.first().is_some_and(|p| p.trim().is_empty()) {
+            return Err("`command` starts with an empty program name".to_string());
+        }
+        if self.timeout == Some(0) {
+            return Err("`timeout` is in seconds and at least 1".to_string());
+        }
+        Ok(())
     }
 
     /// The customer-code system: `system`, or the source name.

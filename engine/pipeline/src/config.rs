@@ -95,6 +95,12 @@ impl ProjectConfig {
                     ),
                 });
             }
+            if let Err(message) = s.check_command() {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!("source '{}': {message}", s.name),
+                });
+            }
             if !seen.insert(s.name.as_str()) {
                 return Err(Error::Config {
                     path: path.to_path_buf(),
@@ -231,5 +237,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("sources: v, crm"));
+    }
+
+    #[test]
+    fn command_options_are_checked() {
+        let path = Path::new("ledgerlens.yaml");
+        let both = "sources:\n  - name: feed\n    adapter: exec\n    record: customer\n    files: a.jsonl\n    command: [sh, feed.sh]\n";
+        let err = ProjectConfig::parse(both, path).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "ledgerlens.yaml: source 'feed': a source reads `files` or runs a `command`, not both (make it two sources)"
+        );
+        let stray =
+            "sources:\n  - name: crm\n    record: customer\n    files: a.csv\n    timeout: 5\n";
+        let err = ProjectConfig::parse(stray, path).unwrap_err().to_string();
+        assert!(
+            err.contains("`timeout` and `env` go with `command"),
+            "{err}"
+        );
+        let good = "sources:\n  - name: feed\n    adapter: exec\n    record: customer\n    command: [sh, feed.sh]\n    timeout: 30\n    env: { REGION: east }\n";
+        let config = ProjectConfig::parse(good, path).unwrap();
+        assert_eq!(config.sources[0].command, ["sh", "feed.sh"]);
+        assert_eq!(config.sources[0].timeout, Some(30));
     }
 }

@@ -254,7 +254,7 @@ fn encoding_label(bytes: &[u8], named: ledgerlens_adapter::Encoding) -> String {
     }
 }
 
-impl Ingest<'_> {
+impl<'a> Ingest<'a> {
     /// Imports one file as `source`. `name` is how the file is named in provenance and
     /// messages (a path relative to the project). Atomic: on any error nothing is stored.
     pub fn file(
@@ -268,10 +268,39 @@ impl Ingest<'_> {
             path: path.to_path_buf(),
             error: e,
         })?;
-        let hash = blake3::hash(&bytes).to_hex().to_string();
-        let adapter = self
-            .adapters
+        let input = Input {
+            name: name.to_string(),
+            bytes,
+        };
+        self.input(store, input, source)
+    }
+
+    /// Imports a source that has no `files` through its adapter's
+    /// [`fetch`](Adapter::fetch) (the `exec` adapter runs the source's command), in
+    /// `project`. `Ok(None)` when the source has no files and its adapter produces no
+    /// input of its own. Atomic, like [`file`](Ingest::file).
+    pub fn fetch(
+        &self,
+        store: &Store,
+        project: &Path,
+        source: &SourceOptions,
+    ) -> Result<Option<IngestReport>, Error> {
+        let adapter = self.adapter(source)?;
+        match adapter.fetch(source, project)? {
+            Some(input) => self.input(store, input, source).map(Some),
+            None if !source.command.is_empty() => Err(Error::Source(format!(
+                "source '{}': adapter '{}' does not run commands (`command:` is for `adapter: exec`)",
+                source.name, source.adapter
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// The adapter a source names.
+    fn adapter(&self, source: &SourceOptions) -> Result<&'a dyn Adapter, Error> {
+        self.adapters
             .iter()
+            .copied()
             .find(|a| a.name() == source.adapter)
             .ok_or_else(|| {
                 let names: Vec<&str> = self.adapters.iter().map(|a| a.name()).collect();
@@ -281,12 +310,28 @@ impl Ingest<'_> {
                     source.adapter,
                     names.join(", ")
                 ))
-            })?;
+            })
+    }
+
+    /// Imports one input already in memory (a file's bytes, or what
+    /// [`fetch`](Adapter::fetch) produced) as `source`; `input.name` names it in
+    /// provenance and messages.
+    pub fn input(
+        &self,
+        store: &Store,
+        input: Input,
+        source: &SourceOptions,
+    ) -> Result<IngestReport, Error> {
+        let name_owned = input.name.clone();
+        let name = name_owned.as_str();
+        let bytes = &input.bytes;
+        let hash = blake3::hash(bytes).to_hex().to_string();
+        let adapter = self.adapter(source)?;
         let mut report = IngestReport {
             file: name.to_string(),
             source: source.name.clone(),
             adapter: adapter.name().to_string(),
-            encoding: encoding_label(&bytes, source.encoding),
+            encoding: encoding_label(bytes, source.encoding),
             already_imported: false,
             batch: 0,
             rows_read: 0,
@@ -315,10 +360,6 @@ impl Ingest<'_> {
             );
             return Ok(report);
         }
-        let input = Input {
-            name: name.to_string(),
-            bytes,
-        };
         let import = store.begin_import()?;
         let reader = Reader {
             file: name,

@@ -38,7 +38,7 @@ mod plan;
 mod value;
 
 pub use build::{builder, At, Builder};
-pub use plan::{check, is_header, resolve, Plan};
+pub use plan::{check, fields, is_header, resolve, Plan};
 pub use value::trim;
 
 use std::borrow::Cow;

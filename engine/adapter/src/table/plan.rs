@@ -8,9 +8,11 @@ use ledgerlens_model::{Period, RecordType};
 
 use super::value;
 
-/// The fields each record type reads.
+/// The fields each record type reads, in a fixed order (the order `resolve` visits them).
+/// Adapters whose records name their fields (JSON Lines) use it to know which names a
+/// record type accepts without listing them again.
 #[rustfmt::skip]
-fn fields(record: RecordType) -> &'static [Field] {
+pub fn fields(record: RecordType) -> &'static [Field] {
     use Field::*;
     match record {
         RecordType::Transaction => &[
