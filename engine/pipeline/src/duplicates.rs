@@ -105,12 +105,11 @@ pub fn duplicates(store: &Store) -> Result<Vec<Candidate>, Error> {
         }
         // Similar names: a stem that begins one of the next stems.
         if rule == 4 && value.chars().count() >= PREFIX_MIN_CHARS {
-            let mut seen = 0;
-            for k in keys[end..].iter().take_while(|k| k.0 == 4) {
-                if !k.1.starts_with(value.as_str()) || seen >= PREFIX_WINDOW {
-                    break;
-                }
-                seen += 1;
+            let longer = keys[end..]
+                .iter()
+                .take_while(|k| k.0 == 4 && k.1.starts_with(value.as_str()))
+                .take(PREFIX_WINDOW);
+            for k in longer {
                 for x in group.iter().take(GROUP_LIMIT) {
                     add(x.2, k.2, 4, format!("{value} ~ {}", k.1));
                 }

@@ -156,7 +156,8 @@ impl Overlay {
     /// The stamp a partition's derived values are valid for, given the ledger stamps
     /// (last batch per partition): the partition's own when no merge touches it, else a
     /// hash of its merges and its sources' stamps (high bit set, so it never equals a
-    /// batch number). `None`: no entries to read.
+    /// batch number; present even when no source has entries, since the partition's
+    /// customers still change). `None`: an untouched partition without entries.
     pub fn stamp(&self, partition: u32, stamps: &BTreeMap<u32, u64>) -> Option<u64> {
         let own = stamps.get(&partition).copied();
         let Some(merges) = self.touched.get(&partition) else {
@@ -168,18 +169,16 @@ impl Overlay {
                 h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
             }
         };
-        let mut any = own.is_some();
         mix(&own.unwrap_or(u64::MAX).to_le_bytes());
         for (absorbed, survivor) in merges {
             let theirs = stamps.get(&self.partition(absorbed)).copied();
-            any |= theirs.is_some();
             mix(absorbed.as_bytes());
             mix(&[0]);
             mix(survivor.as_bytes());
             mix(&[0]);
             mix(&theirs.unwrap_or(u64::MAX).to_le_bytes());
         }
-        any.then_some(h | 1 << 63)
+        Some(h | 1 << 63)
     }
 
     /// Under which id partition `partition` reads an entry of `customer` found in
@@ -453,6 +452,9 @@ mod tests {
                 assert_eq!(o.stamp(p, &stamps), Some(7));
             }
         }
+        // Customers without entries still change where they are listed.
+        assert!(o.stamp(pa, &BTreeMap::new()).is_some());
+        assert_eq!(plain.stamp(pa, &BTreeMap::new()), None);
         // An import into the merged customer's partition changes the survivor's stamp.
         let before = o.stamp(pa, &stamps);
         stamps.insert(pb, 8);
