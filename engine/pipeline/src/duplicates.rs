@@ -62,16 +62,33 @@ type Key = (u8, String, u32);
 pub fn duplicates(store: &Store) -> Result<Vec<Candidate>, Error> {
     let overlay = Overlay::load(store)?;
     let parts: Vec<u32> = (0..store.partitions()).collect();
-    let lists: Vec<Vec<Customer>> = parts
+    // Per partition, in parallel: the keys of each customer that has any, with its id,
+    // name and USCC; the master records themselves are dropped as soon as they are read.
+    let lists: Vec<Vec<(Lite, Vec<(u8, String)>)>> = parts
         .par_iter()
-        .map(|&p| overlay.customers_in(store, p))
-        .collect::<Result<_, _>>()?;
-    let customers: Vec<Customer> = lists.into_iter().flatten().collect();
-    let mut keys: Vec<Key> = customers
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(i, c)| keys_of(i as u32, c))
-        .collect();
+        .map(|&p| {
+            Ok(overlay
+                .customers_in(store, p)?
+                .into_iter()
+                .filter_map(|c| {
+                    let keys = keys_of(&c);
+                    let lite = Lite {
+                        id: c.id.0,
+                        name: c.name,
+                        uscc: c.uscc,
+                    };
+                    (!keys.is_empty()).then_some((lite, keys))
+                })
+                .collect())
+        })
+        .collect::<Result<_, Error>>()?;
+    let mut customers: Vec<Lite> = Vec::new();
+    let mut keys: Vec<Key> = Vec::new();
+    for (lite, own) in lists.into_iter().flatten() {
+        let i = customers.len() as u32;
+        keys.extend(own.into_iter().map(|(rule, value)| (rule, value, i)));
+        customers.push(lite);
+    }
     keys.par_sort_unstable();
     // Every pair with every piece of evidence, keyed by the customers' indices.
     let mut found: BTreeMap<(u32, u32), Vec<(u8, String)>> = BTreeMap::new();
@@ -121,7 +138,7 @@ pub fn duplicates(store: &Store) -> Result<Vec<Candidate>, Error> {
         .into_iter()
         .filter_map(|((a, b), mut evidence)| {
             let (ca, cb) = (&customers[a as usize], &customers[b as usize]);
-            if overlay.distinct(ca.id.as_str(), cb.id.as_str()).is_some() {
+            if overlay.distinct(&ca.id, &cb.id).is_some() {
                 return None;
             }
             if matches!((&ca.uscc, &cb.uscc), (Some(x), Some(y)) if x != y) {
@@ -138,9 +155,9 @@ pub fn duplicates(store: &Store) -> Result<Vec<Candidate>, Error> {
                 strength: rule + 1,
                 rule: RULES[rule as usize],
                 evidence: value,
-                customer: first.id.0.clone(),
+                customer: first.id.clone(),
                 name: first.name.clone(),
-                other: second.id.0.clone(),
+                other: second.id.clone(),
                 other_name: second.name.clone(),
                 also: evidence
                     .into_iter()
@@ -155,23 +172,30 @@ pub fn duplicates(store: &Store) -> Result<Vec<Candidate>, Error> {
     Ok(out)
 }
 
-/// The blocking keys of one customer.
-fn keys_of(i: u32, c: &Customer) -> Vec<Key> {
+/// What a candidate pair shows of a customer.
+struct Lite {
+    id: String,
+    name: Option<String>,
+    uscc: Option<String>,
+}
+
+/// The blocking keys of one customer: (rule index, value).
+fn keys_of(c: &Customer) -> Vec<(u8, String)> {
     let mut keys = Vec::new();
     if let Some(u) = c.uscc.as_deref().and_then(normalize::uscc) {
-        keys.push((0, u, i));
+        keys.push((0, u));
     }
     if let Some(p) = c.phone.as_deref().and_then(normalize::phone) {
         let rule = if normalize::is_mobile(&p) { 1 } else { 3 };
-        keys.push((rule, p, i));
+        keys.push((rule, p));
     }
     if let Some(name) = c.name.as_deref().filter(|n| !n.trim().is_empty()) {
         let key = normalize::name_key(name);
         let stem = normalize::name_stem(&key);
         if stem.chars().count() >= 2 {
-            keys.push((4, stem, i));
+            keys.push((4, stem));
         }
-        keys.push((2, key, i));
+        keys.push((2, key));
     }
     keys
 }
