@@ -64,7 +64,7 @@ pub fn duplicates(store: &Store) -> Result<Vec<Candidate>, Error> {
     let parts: Vec<u32> = (0..store.partitions()).collect();
     // Per partition, in parallel: the keys of each customer that has any, with its id,
     // name and USCC; the master records themselves are dropped as soon as they are read.
-    let lists: Vec<Vec<(Lite, Vec<(u8, String)>)>> = parts
+    let lists: Vec<Vec<Keyed>> = parts
         .par_iter()
         .map(|&p| {
             Ok(overlay
@@ -178,6 +178,9 @@ struct Lite {
     name: Option<String>,
     uscc: Option<String>,
 }
+
+/// A customer with its blocking keys.
+type Keyed = (Lite, Vec<(u8, String)>);
 
 /// The blocking keys of one customer: (rule index, value).
 fn keys_of(c: &Customer) -> Vec<(u8, String)> {
