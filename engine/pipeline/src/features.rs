@@ -6,6 +6,9 @@
 //! recomputes only those. As-of-dependent values (recency, tenure, frequency) are derived
 //! from the aggregates at query time. An as-of date earlier than a partition's data is
 //! computed from the blocks directly.
+//!
+//! Manual merges ([`crate::overlay`]) are applied while reading: a merged customer's
+//! entries count for its survivor, gathered from the merged customer's partition.
 
 use std::collections::BTreeMap;
 
@@ -361,7 +364,9 @@ fn over_partitions<R: Send>(
 pub struct PartitionRows {
     /// The partition.
     pub partition: u32,
-    /// The last import batch that wrote to its ledger (`None`: no entries).
+    /// The stamp its derived values are valid for: the last import batch that wrote to
+    /// its ledger (`None`: no entries), or with manual merges touching it the overlay's
+    /// stamp ([`Overlay::stamp`]).
     pub stamp: Option<u64>,
     /// Its customers, sorted by id.
     pub customers: Vec<Customer>,

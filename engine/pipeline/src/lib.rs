@@ -10,7 +10,7 @@
 //! [`features`] computes per-customer aggregates natively over the stored ledger;
 //! [`run`] evaluates a compiled rule pack over them ([`run_pack`]). Manual identity
 //! decisions (merge, unmerge, distinct) are recorded in the store and applied when
-//! reading ([`overlay`]); [`duplicates`] proposes customers that probably are one.
+//! reading ([`overlay`]); [`duplicates`](mod@duplicates) proposes customers that probably are one.
 //!
 //! ```no_run
 //! use std::path::Path;
