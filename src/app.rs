@@ -193,10 +193,17 @@ fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let reports = ingest(&ctx, &store, files, source.as_deref())?;
             write_ingest(out, cli.format, &reports)
         }
-        Command::Customers { as_of, limit } => {
+        Command::Customers {
+            as_of,
+            limit,
+            action,
+        } => {
             let ctx = Context::resolve(cli)?;
             let store = ctx.open(false)?;
-            customers(out, cli.format, &store, *as_of, *limit)
+            match action {
+                Some(action) => crate::identity::run(out, cli.format, &store, action),
+                None => customers(out, cli.format, &store, *as_of, *limit),
+            }
         }
         Command::Features { as_of } => {
             let ctx = Context::resolve(cli)?;
@@ -658,8 +665,15 @@ fn customers(
 }
 
 /// The canonical id of a customer given by its id or by a source code `system:code`
-/// that was merged into it.
+/// that was merged into it; a customer merged into another one by a decision resolves
+/// to its survivor.
 pub fn resolve_customer(store: &Store, id: &str) -> anyhow::Result<String> {
+    let overlay = ledgerlens_pipeline::Overlay::load(store)?;
+    let found = find_customer(store, id)?;
+    Ok(overlay.root_of(&found).to_string())
+}
+
+fn find_customer(store: &Store, id: &str) -> anyhow::Result<String> {
     if store.customer(id)?.is_some() {
         return Ok(id.to_string());
     }
@@ -684,7 +698,8 @@ fn customer(
 ) -> anyhow::Result<()> {
     let resolved = resolve_customer(store, id)?;
     let id = resolved.as_str();
-    let Some(c) = store.customer(id)? else {
+    let overlay = ledgerlens_pipeline::Overlay::load(store)?;
+    let Some(c) = overlay.customer(store, id)? else {
         bail!("no customer '{id}' in the master");
     };
     // With no ledger entries at all there is no as-of date to compute features at.
@@ -697,16 +712,24 @@ fn customer(
     };
     let features = ledgerlens_pipeline::features_of(store, id, as_of)?;
     let mut entries = Vec::new();
-    store.for_each_entry(store.partition_of(id), |customer, e, file| {
-        if customer == id {
-            entries.push(e.to_entry(Some(customer), file));
-        }
+    overlay.for_each_entry_of(store, id, |e, file| {
+        entries.push(e.to_entry(Some(id), file));
     })?;
     entries.sort_by(|a, b| (a.date, &a.source).cmp(&(b.date, &b.source)));
+    // Customers merged into this one by a decision, and the codes linked at import to
+    // it or to them.
+    let absorbed = overlay.merged_into_root(id);
     let merges: Vec<_> = store
         .merges()?
         .into_iter()
-        .filter(|m| m.customer == id)
+        .filter(|m| m.customer == id || absorbed.contains(&m.customer.as_str()))
+        .collect();
+    let merged: Vec<serde_json::Value> = absorbed
+        .iter()
+        .map(|b| {
+            let (into, decision) = overlay.merged_into(b).unwrap_or_default();
+            json!({"customer": b, "into": into, "decision": decision})
+        })
         .collect();
     if matches!(format, Format::Json | Format::Yaml) {
         let v = json!({
@@ -714,6 +737,7 @@ fn customer(
             "as_of": as_of,
             "features": features,
             "merges": merges,
+            "merged": merged,
             "entries": entries,
         });
         return output::object(out, format, &v);
@@ -732,6 +756,11 @@ fn customer(
                 "merged: {}:{} by {} ({}) in batch {}",
                 m.system, m.code, m.rule, m.evidence, m.batch
             )?;
+        }
+        for b in &absorbed {
+            if let Some((into, seq)) = overlay.merged_into(b) {
+                writeln!(out, "merged: customer {b} into {into} by decision {seq}")?;
+            }
         }
         writeln!(out, "\nfeatures as of {as_of}")?;
         output::object(out, format, &features)?;
@@ -824,9 +853,10 @@ pub fn portfolio(store: &Store, as_of: NaiveDate) -> anyhow::Result<Portfolio> {
         rows.iter().for_each(|f| p.absorb(f));
         p
     })?;
+    let merged = ledgerlens_pipeline::Overlay::load(store)?.merged_count() as u64;
     let mut total = Portfolio {
         as_of: Some(as_of),
-        customers: store.stats()?.customers,
+        customers: store.stats()?.customers.saturating_sub(merged),
         partitions_computed: run.computed,
         partitions_cached: run.cached,
         partitions_empty: run.empty,

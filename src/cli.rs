@@ -56,7 +56,11 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         source: Option<String>,
     },
-    /// List customers with their features, sorted by customer id.
+    /// List customers with their features, sorted by customer id (or an identity action).
+    ///
+    /// The actions find probable duplicates, merge two customers, undo a merge, mark two
+    /// customers distinct, and list these decisions.
+    #[command(args_conflicts_with_subcommands = true)]
     Customers {
         /// Compute features as of this date (default: the latest entry date in the data).
         #[arg(long, value_name = "DATE")]
@@ -64,6 +68,9 @@ pub enum Command {
         /// Show at most N customers.
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// An identity action instead of the listing.
+        #[command(subcommand)]
+        action: Option<crate::identity::CustomersAction>,
     },
     /// Compute every customer's features and print portfolio totals (and how many
     /// partitions were recomputed or taken from the cache).

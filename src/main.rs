@@ -3,6 +3,7 @@
 mod app;
 mod cli;
 mod demo;
+mod identity;
 mod init;
 mod output;
 mod rules;

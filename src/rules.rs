@@ -401,8 +401,9 @@ pub fn explain(
         .with_context(|| format!("customer {id} is not in the evaluated table"))?;
     let explanations = program.explain(&outcome, row, rule);
     let mut entries = Vec::new();
-    store.for_each_entry(store.partition_of(&id), |c, e, file| {
-        if c == id && e.date <= as_of {
+    let overlay = ledgerlens_pipeline::Overlay::load(&store)?;
+    overlay.for_each_entry_of(&store, &id, |e, file| {
+        if e.date <= as_of {
             entries.push(SourceEntry {
                 date: e.date,
                 kind: e.kind.to_string(),

@@ -1910,3 +1910,112 @@ fn sniff_tells_json_lines() {
         .unwrap()
         .contains("adapter.missing_value"));
 }
+
+/// `customers duplicates`, `merge`, the listings following the merge, `unmerge`.
+#[test]
+fn identity_decisions_merge_and_unmerge_customers() {
+    let dir = project("tests/fixtures/mini");
+    let p = dir.path();
+    // A second CRM record for the first customer (same mobile, another company form),
+    // and a shop member spelled with its region in brackets: neither is merged at import.
+    let crm = p.join("data/crm.csv");
+    let mut text = std::fs::read_to_string(&crm).unwrap();
+    text.push_str("C003,杭州星河贸易股份有限公司,+86 138-0013-8000,展会活动,华东\n");
+    std::fs::write(&crm, text).unwrap();
+    std::fs::write(
+        p.join("data/orders2.csv"),
+        "日期,会员,姓名,类型,金额,单号\n2024-03-15,M9,星河贸易（杭州）有限公司,销售,200,A9\n",
+    )
+    .unwrap();
+    assert!(run(p, &["ingest"]).status.success());
+    let revenue_of = |id: &str| {
+        let all = json(&run(p, &["customers", "--format", "json"]));
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["customer"] == id)
+            .map(|c| decimal(&c["revenue"]))
+    };
+    assert_eq!(revenue_of("crm:C001"), Some(Decimal::from(1500)));
+    assert_eq!(revenue_of("shop:M9"), Some(Decimal::from(200)));
+    let settings = settings!(p);
+    settings.bind(|| {
+        let at = || {
+            let mut cmd = bin();
+            cmd.current_dir(p);
+            cmd
+        };
+        assert_cmd_snapshot!(
+            "identity_duplicates",
+            at().args(["customers", "duplicates"])
+        );
+        assert_cmd_snapshot!(
+            "identity_merge",
+            at().args([
+                "customers",
+                "merge",
+                "crm:C001",
+                "shop:M9",
+                "--reason",
+                "same company (region in brackets)"
+            ])
+        );
+        assert_cmd_snapshot!(
+            "identity_merged_customer",
+            at().args(["customer", "shop:M9"])
+        );
+        assert_cmd_snapshot!("identity_merged_customers", at().arg("customers"));
+        assert_cmd_snapshot!(
+            "identity_duplicates_after_merge",
+            at().args(["customers", "duplicates", "--format", "csv"])
+        );
+    });
+    assert_eq!(revenue_of("crm:C001"), Some(Decimal::from(1700)));
+    assert_eq!(revenue_of("shop:M9"), None);
+    let features = json(&run(p, &["features", "--format", "json"]));
+    assert_eq!(decimal(&features["revenue"]), Decimal::from(1730));
+    assert_eq!(features["customers"], 4);
+    // Rules follow the merge: one customer fewer, its revenue in the run.
+    let run_json = json(&run(p, &["run", "--format", "json"]));
+    let rows = run_json["customers"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{run_json}");
+    let explained = stdout(&run(p, &["explain", "crm:C001"]));
+    assert!(explained.contains("data/orders2.csv"), "{explained}");
+
+    // Clear refusals, exit 2, nothing recorded.
+    for (args, message) in [
+        (
+            &["customers", "merge", "crm:C001", "crm:C001"][..],
+            "into itself",
+        ),
+        (
+            &["customers", "merge", "crm:C001", "crm:C999"][..],
+            "no customer 'crm:C999'",
+        ),
+        (
+            &["customers", "merge", "shop:M9", "crm:C002"][..],
+            "merge into 'crm:C001' instead",
+        ),
+        (&["customers", "unmerge", "crm:C002"][..], "is not merged"),
+    ] {
+        let o = run(p, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+    }
+
+    assert!(run(p, &["customers", "distinct", "crm:C003", "crm:C001"])
+        .status
+        .success());
+    let left = json(&run(p, &["customers", "duplicates", "--format", "json"]));
+    assert_eq!(left, serde_json::json!([]));
+    let unmerged = run(p, &["customers", "unmerge", "shop:M9"]);
+    assert_eq!(stdout(&unmerged), "unmerged shop:M9 (decision 3)\n");
+    assert_eq!(revenue_of("crm:C001"), Some(Decimal::from(1500)));
+    assert_eq!(revenue_of("shop:M9"), Some(Decimal::from(200)));
+    settings.bind(|| {
+        assert_cmd_snapshot!(
+            "identity_decisions",
+            bin().current_dir(p).args(["customers", "decisions"])
+        );
+    });
+}

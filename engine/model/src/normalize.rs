@@ -31,8 +31,10 @@ pub fn to_halfwidth(s: &str) -> String {
         .collect()
 }
 
-/// Company-form suffixes, longest first, all unified to `有限公司` in a name key.
-const SUFFIXES: [&str; 10] = [
+/// Company-form suffixes, all unified to `有限公司` in a name key. Compared without
+/// whitespace, first match wins: a suffix must come before any suffix of itself
+/// (`co.,ltd.` before `ltd.`).
+const SUFFIXES: [&str; 16] = [
     "股份有限公司",
     "有限责任公司",
     "有限公司",
@@ -40,9 +42,15 @@ const SUFFIXES: [&str; 10] = [
     "co.,ltd",
     "co.ltd.",
     "co.ltd",
+    "co.,limited",
+    "co.limited",
     "company limited",
+    "corporation limited",
     "co., ltd.",
     "limited",
+    "ltd.",
+    "ltd",
+    "(有限公司)",
 ];
 
 /// The key two spellings of one customer name share: half-width, lower-case ASCII, no
@@ -54,8 +62,8 @@ pub fn name_key(name: &str) -> String {
         .chars()
         .filter(|c| !c.is_whitespace())
         .map(|c| match c {
-            '[' | '【' | '〔' => '(',
-            ']' | '】' | '〕' => ')',
+            '[' | '【' | '〔' | '〖' | '{' => '(',
+            ']' | '】' | '〕' | '〗' | '}' => ')',
             _ => c,
         })
         .collect();
@@ -69,6 +77,109 @@ pub fn name_key(name: &str) -> String {
         }
     }
     key
+}
+
+/// Region names a company name may start with (provinces, municipalities and the larger
+/// cities), for [`name_stem`].
+const REGIONS: [&str; 60] = [
+    "北京",
+    "上海",
+    "天津",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
+    "广州",
+    "深圳",
+    "杭州",
+    "南京",
+    "苏州",
+    "无锡",
+    "宁波",
+    "温州",
+    "厦门",
+    "福州",
+    "武汉",
+    "长沙",
+    "成都",
+    "西安",
+    "郑州",
+    "济南",
+    "青岛",
+    "大连",
+    "沈阳",
+    "哈尔滨",
+    "长春",
+    "合肥",
+    "南昌",
+    "昆明",
+    "东莞",
+    "佛山",
+];
+
+/// The part of a name key that names the business itself, for finding *similar* names:
+/// the key without its company form (`有限公司`), without bracketed parts (`(集团)`,
+/// `(上海)`), and without a leading region (`上海`, `浙江省`, `杭州市`). Explainable and
+/// cheap, not fuzzy: `上海星河贸易有限公司` and `星河贸易(上海)有限公司` share the stem
+/// `星河贸易`.
+///
+/// ```
+/// use ledgerlens_model::normalize::{name_key, name_stem};
+/// assert_eq!(name_stem(&name_key("浙江省杭州星河贸易有限公司")), "杭州星河贸易");
+/// assert_eq!(name_stem(&name_key("星河贸易（杭州）有限公司")), "星河贸易");
+/// ```
+pub fn name_stem(key: &str) -> String {
+    let key = key.strip_suffix("有限公司").unwrap_or(key);
+    let mut stem = String::with_capacity(key.len());
+    let mut depth = 0u32;
+    for c in key.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => stem.push(c),
+            _ => {}
+        }
+    }
+    for region in REGIONS {
+        if let Some(rest) = stem.strip_prefix(region) {
+            let rest = rest
+                .strip_prefix('省')
+                .or_else(|| rest.strip_prefix('市'))
+                .unwrap_or(rest);
+            if rest.chars().count() >= 2 {
+                return rest.to_string();
+            }
+            break;
+        }
+    }
+    stem
 }
 
 /// A phone number in E.164 form, or `None` when it is not one.
@@ -194,6 +305,58 @@ mod tests {
     }
 
     #[test]
+    fn name_keys_fill_the_identity_issue_gaps() {
+        let c = name_key("杭州星河贸易有限公司");
+        for spelling in [
+            "杭州星河贸易有限公司",
+            "杭州星河贸易有限责任公司",
+            "杭州星河贸易股份有限公司",
+            "杭州 星河 贸易　有限公司",
+            "杭州星河贸易（有限公司）",
+        ] {
+            assert_eq!(name_key(spelling), c, "{spelling}");
+        }
+        let acme = name_key("Acme Trading Co., Ltd.");
+        for spelling in [
+            "ACME TRADING CO.,LTD",
+            "Acme Trading Co.,Ltd.",
+            "Acme Trading Co. Ltd",
+            "Acme Trading Ltd.",
+            "Acme Trading Ltd",
+            "Acme Trading Limited",
+            "Acme Trading Company Limited",
+            "Acme Trading Co., Limited",
+            "ＡＣＭＥ　ＴＲＡＤＩＮＧ　ＣＯ．，ＬＴＤ．",
+        ] {
+            assert_eq!(name_key(spelling), acme, "{spelling}");
+        }
+        assert_eq!(acme, "acmetrading有限公司");
+        // Brackets of every width become ASCII ones, contents kept.
+        assert_eq!(
+            name_key("星河贸易（杭州）有限公司"),
+            "星河贸易(杭州)有限公司"
+        );
+        assert_eq!(name_key("星河贸易(杭州)有限公司"), "星河贸易(杭州)有限公司");
+        assert_eq!(name_key("〖华东〗客户"), "(华东)客户");
+        // A word merely ending in the letters of a suffix is not a company form.
+        assert_ne!(name_key("Zenith Ltd"), name_key("Zenith"));
+    }
+
+    #[test]
+    fn name_stems_drop_form_brackets_and_region() {
+        let stem = |n: &str| name_stem(&name_key(n));
+        assert_eq!(stem("上海星河贸易有限公司"), "星河贸易");
+        assert_eq!(stem("星河贸易（上海）有限公司"), "星河贸易");
+        assert_eq!(stem("上海市星河贸易有限公司"), "星河贸易");
+        assert_eq!(stem("浙江省星河贸易有限公司"), "星河贸易");
+        assert_eq!(stem("星河贸易"), "星河贸易");
+        // A region that is the whole name stays.
+        assert_eq!(stem("上海有限公司"), "上海");
+        assert_eq!(stem("上海市"), "上海市");
+        assert_eq!(stem("Acme (HK) Ltd."), "acme");
+    }
+
+    #[test]
     fn phones() {
         assert_eq!(phone("13800138000").as_deref(), Some("+8613800138000"));
         assert_eq!(
@@ -214,6 +377,29 @@ mod tests {
         assert_eq!(phone("12345"), None);
         assert_eq!(phone("n/a"), None);
         assert_eq!(phone("12800138000"), None);
+        // Full-width digits, signs and brackets; +86 and 0086 with separators.
+        for raw in [
+            "＋８６ １３８－００１３－８０００",
+            "(+86)138 0013 8000",
+            "+86-138-0013-8000",
+            "0086 13800138000",
+            "138.0013.8000",
+            " 13800138000 ",
+        ] {
+            assert_eq!(phone(raw).as_deref(), Some("+8613800138000"), "{raw}");
+        }
+        assert_eq!(
+            phone("（０５７１）８８８８－６６６６").as_deref(),
+            Some("+8657188886666")
+        );
+        assert_eq!(
+            phone("+86 0571 8888 6666").as_deref(),
+            Some("+8657188886666")
+        );
+        assert_eq!(
+            phone("+86 571 8888 6666").as_deref(),
+            Some("+8657188886666")
+        );
         assert!(is_mobile("+8613800138000"));
         assert!(!is_mobile("+862155551234"));
     }

@@ -39,6 +39,10 @@ pub enum Error {
     /// The rule pack cannot be loaded, compiled or run.
     #[error(transparent)]
     Rules(#[from] ledgerlens_rules::Error),
+    /// An identity decision cannot be made (unknown customer, a merge into itself, a
+    /// customer merged already, an unmerge of a customer not merged).
+    #[error("{0}")]
+    Decision(String),
     /// The counts of an import do not add up: a bug, and the import was not committed.
     #[error("internal error: {0} (the import was not committed)")]
     Invariant(String),

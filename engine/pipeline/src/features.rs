@@ -6,6 +6,11 @@
 //! recomputes only those. As-of-dependent values (recency, tenure, frequency) are derived
 //! from the aggregates at query time. An as-of date earlier than a partition's data is
 //! computed from the blocks directly.
+//!
+//! Manual merges ([`crate::overlay`]) are applied while reading: a merged customer's
+//! entries count for its survivor, gathered from the merged customer's partition.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use ledgerlens_model::{Customer, EntryKind};
@@ -15,6 +20,7 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::overlay::Overlay;
 use crate::Error;
 
 const CACHE: &str = "aggregates.v1";
@@ -152,19 +158,49 @@ pub fn aggregate_partition(
     partition: u32,
     as_of: Option<NaiveDate>,
 ) -> Result<Vec<Aggregate>, Error> {
-    let blocks = store.ledger_blocks(partition)?;
+    aggregate_with(store, &Overlay::load(store)?, partition, as_of)
+}
+
+/// [`aggregate_partition`] under an overlay of manual merges: a partition the overlay
+/// touches reads its sources' blocks too, each entry under the id it reads as.
+fn aggregate_with(
+    store: &Store,
+    overlay: &Overlay,
+    partition: u32,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<Aggregate>, Error> {
+    let overlaid = overlay.touches(partition);
+    let mut blocks = Vec::new();
+    for source in overlay.sources(partition) {
+        for (_, bytes) in store.ledger_blocks(source)? {
+            blocks.push((source, bytes));
+        }
+    }
     // One aggregate per customer, and one flat list of (customer, order key) pairs that is
     // sorted and de-duplicated at the end: no set per customer.
     let mut index: FxHashMap<&str, usize> = FxHashMap::default();
     let mut names: Vec<&str> = Vec::new();
     let mut aggs: Vec<Aggregate> = Vec::new();
     let mut orders: Vec<(usize, OrderKey<'_>)> = Vec::new();
-    for (_, bytes) in &blocks {
+    for (source, bytes) in &blocks {
+        // Entries come grouped by customer: look the overlay up when the customer changes.
+        let mut last: (&str, Option<&str>) = ("", None);
         for item in BlockReader::new(bytes)? {
-            let (customer, e) = item.map_err(Error::Store)?;
-            if customer.is_empty() || as_of.is_some_and(|d| e.date > d) {
+            let (stored, e) = item.map_err(Error::Store)?;
+            if stored.is_empty() || as_of.is_some_and(|d| e.date > d) {
                 continue;
             }
+            let customer = if overlaid {
+                if last.0 != stored {
+                    last = (stored, overlay.reads_as(stored, *source, partition));
+                }
+                match last.1 {
+                    Some(id) => id,
+                    None => continue,
+                }
+            } else {
+                stored
+            };
             let i = *index.entry(customer).or_insert_with(|| {
                 names.push(customer);
                 aggs.push(Aggregate::default());
@@ -246,6 +282,7 @@ enum Source {
 /// aggregated again with entries up to `as_of` only.
 fn partition_aggregates(
     store: &Store,
+    overlay: &Overlay,
     partition: u32,
     stamp: Option<u64>,
     as_of: NaiveDate,
@@ -256,7 +293,7 @@ fn partition_aggregates(
     let (all, source) = match store.cached::<Vec<Aggregate>>(CACHE, partition)? {
         Some((cached_stamp, aggs)) if cached_stamp == stamp => (aggs, Source::Cached),
         _ => {
-            let all = aggregate_partition(store, partition, None)?;
+            let all = aggregate_with(store, overlay, partition, None)?;
             store.put_cached(CACHE, partition, stamp, &all)?;
             (all, Source::Computed)
         }
@@ -265,7 +302,7 @@ fn partition_aggregates(
         Ok((all, source))
     } else {
         Ok((
-            aggregate_partition(store, partition, Some(as_of))?,
+            aggregate_with(store, overlay, partition, Some(as_of))?,
             Source::Computed,
         ))
     }
@@ -277,11 +314,19 @@ fn partition_aggregates(
 /// already is not aggregated; it counts as cached.
 fn over_partitions<R: Send>(
     store: &Store,
+    overlay: &Overlay,
     as_of: NaiveDate,
     shortcut: impl Fn(u32, Option<u64>) -> Result<Option<R>, Error> + Sync,
     f: impl Fn(u32, Option<u64>, Vec<Aggregate>) -> Result<R, Error> + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    let stamps = store.partition_stamps()?;
+    let ledger = store.partition_stamps()?;
+    let stamps: BTreeMap<u32, u64> = if overlay.is_empty() {
+        ledger
+    } else {
+        (0..store.partitions())
+            .filter_map(|p| overlay.stamp(p, &ledger).map(|s| (p, s)))
+            .collect()
+    };
     let parts: Vec<u32> = (0..store.partitions()).collect();
     let results: Vec<Result<(R, Source), Error>> = parts
         .par_iter()
@@ -295,7 +340,7 @@ fn over_partitions<R: Send>(
                 };
                 return Ok((r, source));
             }
-            let (aggs, source) = partition_aggregates(store, p, stamp, as_of)?;
+            let (aggs, source) = partition_aggregates(store, overlay, p, stamp, as_of)?;
             Ok((f(p, stamp, aggs)?, source))
         })
         .collect();
@@ -319,7 +364,9 @@ fn over_partitions<R: Send>(
 pub struct PartitionRows {
     /// The partition.
     pub partition: u32,
-    /// The last import batch that wrote to its ledger (`None`: no entries).
+    /// The stamp its derived values are valid for: the last import batch that wrote to
+    /// its ledger (`None`: no entries), or with manual merges touching it the overlay's
+    /// stamp ([`Overlay::stamp`]).
     pub stamp: Option<u64>,
     /// Its customers, sorted by id.
     pub customers: Vec<Customer>,
@@ -337,8 +384,10 @@ pub fn map_partition_rows<R: Send>(
     shortcut: impl Fn(u32, Option<u64>) -> Result<Option<R>, Error> + Sync,
     f: impl Fn(PartitionRows) -> Result<R, Error> + Sync,
 ) -> Result<(Vec<R>, FeatureRun), Error> {
-    over_partitions(store, as_of, shortcut, |partition, stamp, aggs| {
-        let customers = store.customers_in(partition)?;
+    let overlay = Overlay::load(store)?;
+    let overlay = &overlay;
+    over_partitions(store, overlay, as_of, shortcut, |partition, stamp, aggs| {
+        let customers = overlay.customers_in(store, partition)?;
         let none = Aggregate::default();
         let mut aggs = aggs.iter().peekable();
         // Both sides are sorted by id: a merge join.
@@ -400,6 +449,7 @@ pub fn map_ledger_features<R: Send>(
 ) -> Result<(Vec<R>, FeatureRun), Error> {
     over_partitions(
         store,
+        &Overlay::load(store)?,
         as_of,
         |_, _| Ok(None),
         |_, _, aggs| Ok(f(aggs.iter().map(|a| a.features(as_of)).collect())),
@@ -451,10 +501,13 @@ pub fn merge_by_id(
     })
 }
 
-/// Features of one customer as of `as_of`.
+/// Features of one customer as of `as_of` (a customer merged into another one reads as
+/// its survivor: the features are the survivor's, under the survivor's id).
 pub fn features_of(store: &Store, id: &str, as_of: NaiveDate) -> Result<Features, Error> {
+    let overlay = Overlay::load(store)?;
+    let id = overlay.root_of(id);
     let p = store.partition_of(id);
-    let aggs = aggregate_partition(store, p, Some(as_of))?;
+    let aggs = aggregate_with(store, &overlay, p, Some(as_of))?;
     let agg = aggs
         .into_iter()
         .find(|a| a.customer == id)

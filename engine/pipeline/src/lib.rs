@@ -8,7 +8,9 @@
 //! `rows_read == rows_stored + rows_quarantined`, always.
 //!
 //! [`features`] computes per-customer aggregates natively over the stored ledger;
-//! [`run`] evaluates a compiled rule pack over them ([`run_pack`]).
+//! [`run`] evaluates a compiled rule pack over them ([`run_pack`]). Manual identity
+//! decisions (merge, unmerge, distinct) are recorded in the store and applied when
+//! reading ([`overlay`]); [`duplicates`](mod@duplicates) proposes customers that probably are one.
 //!
 //! ```no_run
 //! use std::path::Path;
@@ -30,21 +32,25 @@
 
 pub mod accounts;
 pub mod config;
+pub mod duplicates;
 mod error;
 pub mod features;
 pub mod identity;
 mod ingest;
+pub mod overlay;
 pub mod run;
 mod vouchers;
 
 pub use accounts::{AccountRule, ChartOfAccounts, Side};
 pub use config::{ProjectConfig, CONFIG_FILE};
+pub use duplicates::{duplicates, Candidate};
 pub use error::Error;
 pub use features::{
     customer_features, features_of, map_ledger_features, map_partition_rows, map_partitions,
     merge_by_id, Aggregate, FeatureRun, Features, PartitionRows,
 };
 pub use ingest::{Ingest, IngestReport};
+pub use overlay::Overlay;
 pub use run::{input_schema, run_pack, RunReport};
 
 /// Test hook: when the environment variable `LEDGERLENS_CRASH_AT` names this point, the

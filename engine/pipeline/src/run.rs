@@ -19,6 +19,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{map_partition_rows, FeatureRun, Features, PartitionRows};
+use crate::overlay::Overlay;
 use crate::Error;
 
 /// How to read a built-in input column.
@@ -336,6 +337,7 @@ pub fn customer_table(
     as_of: NaiveDate,
 ) -> Result<(Table, PeriodTotals, FeatureRun), Error> {
     let shapes = program.period_shapes();
+    let overlay = Overlay::load(store)?;
     let builtins: Vec<&Builtin> = BUILTINS
         .iter()
         .filter(|b| program.inputs.contains(b.name))
@@ -388,7 +390,15 @@ pub fn customer_table(
             .iter()
             .map(|b| b.column(&part.customers, &part.features))
             .collect();
-        let scanned = scan_ledger(store, &part, &declared, &shapes, &activities_of, as_of)?;
+        let scanned = scan_ledger(
+            store,
+            &overlay,
+            &part,
+            &declared,
+            &shapes,
+            &activities_of,
+            as_of,
+        )?;
         columns.extend(scanned.0);
         let ids: Vec<String> = part.customers.into_iter().map(|c| c.id.0).collect();
         let cached = CachedPart {
@@ -429,6 +439,7 @@ pub fn customer_table(
 /// from its ledger entries (and activity counts).
 fn scan_ledger(
     store: &Store,
+    overlay: &Overlay,
     part: &PartitionRows,
     declared: &[(&str, &ledgerlens_rules::Declared)],
     shapes: &[ledgerlens_rules::periods::Shape],
@@ -451,7 +462,7 @@ fn scan_ledger(
     // A block holds its entries grouped by customer: look the row up only when the
     // customer changes (rows are sorted by id: a binary search).
     let mut last: Option<(String, Option<usize>)> = None;
-    store.for_each_entry(part.partition, |customer, e, _| {
+    overlay.for_each_entry(store, part.partition, |customer, e, _| {
         let row = match &last {
             Some((id, row)) if id == customer => *row,
             _ => {

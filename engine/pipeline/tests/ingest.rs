@@ -581,3 +581,235 @@ fn split_vouchers_are_checked_whole() {
     assert_eq!(revenue("k3:K03"), Some(dec("10")));
     assert_eq!(revenue("k3:K02").unwrap_or_default(), dec("0"));
 }
+
+// ---------------------------------------------------------------------------------------
+// Manual identity decisions: merge, unmerge, distinct, duplicates
+// ---------------------------------------------------------------------------------------
+
+const SHOP: &str = "日期,会员,姓名,类型,金额,单号
+2024-01-05,M1,张三,销售,100.00,A1
+2024-02-01,M2,李四,销售,50.00,B1
+2024-03-01,M2,李四,退货,10.00,R1
+2024-03-02,M3,王五,销售,7.00,C1
+";
+
+/// (revenue, refunds, orders) per customer id, from the full listing.
+fn figures(store: &Store, as_of: NaiveDate) -> Vec<(String, Decimal, Decimal, u64)> {
+    customer_features(store, as_of)
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|(c, f)| (c.id.0, f.revenue, f.refunds, f.orders))
+        .collect()
+}
+
+#[test]
+fn a_merge_reads_both_ledgers_as_one_and_unmerge_restores_them() {
+    use ledgerlens_pipeline::overlay;
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    p.ingest(&store, "orders.csv", SHOP.as_bytes(), "orders")
+        .unwrap();
+    let as_of = date("2024-03-31");
+    // The two customers live in different partitions: the merge must gather.
+    assert_ne!(store.partition_of("shop:M1"), store.partition_of("shop:M2"));
+    let before = figures(&store, as_of);
+    assert_eq!(
+        before,
+        vec![
+            ("shop:M1".into(), dec("100.00"), dec("0"), 1),
+            ("shop:M2".into(), dec("50.00"), dec("10.00"), 1),
+            ("shop:M3".into(), dec("7.00"), dec("0"), 1),
+        ]
+    );
+    // Now every partition's aggregates are cached; a merge must make the two stale.
+    let (_, run) = customer_features(&store, as_of).unwrap();
+    assert_eq!(run.computed, 0);
+
+    let d = overlay::merge(
+        &store,
+        "shop:M1",
+        "shop:M2",
+        "same person".into(),
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(d.seq, 1);
+    let (rows, run) = customer_features(&store, as_of).unwrap();
+    assert_eq!(run.computed, 2, "only the two partitions the merge touches");
+    let merged: Vec<_> = rows
+        .iter()
+        .map(|(c, f)| (c.id.0.clone(), f.revenue, f.refunds, f.orders))
+        .collect();
+    assert_eq!(
+        merged,
+        vec![
+            ("shop:M1".into(), dec("150.00"), dec("10.00"), 2),
+            ("shop:M3".into(), dec("7.00"), dec("0"), 1),
+        ]
+    );
+    assert!(rows[0].0.codes.contains("shop:M2"), "{:?}", rows[0].0.codes);
+    let f = ledgerlens_pipeline::features_of(&store, "shop:M2", as_of).unwrap();
+    assert_eq!((f.customer.as_str(), f.revenue), ("shop:M1", dec("150.00")));
+    let mut entries = 0;
+    ledgerlens_pipeline::Overlay::load(&store)
+        .unwrap()
+        .for_each_entry_of(&store, "shop:M1", |_, _| entries += 1)
+        .unwrap();
+    assert_eq!(entries, 3);
+
+    // Re-importing keeps the merge: the new entry of M2 still reads as M1's.
+    let more = "日期,会员,姓名,类型,金额,单号\n2024-03-20,M2,李四,销售,30.00,B2\n";
+    let r = p
+        .ingest(&store, "orders2.csv", more.as_bytes(), "orders")
+        .unwrap();
+    assert_eq!(r.customers_new, 0);
+    let after = figures(&store, as_of);
+    assert_eq!(after[0], ("shop:M1".into(), dec("180.00"), dec("10.00"), 3));
+    assert_eq!(after.len(), 2);
+
+    // Clear refusals.
+    let refused = |r: Result<_, ledgerlens_pipeline::Error>| r.unwrap_err().to_string();
+    let no = || String::new();
+    assert!(refused(overlay::merge(
+        &store,
+        "shop:M1",
+        "shop:M1",
+        no(),
+        None,
+        None
+    ))
+    .contains("into itself"));
+    assert!(refused(overlay::merge(
+        &store,
+        "shop:M1",
+        "shop:X",
+        no(),
+        None,
+        None
+    ))
+    .contains("no customer 'shop:X'"));
+    assert!(refused(overlay::merge(
+        &store,
+        "shop:M2",
+        "shop:M3",
+        no(),
+        None,
+        None
+    ))
+    .contains("merge into 'shop:M1' instead"));
+    assert!(refused(overlay::merge(
+        &store,
+        "shop:M3",
+        "shop:M2",
+        no(),
+        None,
+        None
+    ))
+    .contains("unmerge it first"));
+    assert!(
+        refused(overlay::unmerge(&store, "shop:M3", no(), None, None)).contains("is not merged")
+    );
+    assert!(refused(overlay::distinct(
+        &store,
+        "shop:M1",
+        "shop:M2",
+        no(),
+        None,
+        None
+    ))
+    .contains("unmerge first"));
+    assert_eq!(
+        store.decisions().unwrap().len(),
+        1,
+        "refusals record nothing"
+    );
+
+    overlay::unmerge(&store, "shop:M2", "not the same".into(), None, None).unwrap();
+    assert_eq!(
+        figures(&store, as_of),
+        vec![
+            ("shop:M1".into(), dec("100.00"), dec("0"), 1),
+            ("shop:M2".into(), dec("80.00"), dec("10.00"), 2),
+            ("shop:M3".into(), dec("7.00"), dec("0"), 1),
+        ]
+    );
+}
+
+#[test]
+fn duplicates_rank_evidence_and_respect_decisions() {
+    use ledgerlens_pipeline::{duplicates, overlay};
+    let p = Project::new(CONFIG);
+    let store = p.store();
+    let crm = "编号,名称,手机,信用代码,渠道
+A,杭州星河贸易有限公司,13800138000,,
+B,杭州星河贸易有限责任公司,+86 138-0013-8000,,
+C,星河贸易（杭州）有限公司,0571-8888 6666,,
+D,上海云舟科技有限公司,(0571)88886666,,
+E,云舟科技连锁有限公司,,,
+F,无关客户,,,
+";
+    p.ingest(&store, "crm.csv", crm.as_bytes(), "crm").unwrap();
+    let found: Vec<(String, String, &str, String, Vec<String>)> = duplicates(&store)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.customer, c.other, c.rule, c.evidence, c.also))
+        .collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        found,
+        vec![
+            (
+                s("crm:A"),
+                s("crm:B"),
+                "mobile",
+                s("+8613800138000"),
+                vec![s("name:杭州星河贸易有限公司")]
+            ),
+            (
+                s("crm:C"),
+                s("crm:D"),
+                "landline",
+                s("+8657188886666"),
+                vec![]
+            ),
+            (
+                s("crm:A"),
+                s("crm:C"),
+                "similar-name",
+                s("星河贸易"),
+                vec![]
+            ),
+            (
+                s("crm:B"),
+                s("crm:C"),
+                "similar-name",
+                s("星河贸易"),
+                vec![]
+            ),
+            (
+                s("crm:D"),
+                s("crm:E"),
+                "similar-name",
+                s("云舟科技 ~ 云舟科技连锁"),
+                vec![]
+            ),
+        ]
+    );
+    overlay::distinct(&store, "crm:B", "crm:A", "two shops".into(), None, None).unwrap();
+    overlay::merge(&store, "crm:D", "crm:E", "same".into(), None, None).unwrap();
+    let left: Vec<(String, String)> = duplicates(&store)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.customer, c.other))
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            (s("crm:C"), s("crm:D")),
+            (s("crm:A"), s("crm:C")),
+            (s("crm:B"), s("crm:C"))
+        ]
+    );
+}

@@ -37,8 +37,8 @@ pub use error::Error;
 pub use import::{Import, Reserve};
 pub use list::{CustomerList, XrefList};
 pub use records::{
-    Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow, IDENTITY_NAME,
-    IDENTITY_PHONE, IDENTITY_USCC,
+    Action, Decision, Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow,
+    IDENTITY_NAME, IDENTITY_PHONE, IDENTITY_USCC,
 };
 pub use store::{
     partition_of, partition_of_parts, OpenOptions, Store, COMPANY_PARTITION, SCHEMA_VERSION,

@@ -74,6 +74,47 @@ pub struct Merge {
     pub evidence: String,
 }
 
+/// What a consultant decided about two customers' identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// `absorbed` is the same customer as `survivor`: its ledger, codes and features are
+    /// read as the survivor's.
+    Merge {
+        /// The customer that remains.
+        survivor: String,
+        /// The customer merged into it.
+        absorbed: String,
+    },
+    /// Undoes the manual merge of `absorbed`.
+    Unmerge {
+        /// The customer that becomes itself again.
+        absorbed: String,
+    },
+    /// The two customers are not the same: duplicate detection stops proposing the pair.
+    Distinct {
+        /// One customer (the smaller id).
+        a: String,
+        /// The other customer.
+        b: String,
+    },
+}
+
+/// One recorded identity decision (tree `decisions`, keyed by its sequence number). The
+/// content is deterministic: no clock is read; who and when are what the user said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Sequence number (1, 2, ...), in the order decisions were made.
+    pub seq: u64,
+    /// What was decided.
+    pub action: Action,
+    /// Why: the evidence or the user's note.
+    pub reason: String,
+    /// Who decided, when given.
+    pub by: Option<String>,
+    /// When, as the user wrote it, when given.
+    pub at: Option<String>,
+}
+
 /// One identity cross-reference: a code in a system resolves to a canonical customer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct XrefRow {

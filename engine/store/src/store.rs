@@ -9,7 +9,9 @@ use ledgerlens_model::Customer;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::records::{Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow};
+use crate::records::{
+    Action, Decision, Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow,
+};
 use crate::{BlockReader, Error, Import};
 
 /// The schema version this build writes and reads. 2: customers carry their acquisition
@@ -106,6 +108,7 @@ pub struct Store {
     pub(crate) quarantine: sled::Tree,
     pub(crate) facts: sled::Tree,
     pub(crate) cache: sled::Tree,
+    pub(crate) decisions: sled::Tree,
     pub(crate) partitions: u32,
     pub(crate) committed: RwLock<BTreeSet<u64>>,
     pub(crate) importing: AtomicBool,
@@ -216,6 +219,7 @@ impl Store {
             quarantine: tree("quarantine")?,
             facts: tree("facts")?,
             cache: tree("cache")?,
+            decisions: tree("decisions")?,
             db,
             path,
             partitions,
@@ -561,6 +565,43 @@ impl Store {
             stats.max_date = stats.max_date.max(r.max_date);
         }
         Ok(stats)
+    }
+
+    /// Records an identity decision under the next sequence number, durably (flushed),
+    /// and returns it. Decisions are never part of an import batch.
+    pub fn record_decision(
+        &self,
+        action: Action,
+        reason: String,
+        by: Option<String>,
+        at: Option<String>,
+    ) -> Result<Decision, Error> {
+        let seq = match self.decisions.last()? {
+            Some((k, _)) => read_u64(&k).unwrap_or(0) + 1,
+            None => 1,
+        };
+        let decision = Decision {
+            seq,
+            action,
+            reason,
+            by,
+            at,
+        };
+        self.decisions
+            .insert(be64(seq), encode("decision", &decision)?)?;
+        self.db.flush()?;
+        Ok(decision)
+    }
+
+    /// Every identity decision, by sequence number. Cheap when there are none (one
+    /// look at an empty tree), so readers may call it on every query.
+    pub fn decisions(&self) -> Result<Vec<Decision>, Error> {
+        let mut out = Vec::new();
+        for kv in self.decisions.iter() {
+            let (_, v) = kv?;
+            out.push(decode("decision", &v)?);
+        }
+        Ok(out)
     }
 
     /// Flushes everything to disk.

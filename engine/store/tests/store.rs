@@ -1465,3 +1465,64 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Identity decisions
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn decisions_are_numbered_durable_and_outside_imports() {
+    use ledgerlens_store::Action;
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = open(&path, &options(4));
+        assert!(store.decisions().unwrap().is_empty());
+        let merge = Action::Merge {
+            survivor: "crm:A".into(),
+            absorbed: "crm:B".into(),
+        };
+        let d = store
+            .record_decision(merge.clone(), "phone +8613800138000".into(), None, None)
+            .unwrap();
+        assert_eq!(d.seq, 1);
+        let d = store
+            .record_decision(
+                Action::Distinct {
+                    a: "crm:A".into(),
+                    b: "crm:C".into(),
+                },
+                "different shops".into(),
+                Some("li".into()),
+                Some("2024-05-01".into()),
+            )
+            .unwrap();
+        assert_eq!(d.seq, 2);
+        // An import that never commits does not take decisions with it.
+        let import = store.begin_import().unwrap();
+        drop(import);
+    }
+    let store = open(&path, &options(4));
+    let all = store.decisions().unwrap();
+    assert_eq!(all.iter().map(|d| d.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        all[0].action,
+        Action::Merge {
+            survivor: "crm:A".into(),
+            absorbed: "crm:B".into()
+        }
+    );
+    assert_eq!(all[1].by.as_deref(), Some("li"));
+    assert_eq!(all[1].reason, "different shops");
+    let d = store
+        .record_decision(
+            Action::Unmerge {
+                absorbed: "crm:B".into(),
+            },
+            String::new(),
+            None,
+            None,
+        )
+        .unwrap();
+    assert_eq!(d.seq, 3, "numbers continue after a reopen");
+}
