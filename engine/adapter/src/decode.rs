@@ -47,9 +47,34 @@ pub struct Decoded<'a> {
 /// GB18030 otherwise. Invalid bytes are an [`Error::Encoding`] naming the line.
 pub fn decode<'a>(file: &str, bytes: &'a [u8], encoding: Encoding) -> Result<Decoded<'a>, Error> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        if matches!(encoding, Encoding::Auto | Encoding::Utf8) {
-            return utf8(file, rest, "utf-8-bom");
-        }
+        // Some tools put a UTF-8 BOM before GBK text: the BOM is dropped either way.
+        let gb_after_bom = |named| {
+            gb(file, rest, named).map_err(|e| match e {
+                Error::Encoding {
+                    file,
+                    encoding,
+                    line,
+                    offset,
+                } => Error::Encoding {
+                    file,
+                    encoding,
+                    line,
+                    offset: offset + 3,
+                },
+                other => other,
+            })
+        };
+        return match encoding {
+            Encoding::Utf8 => utf8(file, rest, "utf-8-bom"),
+            Encoding::Auto => match std::str::from_utf8(rest) {
+                Ok(text) => Ok(Decoded {
+                    text: Cow::Borrowed(text),
+                    encoding: "utf-8-bom",
+                }),
+                Err(_) => gb_after_bom(Encoding::Auto),
+            },
+            Encoding::Gbk | Encoding::Gb18030 => gb_after_bom(encoding),
+        };
     }
     match encoding {
         Encoding::Utf8 => utf8(file, bytes, "utf-8"),
@@ -156,6 +181,12 @@ mod tests {
         let g18 = encoding_rs::GB18030.encode("€ 𠀀").0.into_owned();
         let d = decode("a", &g18, Encoding::Gb18030).unwrap();
         assert_eq!((d.text.as_ref(), d.encoding), ("€ 𠀀", "gb18030"));
+        // A UTF-8 BOM before GBK text: dropped, the rest read as GBK (told or not).
+        let bom_gbk = [b"\xEF\xBB\xBF".as_slice(), &gbk("凭证日期,借方\n")].concat();
+        for named in [Encoding::Auto, Encoding::Gbk] {
+            let d = decode("a", &bom_gbk, named).unwrap();
+            assert_eq!((d.text.as_ref(), d.encoding), ("凭证日期,借方\n", "gbk"));
+        }
     }
 
     #[test]

@@ -246,8 +246,15 @@ struct Run<'a, 's> {
 /// The encoding a file's bytes are in, as the adapter will read them.
 fn encoding_label(bytes: &[u8], named: ledgerlens_adapter::Encoding) -> String {
     use ledgerlens_adapter::Encoding::*;
+    const OLE: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     match named {
-        Auto if bytes.starts_with(b"\xEF\xBB\xBF") => "utf-8-bom".into(),
+        // Workbooks are binary: their text has encodings of their own.
+        _ if bytes.starts_with(b"PK\x03\x04") => "binary (zip: .xlsx)".into(),
+        _ if bytes.starts_with(OLE) => "binary (OLE2: .xls)".into(),
+        Auto if bytes.starts_with(b"\xEF\xBB\xBF") => match std::str::from_utf8(&bytes[3..]) {
+            Ok(_) => "utf-8-bom".into(),
+            Err(_) => "gb18030/gbk after a utf-8 bom".into(),
+        },
         Auto if std::str::from_utf8(bytes).is_ok() => "utf-8".into(),
         Auto => "gb18030/gbk".into(),
         other => other.to_string(),

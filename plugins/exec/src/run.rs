@@ -95,9 +95,11 @@ pub fn run(
         };
         return Err(format!("{how}{}", stderr_tail(&stderr)));
     }
-    let stdout = stdout
-        .recv_timeout(DRAIN)
-        .map_err(|_| "exited, but something it started still holds its output open".to_string())?;
+    let stdout = stdout.recv_timeout(DRAIN).map_err(|_| {
+        // What it left behind in its process group is stopped too.
+        kill(&mut child);
+        "exited, but something it started still holds its output open (stopped)".to_string()
+    })?;
     Ok(Output { stdout, stderr })
 }
 
@@ -115,7 +117,9 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-/// Kills the child (and, on Unix, its process group) and reaps it.
+/// Kills the child (and, on Unix, its process group, which outlives an exited child while
+/// something it started runs) and reaps it. A process that left the group (`setsid`)
+/// escapes.
 fn kill(child: &mut Child) {
     #[cfg(unix)]
     {

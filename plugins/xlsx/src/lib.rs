@@ -128,14 +128,30 @@ pub fn rows<'a>(
         Err(_) => true,
     };
     match detect(&input.bytes) {
-        Format::Xlsx => Ok(Box::new(xlsx_rows(input, options)?.filter(keep))),
-        Format::Ole => Ok(Box::new(xls_rows(input, options)?.into_iter().filter(keep))),
+        Format::Xlsx => Ok(Box::new(padded(xlsx_rows(input, options)?.filter(keep)))),
+        Format::Ole => Ok(Box::new(padded(
+            xls_rows(input, options)?.into_iter().filter(keep),
+        ))),
         Format::Html => {
             let rows = html::rows(file, &input.bytes, options.encoding)?;
-            Ok(Box::new(rows.into_iter().map(Ok).filter(keep)))
+            Ok(Box::new(padded(rows.into_iter().map(Ok).filter(keep))))
         }
         Format::Text => Ok(Box::new(ledgerlens_csv::text_rows(input, options)?)),
     }
+}
+
+/// Rows widened with empty cells to the widest row so far (the header, in practice). A
+/// workbook stores no cell for a blank one, so a row whose last cells are blank comes out
+/// short; in a sheet that means "empty", never "missing".
+fn padded(rows: impl Iterator<Item = RowCells>) -> impl Iterator<Item = RowCells> {
+    let mut widest = 0;
+    rows.map(move |row| {
+        row.map(|(line, mut cells)| {
+            widest = widest.max(cells.len());
+            cells.resize(widest, String::new());
+            (line, cells)
+        })
+    })
 }
 
 fn malformed(file: &str, message: impl std::fmt::Display) -> Error {
@@ -402,5 +418,24 @@ mod tests {
         bytes.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
         assert!(contains_utf16(&bytes, "EncryptedPackage"));
         assert!(!contains_utf16(b"EncryptedPackage", "EncryptedPackage"));
+    }
+
+    #[test]
+    fn rows_with_blank_last_cells_are_widened() {
+        let row = |line: u64, cells: &[&str]| -> RowCells {
+            Ok((line, cells.iter().map(|c| c.to_string()).collect()))
+        };
+        let rows = vec![
+            row(1, &["title"]),
+            row(2, &["日期", "借方", "贷方"]),
+            row(3, &["2025-01-08", "100"]),
+            Err(Diagnostic::error("x", "y")),
+            row(5, &["2025-01-08", "", "100"]),
+        ];
+        let got: Vec<RowCells> = padded(rows.into_iter()).collect();
+        assert_eq!(got[0], row(1, &["title"]));
+        assert_eq!(got[2], row(3, &["2025-01-08", "100", ""]));
+        assert!(got[3].is_err());
+        assert_eq!(got[4], row(5, &["2025-01-08", "", "100"]));
     }
 }

@@ -10,9 +10,10 @@ pub(crate) struct Auxiliary<'s> {
     pub department: Option<&'s str>,
     /// The project item's name (its code when it has no name).
     pub project: Option<&'s str>,
-    /// A customer item with neither code nor name (`客户---`): the cell names a customer
-    /// but says not which, so the row cannot be attributed.
-    pub empty_customer: bool,
+    /// Why the customer item(s) cannot be trusted: one without a code (`客户---`,
+    /// `客户------某公司`), or two naming different customers. The row cannot be
+    /// attributed, and `customer` is then `None`.
+    pub problem: Option<&'static str>,
 }
 
 const ITEM: &str = "---";
@@ -37,11 +38,15 @@ fn items_of(cell: &str) -> Auxiliary<'_> {
         let name = parts.next().filter(|n| !n.is_empty());
         let value = name.or(Some(code)).filter(|v| !v.is_empty());
         if is(category, "客户", "customer") {
-            if found.customer.is_none() {
-                if !code.is_empty() || name.is_some() {
-                    found.customer = Some((code, name));
-                } else {
-                    found.empty_customer = true;
+            if code.is_empty() {
+                found.problem = Some("a customer item without a code");
+            } else {
+                match found.customer {
+                    None => found.customer = Some((code, name)),
+                    Some((first, _)) if first != code => {
+                        found.problem = Some("two customer items with different codes");
+                    }
+                    Some(_) => {}
                 }
             }
         } else if is(category, "部门", "department") {
@@ -49,6 +54,9 @@ fn items_of(cell: &str) -> Auxiliary<'_> {
         } else if is(category, "项目", "project") {
             found.project = found.project.or(value);
         }
+    }
+    if found.problem.is_some() {
+        found.customer = None;
     }
     found
 }
@@ -115,15 +123,29 @@ mod tests {
         assert_eq!(aux.customer, None);
         assert_eq!(aux.department, Some("销售一部"));
         assert_eq!(aux.project, None);
-        assert!(!aux.empty_customer);
-        for cell in ["客户------", "客户---", "客户--- ---", "部门---D01;客户---"] {
+        assert_eq!(aux.problem, None);
+        for cell in [
+            "客户------",
+            "客户---",
+            "客户--- ---",
+            "部门---D01;客户---",
+            "客户------某公司",
+            "客户---;客户---C7---某公司",
+        ] {
             let aux = parse(cell).unwrap();
             assert_eq!(aux.customer, None, "{cell}");
-            assert!(aux.empty_customer, "{cell}");
+            assert_eq!(
+                aux.problem,
+                Some("a customer item without a code"),
+                "{cell}"
+            );
         }
-        // A later well-formed customer item wins over an empty one.
-        let aux = parse("客户---;客户---C7---某公司").unwrap();
-        assert_eq!(aux.customer, Some(("C7", Some("某公司"))));
-        assert!(aux.empty_customer);
+        let aux = parse("客户---C001---甲;客户---C002---乙").unwrap();
+        assert_eq!(aux.customer, None);
+        assert_eq!(aux.problem, Some("two customer items with different codes"));
+        // The same customer twice is no contradiction.
+        let aux = parse("客户---C001---甲;客户---C001").unwrap();
+        assert_eq!(aux.customer, Some(("C001", Some("甲"))));
+        assert_eq!(aux.problem, None);
     }
 }

@@ -239,17 +239,21 @@ impl<'p, C: Cells> At<'p, C> {
 
     /// The customer of a transaction, voucher line or activity, and what a Kingdee-style
     /// auxiliary cell says besides. `None` when nothing identifies a customer; an error
-    /// when an auxiliary cell has a customer item with neither code nor name (`客户---`),
-    /// which would otherwise put a customer's line on the company ledger unseen.
+    /// when an auxiliary cell's customer items name no code (`客户---`) or two different
+    /// ones, which would otherwise put a customer's line on the company ledger (or the
+    /// wrong customer) unseen.
     fn party(&self) -> Read<(Option<Party>, Auxiliary<'p>)> {
         let cell = self.text(Field::Customer);
         let (code, aux_name, aux) = match cell.and_then(auxiliary::parse) {
-            Some(aux) if aux.customer.is_none() && aux.empty_customer => {
+            Some(Auxiliary {
+                problem: Some(problem),
+                ..
+            }) => {
                 return Err(self.fail(
                     "adapter.bad_customer_cell",
                     self.col(Field::Customer),
                     format!(
-                        "the customer cell '{}' has a customer item without a code or a name",
+                        "the customer cell '{}' has {problem}: which customer is this?",
                         cell.unwrap_or_default()
                     ),
                 ));
