@@ -82,11 +82,7 @@ pub(crate) fn maximize<const N: usize>(
     let mut stalled = 0;
     for iteration in 0..options.max_iterations {
         if max_abs(&g) < options.tolerance {
-            return Ok(Optimum {
-                theta: x,
-                log_likelihood: -f / scale,
-                iterations: iteration,
-            });
+            return optimum(model, x, -f / scale, iteration, &g);
         }
         let mut d = [0.0; N];
         for i in 0..N {
@@ -117,11 +113,7 @@ pub(crate) fn maximize<const N: usize>(
         let Some((xn, fnew, gn)) = accepted else {
             // No decrease along the direction: at the optimum to rounding, or stuck.
             if max_abs(&g) < options.tolerance.sqrt() * 1e-2 {
-                return Ok(Optimum {
-                    theta: x,
-                    log_likelihood: -f / scale,
-                    iterations: iteration,
-                });
+                return optimum(model, x, -f / scale, iteration, &g);
             }
             stalled += 1;
             if stalled > 2 {
@@ -139,11 +131,7 @@ pub(crate) fn maximize<const N: usize>(
         // The objective no longer moves at machine precision and the gradient is small:
         // as converged as floating point allows.
         if f - fnew <= 1e-15 * (1.0 + f.abs()) && max_abs(&gn) < options.tolerance.sqrt() {
-            return Ok(Optimum {
-                theta: xn,
-                log_likelihood: -fnew / scale,
-                iterations: iteration + 1,
-            });
+            return optimum(model, xn, -fnew / scale, iteration + 1, &gn);
         }
         let mut s = [0.0; N];
         let mut y = [0.0; N];
@@ -175,11 +163,7 @@ pub(crate) fn maximize<const N: usize>(
         g = gn;
     }
     if max_abs(&g) < options.tolerance {
-        return Ok(Optimum {
-            theta: x,
-            log_likelihood: -f / scale,
-            iterations: options.max_iterations,
-        });
+        return optimum(model, x, -f / scale, options.max_iterations, &g);
     }
     Err(Error::NotConverged {
         model,
@@ -187,6 +171,31 @@ pub(crate) fn maximize<const N: usize>(
         gradient: max_abs(&g),
         log_likelihood: -f / scale,
     })
+}
+
+/// The optimum at θ, unless a parameter has run off to 0 or infinity (|θ| > 700, where
+/// exp(θ) leaves the floating-point range): then the fit did not converge.
+fn optimum<const N: usize>(
+    model: &'static str,
+    theta: [f64; N],
+    log_likelihood: f64,
+    iterations: usize,
+    gradient: &[f64; N],
+) -> Result<Optimum<N>, Error> {
+    if theta.iter().all(|t| t.abs() <= 700.0) {
+        Ok(Optimum {
+            theta,
+            log_likelihood,
+            iterations,
+        })
+    } else {
+        Err(Error::NotConverged {
+            model,
+            iterations,
+            gradient: max_abs(gradient),
+            log_likelihood,
+        })
+    }
 }
 
 /// Standard errors of the natural parameters p = exp(θ) at the maximum: the Hessian of

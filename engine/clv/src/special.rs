@@ -2,8 +2,20 @@
 
 use crate::Error;
 
-/// The most terms a hypergeometric series may take before it is reported as not converging.
-const MAX_TERMS: usize = 1_000_000;
+/// The most terms a hypergeometric series may take in a prediction before it is reported
+/// as not converging (z up to about 0.99996).
+pub(crate) const MAX_TERMS: usize = 1_000_000;
+
+/// The most terms a series may take while fitting (z up to about 0.999): a likelihood the
+/// optimizer probes nearer to z = 1 counts as infinitely bad, so that a degenerate fit
+/// fails in milliseconds, not minutes.
+pub(crate) const FIT_TERMS: usize = 50_000;
+
+/// Whether a series in z cannot converge (terms below 1e-17 of the first) within
+/// `max_terms` terms: z^n < 1e-17 needs n > 39 / -ln z.
+fn too_close_to_one(z: f64, max_terms: usize) -> bool {
+    z > 0.0 && 39.0 > -z.ln() * max_terms as f64
+}
 
 /// ln Γ(x) for x > 0 (Lanczos approximation, Numerical Recipes 3rd ed. `gammln`; relative
 /// error about 1e-15). Returns +inf for x <= 0.
@@ -83,6 +95,9 @@ pub(crate) fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Result<f64, Error> {
     if !(0.0..1.0).contains(&z) || !a.is_finite() || !b.is_finite() || !c.is_finite() {
         return Err(fail("the series needs finite a, b, c and 0 <= z < 1"));
     }
+    if too_close_to_one(z, MAX_TERMS) {
+        return Err(fail("z is too close to 1 for the series"));
+    }
     let mut term = 1.0;
     let mut sum = 1.0;
     for n in 0..MAX_TERMS {
@@ -121,19 +136,22 @@ pub(crate) struct Hyp2f1 {
 }
 
 impl Hyp2f1 {
-    pub(crate) fn eval(a: f64, b: f64, c: f64, z: f64) -> Result<Self, Error> {
+    pub(crate) fn eval(a: f64, b: f64, c: f64, z: f64, max_terms: usize) -> Result<Self, Error> {
         let fail = |reason| Error::Hypergeometric { a, b, c, z, reason };
         if !((0.0..1.0).contains(&z) && a > 0.0 && b > 0.0 && c > 0.0) {
             return Err(fail(
                 "the differentiated series needs a, b, c > 0 and 0 <= z < 1",
             ));
         }
+        if too_close_to_one(z, max_terms) {
+            return Err(fail("z is too close to 1 for the series"));
+        }
         // t_n = coef_n z^n = u_n z with u_n = coef_n z^(n-1); ∂t_n/∂a = t_n Σ_{k<n} 1/(a+k),
         // likewise b, and -Σ 1/(c+k) for c; ∂t_n/∂z = n u_n.
         let mut u = a * b / c; // u_1
         let (mut sa, mut sb, mut sc) = (1.0 / a, 1.0 / b, 1.0 / c); // Σ_{k<1}
         let (mut su, mut sua, mut sub, mut suc, mut snu) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for n in 1..MAX_TERMS {
+        for n in 1..max_terms {
             let nf = n as f64;
             su += u;
             sua += u * sa;
@@ -212,12 +230,15 @@ mod tests {
         let got = hyp2f1(2.5, 1.5, 1.5, 0.7).unwrap();
         assert!((got - 0.3f64.powf(-2.5)).abs() < 1e-11 * got);
         assert!(hyp2f1(1.0, 1.0, 2.0, 1.0).is_err());
+        assert!(hyp2f1(1.0, 1.0, 2.0, 0.999_999).is_err());
+        assert!(Hyp2f1::eval(1.0, 1.0, 2.0, 0.9995, FIT_TERMS).is_err());
+        assert!(Hyp2f1::eval(1.0, 1.0, 2.0, 0.9995, MAX_TERMS).is_ok());
     }
 
     #[test]
     fn hyp2f1_derivatives_match_finite_differences() {
         let (a, b, c, z) = (3.2, 1.6, 4.2, 0.63);
-        let d = Hyp2f1::eval(a, b, c, z).unwrap();
+        let d = Hyp2f1::eval(a, b, c, z, MAX_TERMS).unwrap();
         assert!((d.f - hyp2f1(a, b, c, z).unwrap()).abs() < 1e-13);
         let h = 1e-6;
         let num = |f: &dyn Fn(f64) -> f64| (f(h) - f(-h)) / (2.0 * h);

@@ -263,24 +263,36 @@ fn predictions_are_sane_on_the_fitted_models() {
 
 #[test]
 fn bad_input_gives_clear_errors_never_nan() {
-    // A single customer.
+    // A single customer: nothing pins the parameters down. BG/NBD reaches a flat maximum
+    // and says, by having no standard errors, that the parameters are not identified;
+    // Pareto/NBD drifts and reports that it did not converge. Neither gives a NaN.
     let one = [Pattern {
         history: History::new(3, 20.0, 30.0),
         count: 1.0,
     }];
-    match BgNbd::fit(&one, &FitOptions::default()) {
-        Ok(fit) => assert!(fit.log_likelihood.is_finite() && fit.params.r.is_finite()),
-        Err(e) => assert!(
-            matches!(
-                e,
-                Error::NotConverged {
-                    model: "BG/NBD",
-                    ..
-                }
-            ),
-            "{e}"
+    let fit = BgNbd::fit(&one, &FitOptions::default()).unwrap();
+    assert!(
+        fit.log_likelihood.is_finite() && fit.std_errors.is_none(),
+        "{fit:?}"
+    );
+    let p = fit.params;
+    assert!(
+        [p.r, p.alpha, p.a, p.b]
+            .iter()
+            .all(|v| v.is_finite() && *v > 0.0),
+        "{p:?}"
+    );
+    let err = ParetoNbd::fit(&one, &FitOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotConverged {
+                model: "Pareto/NBD",
+                ..
+            }
         ),
-    }
+        "{err}"
+    );
     assert!(matches!(
         BgNbd::fit(&[], &FitOptions::default()),
         Err(Error::NoCustomers { model: "BG/NBD" })
@@ -297,6 +309,10 @@ fn bad_input_gives_clear_errors_never_nan() {
     let once = group((0..500).map(|i| History::new(0, 0.0, 10.0 + f64::from(i % 30)))).unwrap();
     let fit = BgNbd::fit(&once, &FitOptions::default()).unwrap();
     let m = fit.params;
+    assert!(
+        fit.std_errors.is_none(),
+        "a and b are not identified: {fit:?}"
+    );
     assert!(fit.log_likelihood.is_finite() && fit.log_likelihood <= 0.0);
     let e = m
         .expected_purchases(39.0, &History::new(0, 0.0, 20.0))
