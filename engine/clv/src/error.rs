@@ -21,6 +21,14 @@ pub enum Error {
         /// The date of the earliest purchase.
         first: NaiveDate,
     },
+    /// A holdout period that ends on or before the calibration end.
+    #[error("the holdout end {holdout_end} is not after the calibration end {calibration_end}")]
+    BadPeriod {
+        /// The calibration end.
+        calibration_end: NaiveDate,
+        /// The holdout end.
+        holdout_end: NaiveDate,
+    },
     /// A purchase value is negative, infinite or NaN (net refunds out before summarizing).
     #[error("customer {customer}: purchase value {value} on {date} is not a finite number >= 0")]
     BadValue {

@@ -11,7 +11,8 @@
 //!    the parameters, their standard errors and the log-likelihood.
 //! 4. The fitted models predict per customer: [`BgNbd::p_alive`],
 //!    [`BgNbd::expected_purchases`] (likewise for [`ParetoNbd`]),
-//!    [`GammaGamma::conditional_expected_spend`], and [`clv()`] the discounted value.
+//!    [`GammaGamma::conditional_expected_spend`], and [`clv()`] the discounted value;
+//!    [`holdout`] counts the purchases of a later period to compare the predictions with.
 //!
 //! ```
 //! use chrono::NaiveDate;
@@ -118,4 +119,4 @@ pub use gamma_gamma::GammaGamma;
 pub use history::{group, History, Pattern};
 pub use optimize::{Fit, FitOptions};
 pub use pareto::ParetoNbd;
-pub use summary::{summarize, CustomerSummary, Purchase, TimeUnit, DAYS_PER_MONTH};
+pub use summary::{holdout, summarize, CustomerSummary, Purchase, TimeUnit, DAYS_PER_MONTH};

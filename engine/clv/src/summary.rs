@@ -1,6 +1,6 @@
 //! Purchase events summarized per customer as of a calibration end date.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Display;
 
 use chrono::NaiveDate;
@@ -153,6 +153,34 @@ pub fn summarize<K: Ord + Clone + Display>(
     Ok(out)
 }
 
+/// The number of purchase events of each customer in the holdout period
+/// (`calibration_end`, `holdout_end`]: one event per customer-day, as in [`summarize`].
+/// Customers without a purchase in the period are absent (their count is 0). Compare with
+/// a model's expected purchases over the holdout length, (`holdout_end` -
+/// `calibration_end`) in the model's [`TimeUnit`].
+pub fn holdout<K: Ord>(
+    purchases: impl IntoIterator<Item = Purchase<K>>,
+    calibration_end: NaiveDate,
+    holdout_end: NaiveDate,
+) -> Result<BTreeMap<K, u32>, Error> {
+    if holdout_end <= calibration_end {
+        return Err(Error::BadPeriod {
+            calibration_end,
+            holdout_end,
+        });
+    }
+    let mut days: BTreeMap<K, BTreeSet<NaiveDate>> = BTreeMap::new();
+    for p in purchases {
+        if p.date > calibration_end && p.date <= holdout_end {
+            days.entry(p.customer).or_default().insert(p.date);
+        }
+    }
+    Ok(days
+        .into_iter()
+        .map(|(k, d)| (k, u32::try_from(d.len()).unwrap_or(u32::MAX)))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +224,27 @@ mod tests {
         )
         .unwrap();
         assert!((m[0].history.age - 365.0 / 30.4375).abs() < 1e-12);
+    }
+
+    #[test]
+    fn holdout_counts_customer_days_after_the_calibration_end() {
+        let purchases = vec![
+            Purchase::new("a", day("2024-01-01"), 1.0),
+            Purchase::new("a", day("2024-02-01"), 1.0),
+            Purchase::new("a", day("2024-02-01"), 2.0),
+            Purchase::new("a", day("2024-02-03"), 1.0),
+            Purchase::new("a", day("2024-04-01"), 1.0), // after the holdout
+            Purchase::new("b", day("2024-01-31"), 1.0), // on the calibration end
+        ];
+        let h = holdout(purchases.clone(), day("2024-01-31"), day("2024-03-31")).unwrap();
+        assert_eq!(h.into_iter().collect::<Vec<_>>(), vec![("a", 2)]);
+        assert_eq!(
+            holdout(purchases, day("2024-01-31"), day("2024-01-31")),
+            Err(Error::BadPeriod {
+                calibration_end: day("2024-01-31"),
+                holdout_end: day("2024-01-31")
+            })
+        );
     }
 
     #[test]
