@@ -318,6 +318,9 @@ mod tests {
             "{got} vs {}",
             (a1 + a2).ln()
         );
+        // P(alive) is the share of the term in which the customer is still alive at T.
+        let alive = m.p_alive(&pats[0].history).unwrap();
+        assert!((alive - a1 / (a1 + a2)).abs() < 1e-12);
     }
 
     #[test]
