@@ -4,7 +4,7 @@
 //! cargo run --release -p ledgerlens-clv --example bench [-- customers...]
 //! ```
 //!
-//! Fits BG/NBD on the CDNOW sample (2,357 customers) 100 times; then, for 1M and 10M
+//! Fits BG/NBD on the CDNOW sample (2,357 customers) 100 times (Pareto/NBD 20 times); then, for 1M and 10M
 //! synthetic customers drawn from the fitted BG/NBD process (a 12-week cohort observed for
 //! 39 weeks, times in whole days), groups them by history, fits BG/NBD on the patterns and
 //! scores every customer: P(alive), expected purchases in the next 39 weeks and a 12-month
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use ledgerlens_clv::{
-    clv, group, BgNbd, Discounting, FitOptions, GammaGamma, History, Pattern, TimeUnit,
+    clv, group, BgNbd, Discounting, FitOptions, GammaGamma, History, ParetoNbd, Pattern, TimeUnit,
 };
 
 /// splitmix64: small, fast, good enough for a simulation.
@@ -137,6 +137,17 @@ fn main() {
         per_fit,
         fit.iterations,
         fit.log_likelihood
+    );
+    let start = Instant::now();
+    let mut pareto = None;
+    for _ in 0..20 {
+        pareto = Some(ParetoNbd::fit(&patterns, &options).expect("Pareto/NBD fits CDNOW"));
+    }
+    let pareto_ms = ms(start) / 20.0;
+    let pareto = pareto.expect("20 fits");
+    println!(
+        "CDNOW Pareto/NBD fit {:.2} ms per fit ({} iterations, LL {:.1})",
+        pareto_ms, pareto.iterations, pareto.log_likelihood
     );
     let model = fit.params;
     let spend = GammaGamma {

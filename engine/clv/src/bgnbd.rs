@@ -75,7 +75,11 @@ impl BgNbd {
         let (patterns, _) = history::prepare(MODEL, patterns)?;
         let theta = [self.r.ln(), self.alpha.ln(), self.a.ln(), self.b.ln()];
         let ll = -neg_log_likelihood(&theta, &patterns, &mut [0.0; 4]);
-        finite(ll, "the log-likelihood", &patterns[0].history)
+        if ll.is_finite() {
+            Ok(ll)
+        } else {
+            Err(Error::NotFinite { model: MODEL })
+        }
     }
 
     /// ln of a/(b+x-1) ((α+T)/(α+t_x))^(r+x), the odds of having dropped out after the last

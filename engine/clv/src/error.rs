@@ -88,8 +88,9 @@ pub enum Error {
         /// The log-likelihood where it stopped.
         log_likelihood: f64,
     },
-    /// The log-likelihood or its gradient is not a finite number at the starting point.
-    #[error("{model}: the log-likelihood is not finite at the starting point")]
+    /// The log-likelihood or its gradient is not a finite number (at the starting point of
+    /// a fit, or at the parameters given).
+    #[error("{model}: the log-likelihood is not a finite number at these parameters")]
     NotFinite {
         /// The model.
         model: &'static str,

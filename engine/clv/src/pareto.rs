@@ -85,7 +85,11 @@ impl ParetoNbd {
         let (patterns, _) = history::prepare(MODEL, patterns)?;
         let theta = [self.r.ln(), self.alpha.ln(), self.s.ln(), self.beta.ln()];
         let ll = -neg_log_likelihood(&theta, &patterns, &mut [0.0; 4], MAX_TERMS)?;
-        finite(ll, "the log-likelihood", &patterns[0].history)
+        if ll.is_finite() {
+            Ok(ll)
+        } else {
+            Err(Error::NotFinite { model: MODEL })
+        }
     }
 
     /// P(alive | x, t_x, T) = 1 / (1 + (s/(r+s+x)) (α+T)^(r+x) (β+T)^s A₀) (Fader and
