@@ -90,7 +90,7 @@ pub struct CustomerSummary<K> {
 ///
 /// The result is sorted by customer. Errors: no purchases, a value that is negative, NaN or
 /// infinite, or a calibration end before every purchase.
-pub fn summarize<K: Ord + Clone + Display>(
+pub fn summarize<K: Ord + Display>(
     purchases: impl IntoIterator<Item = Purchase<K>>,
     calibration_end: NaiveDate,
     unit: TimeUnit,
