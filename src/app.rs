@@ -11,7 +11,7 @@ use ledgerlens_store::{OpenOptions, Store};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, ClvAction, Command};
 use crate::output::{self, Format, Listing};
 
 /// The adapters compiled into this build (one Cargo feature each).
@@ -261,6 +261,43 @@ fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             let ctx = Context::resolve(cli)?;
             let store = ctx.open(false)?;
             output::object(out, cli.format, &store.stats()?)
+        }
+        Command::Clv { action } => {
+            let ctx = Context::resolve(cli)?;
+            let store = ctx.open(false)?;
+            match action {
+                ClvAction::Fit {
+                    model,
+                    calibration_end,
+                    unit,
+                } => {
+                    let end = match calibration_end {
+                        Some(d) => *d,
+                        None => data_as_of(&store)?,
+                    };
+                    crate::clv::fit(out, cli.format, &store, *model, end, *unit)
+                }
+                ClvAction::Holdout {
+                    model,
+                    calibration_end,
+                    holdout_end,
+                    unit,
+                } => {
+                    let end = match holdout_end {
+                        Some(d) => *d,
+                        None => data_as_of(&store)?,
+                    };
+                    crate::clv::holdout_check(
+                        out,
+                        cli.format,
+                        &store,
+                        *model,
+                        *calibration_end,
+                        end,
+                        *unit,
+                    )
+                }
+            }
         }
         Command::Adapters => {
             let rows: Vec<_> = adapters()

@@ -111,6 +111,13 @@ pub enum Command {
         #[arg(long, default_value_t = 5)]
         rows: usize,
     },
+    /// Customer-lifetime-value models on the stored purchases: fit BG/NBD, Pareto/NBD or
+    /// Gamma-Gamma, and check a fit against a holdout period.
+    Clv {
+        /// What to do.
+        #[command(subcommand)]
+        action: ClvAction,
+    },
     /// Evaluate the rule pack over the stored ledgers: segments, KPIs, alerts.
     ///
     /// The pack is --pack DIR, else the project's pack (when it has a pack.yaml), else the
@@ -181,5 +188,39 @@ pub enum Command {
         /// Keep the demo project in this folder (default: a temporary folder, removed after).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+}
+
+/// `clv` actions.
+#[derive(Debug, Subcommand)]
+pub enum ClvAction {
+    /// Fit a model by maximum likelihood; print its parameters (with standard errors) and
+    /// log-likelihood.
+    Fit {
+        /// The model.
+        #[arg(long, value_enum, default_value_t = crate::clv::Model::Bgnbd)]
+        model: crate::clv::Model,
+        /// The end of the calibration period (default: the latest entry date).
+        #[arg(long, value_name = "DATE")]
+        calibration_end: Option<NaiveDate>,
+        /// The time unit of the rates.
+        #[arg(long, value_enum, default_value_t = crate::clv::Unit::Week)]
+        unit: crate::clv::Unit,
+    },
+    /// Fit on the calibration period, then compare predicted and actual purchases in the
+    /// holdout period that follows, by calibration frequency.
+    Holdout {
+        /// The purchase-count model.
+        #[arg(long, value_enum, default_value_t = crate::clv::Model::Bgnbd)]
+        model: crate::clv::Model,
+        /// The end of the calibration period.
+        #[arg(long, value_name = "DATE")]
+        calibration_end: NaiveDate,
+        /// The end of the holdout period (default: the latest entry date).
+        #[arg(long, value_name = "DATE")]
+        holdout_end: Option<NaiveDate>,
+        /// The time unit of the rates.
+        #[arg(long, value_enum, default_value_t = crate::clv::Unit::Week)]
+        unit: crate::clv::Unit,
     },
 }

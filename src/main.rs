@@ -2,6 +2,7 @@
 
 mod app;
 mod cli;
+mod clv;
 mod demo;
 mod identity;
 mod init;

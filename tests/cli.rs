@@ -2019,3 +2019,135 @@ fn identity_decisions_merge_and_unmerge_customers() {
         );
     });
 }
+
+// --- Predictive customer value ---
+
+/// `clv fit` on the CDNOW sample as ingested (2,357 customers, calibration to 1997-09-30)
+/// reproduces the published BG/NBD, Pareto/NBD and Gamma-Gamma estimates, and `clv
+/// holdout` compares predicted and actual purchases of the 39 weeks after, by frequency.
+#[test]
+fn clv_fits_reproduce_the_published_cdnow_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("data")).unwrap();
+    std::fs::copy(
+        repo("examples/cdnow/data/CDNOW_sample.txt"),
+        p.join("data/CDNOW_sample.txt"),
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("ledgerlens.yaml"),
+        "database: db
+sources:
+  - name: sample
+    files: data/CDNOW_sample.txt
+    record: transaction
+    kind: sale
+    currency: USD
+    delimiter: whitespace
+    header: absent
+    system: cdnow
+    columns: { customer: 2, date: 3, quantity: 4, amount: 5 }
+",
+    )
+    .unwrap();
+    assert!(run(p, &["ingest"]).status.success());
+    let fit = |model: &str| {
+        let o = run(
+            p,
+            &[
+                "--format",
+                "json",
+                "clv",
+                "fit",
+                "--model",
+                model,
+                "--calibration-end",
+                "1997-09-30",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        json(&o)
+    };
+    let param = |fit: &serde_json::Value, name: &str| -> f64 {
+        fit["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p["value"].as_f64())
+            .unwrap_or_else(|| panic!("{name}: {fit:#}"))
+    };
+    let close = |got: f64, want: f64, places: i32| {
+        let step = 10f64.powi(-places);
+        assert!(
+            (got - want).abs() <= step / 2.0,
+            "{got} vs published {want}"
+        );
+    };
+    let bg = fit("bgnbd");
+    assert_eq!(bg["customers"], 2357.0);
+    for (name, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        close(param(&bg, name), want, 3);
+    }
+    close(bg["log_likelihood"].as_f64().unwrap(), -9582.4, 1);
+    let pareto = fit("paretonbd");
+    for (name, want) in [
+        ("r", 0.553),
+        ("alpha", 10.578),
+        ("s", 0.606),
+        ("beta", 11.669),
+    ] {
+        close(param(&pareto, name), want, 3);
+    }
+    close(pareto["log_likelihood"].as_f64().unwrap(), -9595.0, 1);
+    let gg = fit("gammagamma");
+    assert_eq!(gg["customers"], 946.0);
+    for (name, want) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+        close(param(&gg, name), want, 2);
+    }
+
+    let o = run(
+        p,
+        &[
+            "--format",
+            "json",
+            "clv",
+            "holdout",
+            "--calibration-end",
+            "1997-09-30",
+            "--holdout-end",
+            "1998-06-30",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json(&o);
+    let rows = rows.as_array().unwrap();
+    let groups: Vec<&str> = rows
+        .iter()
+        .map(|r| r["frequency"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, ["0", "1", "2", "3", "4", "5", "6", "7+"]);
+    let customers: u64 = rows.iter().map(|r| r["customers"].as_u64().unwrap()).sum();
+    assert_eq!(customers, 2357);
+    // More past purchases, more future ones: in the data and in the model.
+    for pair in rows.windows(2) {
+        assert!(
+            pair[1]["predicted"].as_f64() > pair[0]["predicted"].as_f64(),
+            "{pair:?}"
+        );
+    }
+    let o = run(
+        p,
+        &[
+            "clv",
+            "holdout",
+            "--model",
+            "gammagamma",
+            "--calibration-end",
+            "1997-09-30",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("purchase counts"), "{}", stderr(&o));
+}
