@@ -710,7 +710,9 @@ pub fn resolve_customer(store: &Store, id: &str) -> anyhow::Result<String> {
     Ok(overlay.root_of(&found).to_string())
 }
 
-fn find_customer(store: &Store, id: &str) -> anyhow::Result<String> {
+/// The canonical id of a customer, or of the customer a source code `system:code` belongs
+/// to (before any manual merge).
+pub fn find_customer(store: &Store, id: &str) -> anyhow::Result<String> {
     if store.customer(id)?.is_some() {
         return Ok(id.to_string());
     }

@@ -125,14 +125,17 @@ pub fn run(
             .write(out, format);
         }
         CustomersAction::Merge { a, b, note } => {
+            canonical(store, &[a, b])?;
             let (reason, by, at) = note.parts();
             overlay::merge(store, a, b, reason, by, at)?
         }
         CustomersAction::Unmerge { b, note } => {
+            canonical(store, &[b])?;
             let (reason, by, at) = note.parts();
             overlay::unmerge(store, b, reason, by, at)?
         }
         CustomersAction::Distinct { a, b, note } => {
+            canonical(store, &[a, b])?;
             let (reason, by, at) = note.parts();
             overlay::distinct(store, a, b, reason, by, at)?
         }
@@ -153,4 +156,20 @@ pub fn run(
         rows: vec![row(&decision)],
     }
     .write(out, format)
+}
+
+/// Decisions name canonical customers: a source code that belongs to another customer
+/// (linked at import) is refused with that customer's id, rather than as unknown.
+fn canonical(store: &ledgerlens_store::Store, ids: &[&String]) -> anyhow::Result<()> {
+    for id in ids {
+        if store.customer(id)?.is_some() {
+            continue;
+        }
+        if let Ok(owner) = crate::app::find_customer(store, id) {
+            anyhow::bail!(
+                "'{id}' is a source code of customer '{owner}': decisions take canonical customer ids (`ledgerlens customers` lists them)"
+            );
+        }
+    }
+    Ok(())
 }

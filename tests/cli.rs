@@ -1997,6 +1997,10 @@ fn identity_decisions_merge_and_unmerge_customers() {
             "merge into 'crm:C001' instead",
         ),
         (&["customers", "unmerge", "crm:C002"][..], "is not merged"),
+        (
+            &["customers", "merge", "crm:C002", "shop:M1"][..],
+            "'shop:M1' is a source code of customer 'crm:",
+        ),
     ] {
         let o = run(p, args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");

@@ -1002,3 +1002,31 @@ fn the_adapter_names_itself() {
     assert_eq!(CsvAdapter.name(), "csv");
     assert!(CsvAdapter.description().contains("GB18030"));
 }
+
+/// A broken cell does not become a customer id, and a message quoting a huge cell is cut.
+#[test]
+fn huge_cells_are_refused_and_quoted_short() {
+    let yaml = "name: s\nrecord: transaction\nkind: sale\ncolumns: { customer: 客户, date: 日期, amount: 金额 }\n";
+    let long_code = "甲".repeat(200);
+    let long_amount = "9".repeat(10_000) + "x";
+    let file = format!(
+        "客户,日期,金额\n{long_code},2024-01-01,10\nC1,2024-01-01,{long_amount}\nC2,2024-01-02,5\n"
+    );
+    let got = read("big.csv", file.as_bytes(), yaml).unwrap();
+    assert!(
+        matches!(&got[0], Err(d) if d.code == "adapter.bad_customer_cell"
+            && d.message.contains("200 characters")),
+        "{:?}",
+        got[0]
+    );
+    let Err(bad) = &got[1] else {
+        panic!("{:?}", got[1])
+    };
+    assert!(bad.message.chars().count() < 500, "{}", bad.message.len());
+    assert!(
+        bad.message.ends_with("characters in all)"),
+        "{}",
+        bad.message
+    );
+    assert!(got[2].is_ok());
+}

@@ -63,6 +63,22 @@ pub struct At<'p, C> {
 type Read<T> = Result<T, Diagnostic>;
 
 /// `?` for builders, which return the iterator's `Option<Item>`.
+/// The longest customer code and name read: anything longer is a broken cell, not an
+/// identity (a code becomes a customer id).
+const MAX_CODE: usize = 128;
+const MAX_NAME: usize = 512;
+
+/// A message cut to a readable length: a 15 MB cell quoted in full helps no one.
+fn shorten(message: String) -> String {
+    const MAX: usize = 400;
+    let n = message.chars().count();
+    if n <= MAX {
+        return message;
+    }
+    let cut: String = message.chars().take(MAX).collect();
+    format!("{cut}... ({n} characters in all)")
+}
+
 macro_rules! read {
     ($value:expr) => {
         match $value {
@@ -111,7 +127,7 @@ impl<'p, C: Cells> At<'p, C> {
     #[cold]
     #[inline(never)]
     fn fail(&self, code: &str, col: Option<&Col>, message: String) -> Diagnostic {
-        let diagnostic = Diagnostic::error(code, message)
+        let diagnostic = Diagnostic::error(code, shorten(message))
             .in_file(self.plan.file.as_ref())
             .at_row(self.line);
         match col {
@@ -267,6 +283,21 @@ impl<'p, C: Cells> At<'p, C> {
         let name = self.text(Field::CustomerName).or(aux_name);
         let phone = self.text(Field::CustomerPhone);
         let uscc = self.text(Field::CustomerUscc);
+        let too_long = |what: &str, text: &str, max: usize| {
+            let n = text.chars().count();
+            (n > max).then(|| {
+                format!("a customer {what} of {n} characters (at most {max}): a broken cell?")
+            })
+        };
+        if let Some(message) = too_long("code", code, MAX_CODE)
+            .or_else(|| name.and_then(|n| too_long("name", n, MAX_NAME)))
+        {
+            return Err(self.fail(
+                "adapter.bad_customer_cell",
+                self.col(Field::Customer),
+                message,
+            ));
+        }
         if code.is_empty() && name.is_none() && phone.is_none() && uscc.is_none() {
             return Ok((None, aux));
         }
