@@ -1,7 +1,7 @@
 //! Cell values as text, the way the column mapping reads every source.
 
 use calamine::{Data, DataRef, ExcelDateTime};
-use chrono::Timelike;
+use chrono::{Datelike, Timelike};
 
 /// A spreadsheet number in its shortest decimal spelling, as Excel shows it: whole
 /// numbers without a point, others with at most 15 significant digits (the precision
@@ -55,7 +55,10 @@ fn date_text(d: &ExcelDateTime) -> String {
         return number_text(d.as_f64());
     }
     match d.as_datetime() {
-        Some(dt) if dt.num_seconds_from_midnight() == 0 => dt.format("%Y-%m-%d").to_string(),
+        // Written out rather than through a format string parsed per cell: one per row.
+        Some(dt) if dt.num_seconds_from_midnight() == 0 => {
+            format!("{:04}-{:02}-{:02}", dt.year(), dt.month(), dt.day())
+        }
         Some(dt) => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
         None => number_text(d.as_f64()),
     }

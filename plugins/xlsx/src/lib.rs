@@ -223,6 +223,7 @@ fn xlsx_rows(
         };
         let mut chunk = Vec::with_capacity(ROWS_PER_CHUNK);
         let mut current: Option<(u64, Vec<String>)> = None;
+        let mut width = 0;
         loop {
             match reader.next_cell() {
                 Ok(Some(cell)) => {
@@ -230,6 +231,7 @@ fn xlsx_rows(
                     let line = u64::from(row) + 1;
                     if current.as_ref().is_some_and(|(l, _)| *l != line) {
                         if let Some(done) = current.take() {
+                            width = width.max(done.1.len());
                             chunk.push(Ok(done));
                             if chunk.len() >= ROWS_PER_CHUNK {
                                 let full = std::mem::replace(
@@ -242,7 +244,8 @@ fn xlsx_rows(
                             }
                         }
                     }
-                    let (_, cells) = current.get_or_insert_with(|| (line, Vec::new()));
+                    let (_, cells) =
+                        current.get_or_insert_with(|| (line, Vec::with_capacity(width)));
                     let col = usize::try_from(col).unwrap_or(usize::MAX);
                     let text = cell::data_ref_text(cell.get_value());
                     if text.is_empty() {
