@@ -82,6 +82,9 @@ fn purchases(store: &Store) -> anyhow::Result<Vec<Purchase<u32>>> {
     Ok(out)
 }
 
+/// A fit's customers, log-likelihood and iterations.
+type Meta = (f64, f64, usize);
+
 /// One fitted parameter.
 #[derive(Serialize)]
 struct Parameter {
@@ -146,43 +149,40 @@ pub fn fit(
 ) -> anyhow::Result<()> {
     let (summaries, _) = summaries(store, calibration_end, unit)?;
     let options = FitOptions::default();
+    let fitted =
+        |model, fit: Meta, names: &[&'static str], values: &[f64], errors: Option<Vec<f64>>| {
+            Fitted {
+                model,
+                calibration_end,
+                unit: unit_name(unit),
+                customers: fit.0,
+                log_likelihood: fit.1,
+                iterations: fit.2,
+                parameters: params(names, values, errors.as_deref()),
+            }
+        };
     let fitted = match model {
         Model::Bgnbd | Model::Paretonbd => {
             let patterns = group(summaries.iter().map(|s| s.history))?;
             if model == Model::Bgnbd {
                 let f = BgNbd::fit(&patterns, &options)?;
                 let p = f.params;
-                let e = f.std_errors.map(|e| [e.r, e.alpha, e.a, e.b]);
-                Fitted {
-                    model: "bgnbd",
-                    calibration_end,
-                    unit: unit_name(unit),
-                    customers: f.customers,
-                    log_likelihood: f.log_likelihood,
-                    iterations: f.iterations,
-                    parameters: params(
-                        &["r", "alpha", "a", "b"],
-                        &[p.r, p.alpha, p.a, p.b],
-                        e.as_ref().map(|e| e.as_slice()),
-                    ),
-                }
+                let e = f.std_errors.map(|e| vec![e.r, e.alpha, e.a, e.b]);
+                let meta = (f.customers, f.log_likelihood, f.iterations);
+                fitted(
+                    "bgnbd",
+                    meta,
+                    &["r", "alpha", "a", "b"],
+                    &[p.r, p.alpha, p.a, p.b],
+                    e,
+                )
             } else {
                 let f = ParetoNbd::fit(&patterns, &options)?;
                 let p = f.params;
-                let e = f.std_errors.map(|e| [e.r, e.alpha, e.s, e.beta]);
-                Fitted {
-                    model: "paretonbd",
-                    calibration_end,
-                    unit: unit_name(unit),
-                    customers: f.customers,
-                    log_likelihood: f.log_likelihood,
-                    iterations: f.iterations,
-                    parameters: params(
-                        &["r", "alpha", "s", "beta"],
-                        &[p.r, p.alpha, p.s, p.beta],
-                        e.as_ref().map(|e| e.as_slice()),
-                    ),
-                }
+                let e = f.std_errors.map(|e| vec![e.r, e.alpha, e.s, e.beta]);
+                let meta = (f.customers, f.log_likelihood, f.iterations);
+                let values = [p.r, p.alpha, p.s, p.beta];
+                fitted("paretonbd", meta, &["r", "alpha", "s", "beta"], &values, e)
             }
         }
         Model::Gammagamma => {
@@ -194,20 +194,15 @@ pub fn fit(
                 &options,
             )?;
             let p = f.params;
-            let e = f.std_errors.map(|e| [e.p, e.q, e.gamma]);
-            Fitted {
-                model: "gammagamma",
-                calibration_end,
-                unit: unit_name(unit),
-                customers: f.customers,
-                log_likelihood: f.log_likelihood,
-                iterations: f.iterations,
-                parameters: params(
-                    &["p", "q", "gamma"],
-                    &[p.p, p.q, p.gamma],
-                    e.as_ref().map(|e| e.as_slice()),
-                ),
-            }
+            let e = f.std_errors.map(|e| vec![e.p, e.q, e.gamma]);
+            let meta = (f.customers, f.log_likelihood, f.iterations);
+            fitted(
+                "gammagamma",
+                meta,
+                &["p", "q", "gamma"],
+                &[p.p, p.q, p.gamma],
+                e,
+            )
         }
     };
     match format {
