@@ -277,6 +277,25 @@ fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
                     };
                     crate::clv::fit(out, cli.format, &store, *model, end, *unit)
                 }
+                ClvAction::Score {
+                    model,
+                    calibration_end,
+                    unit,
+                    periods,
+                    months,
+                    discount_rate,
+                } => {
+                    let end = match calibration_end {
+                        Some(d) => *d,
+                        None => data_as_of(&store)?,
+                    };
+                    let horizon = crate::clv::Horizon {
+                        periods: *periods,
+                        months: *months,
+                        monthly_rate: *discount_rate,
+                    };
+                    crate::clv::score(out, cli.format, &store, *model, end, *unit, &horizon)
+                }
                 ClvAction::Holdout {
                     model,
                     calibration_end,

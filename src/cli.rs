@@ -207,6 +207,29 @@ pub enum ClvAction {
         #[arg(long, value_enum, default_value_t = crate::clv::Unit::Week)]
         unit: crate::clv::Unit,
     },
+    /// Score every customer (sorted by id): history as of the calibration end, probability
+    /// alive, expected purchases over the next periods, expected spend per purchase
+    /// (Gamma-Gamma) and discounted CLV.
+    Score {
+        /// The purchase-count model.
+        #[arg(long, value_enum, default_value_t = crate::clv::Model::Bgnbd)]
+        model: crate::clv::Model,
+        /// The end of the calibration period (default: the latest entry date).
+        #[arg(long, value_name = "DATE")]
+        calibration_end: Option<NaiveDate>,
+        /// The time unit of the rates and of --periods.
+        #[arg(long, value_enum, default_value_t = crate::clv::Unit::Week)]
+        unit: crate::clv::Unit,
+        /// Expected purchases are counted over this many time units.
+        #[arg(long, default_value_t = 52.0)]
+        periods: f64,
+        /// The CLV horizon in months.
+        #[arg(long, default_value_t = 12)]
+        months: u32,
+        /// The monthly discount rate of the CLV (0.01 = 1% a month).
+        #[arg(long, default_value_t = 0.01)]
+        discount_rate: f64,
+    },
     /// Fit on the calibration period, then compare predicted and actual purchases in the
     /// holdout period that follows, by calibration frequency.
     Holdout {

@@ -14,8 +14,8 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use ledgerlens_clv::{
-    group, holdout, summarize, BgNbd, CustomerSummary, FitOptions, GammaGamma, ParetoNbd, Purchase,
-    TimeUnit, TransactionModel,
+    clv, group, holdout, summarize, BgNbd, CustomerSummary, Discounting, FitOptions, GammaGamma,
+    ParetoNbd, Purchase, TimeUnit, TransactionModel,
 };
 use ledgerlens_model::EntryKind;
 use ledgerlens_pipeline::Overlay;
@@ -60,9 +60,9 @@ impl From<Unit> for TimeUnit {
     }
 }
 
-/// Every purchase in the store: customers as dense numbers (in the order first met),
-/// amounts as floats (statistics, not money).
-fn purchases(store: &Store) -> anyhow::Result<Vec<Purchase<u32>>> {
+/// Every purchase in the store: customers as dense numbers (in the order first met; the
+/// second vector names them), amounts as floats (statistics, not money).
+fn purchases(store: &Store) -> anyhow::Result<(Vec<Purchase<u32>>, Vec<String>)> {
     let overlay = Overlay::load(store)?;
     let mut ids: FxHashMap<String, u32> = FxHashMap::default();
     let mut out = Vec::new();
@@ -79,7 +79,11 @@ fn purchases(store: &Store) -> anyhow::Result<Vec<Purchase<u32>>> {
             out.push(Purchase::new(id, e.date, value));
         })?;
     }
-    Ok(out)
+    let mut names = vec![String::new(); ids.len()];
+    for (id, n) in ids {
+        names[n as usize] = id;
+    }
+    Ok((out, names))
 }
 
 /// A fit's customers, log-likelihood and iterations.
@@ -125,17 +129,17 @@ fn params(names: &[&'static str], values: &[f64], errors: Option<&[f64]>) -> Vec
         .collect()
 }
 
-/// Customers' summaries, and the purchases they came from.
-type Summaries = (Vec<CustomerSummary<u32>>, Vec<Purchase<u32>>);
+/// Customers' summaries, the purchases they came from, and the customers' ids.
+type Summaries = (Vec<CustomerSummary<u32>>, Vec<Purchase<u32>>, Vec<String>);
 
 /// The summaries as of `calibration_end`, and the purchases they came from.
 fn summaries(store: &Store, calibration_end: NaiveDate, unit: Unit) -> anyhow::Result<Summaries> {
-    let purchases = purchases(store)?;
+    let (purchases, ids) = purchases(store)?;
     if purchases.is_empty() {
         anyhow::bail!("the ledgers hold no sales: nothing to fit");
     }
     let summaries = summarize(purchases.iter().cloned(), calibration_end, unit.into())?;
-    Ok((summaries, purchases))
+    Ok((summaries, purchases, ids))
 }
 
 /// `clv fit`.
@@ -147,7 +151,7 @@ pub fn fit(
     calibration_end: NaiveDate,
     unit: Unit,
 ) -> anyhow::Result<()> {
-    let (summaries, _) = summaries(store, calibration_end, unit)?;
+    let (summaries, _, _) = summaries(store, calibration_end, unit)?;
     let options = FitOptions::default();
     let fitted =
         |model, fit: Meta, names: &[&'static str], values: &[f64], errors: Option<Vec<f64>>| {
@@ -260,7 +264,7 @@ pub fn holdout_check(
     holdout_end: NaiveDate,
     unit: Unit,
 ) -> anyhow::Result<()> {
-    let (summaries, purchases) = summaries(store, calibration_end, unit)?;
+    let (summaries, purchases, _) = summaries(store, calibration_end, unit)?;
     let actual = holdout(purchases, calibration_end, holdout_end)?;
     let patterns = group(summaries.iter().map(|s| s.history))?;
     let options = FitOptions::default();
@@ -335,4 +339,156 @@ pub fn holdout_check(
         }
         _ => output::object(out, format, &rows),
     }
+}
+
+/// What `clv score` says about one customer.
+#[derive(Serialize)]
+struct Score<'a> {
+    customer: &'a str,
+    frequency: u32,
+    recency: f64,
+    age: f64,
+    p_alive: f64,
+    expected_purchases: f64,
+    expected_spend: Option<f64>,
+    clv: Option<f64>,
+}
+
+/// How `clv score` looks ahead.
+pub struct Horizon {
+    /// Expected purchases are counted over this many time units.
+    pub periods: f64,
+    /// CLV sums this many months.
+    pub months: u32,
+    /// The monthly discount rate of the CLV.
+    pub monthly_rate: f64,
+}
+
+/// `clv score`: per customer, sorted by id: the history as of the calibration end, the
+/// probability of being alive, the expected purchases over the next periods, the expected
+/// spend per purchase (Gamma-Gamma, when it can be fitted) and the discounted CLV.
+pub fn score(
+    out: &mut dyn Write,
+    format: Format,
+    store: &Store,
+    model: Model,
+    calibration_end: NaiveDate,
+    unit: Unit,
+    horizon: &Horizon,
+) -> anyhow::Result<()> {
+    let (summaries, _, ids) = summaries(store, calibration_end, unit)?;
+    let patterns = group(summaries.iter().map(|s| s.history))?;
+    let options = FitOptions::default();
+    // The spend model is optional: a client without repeat buyers still gets counts.
+    let spend = GammaGamma::fit(
+        summaries
+            .iter()
+            .filter(|s| s.spend > 0.0)
+            .map(|s| (s.history.frequency, s.spend)),
+        &options,
+    )
+    .map(|f| f.params);
+    if let Err(e) = &spend {
+        tracing::warn!("no spend model, so no expected spend or CLV: {e}");
+    }
+    let discounting = Discounting {
+        months: horizon.months,
+        monthly_rate: horizon.monthly_rate,
+        unit: unit.into(),
+    };
+    let spend = spend.as_ref().ok();
+    let rows = match model {
+        Model::Bgnbd => {
+            let m = BgNbd::fit(&patterns, &options)?.params;
+            scores(&m, &summaries, &ids, spend, horizon.periods, &discounting)?
+        }
+        Model::Paretonbd => {
+            let m = ParetoNbd::fit(&patterns, &options)?.params;
+            scores(&m, &summaries, &ids, spend, horizon.periods, &discounting)?
+        }
+        Model::Gammagamma => {
+            anyhow::bail!("scores come from a purchase-count model: use --model bgnbd or paretonbd")
+        }
+    };
+    match format {
+        Format::Table => {
+            let f = |v: f64, places: usize| format!("{v:.places$}");
+            let rows: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    json!({
+                        "customer": r.customer,
+                        "x": r.frequency,
+                        "t_x": f(r.recency, 2),
+                        "T": f(r.age, 2),
+                        "p_alive": f(r.p_alive, 4),
+                        "expected_purchases": f(r.expected_purchases, 4),
+                        "expected_spend": r.expected_spend.map(|v| f(v, 2)),
+                        "clv": r.clv.map(|v| f(v, 2)),
+                    })
+                })
+                .collect();
+            Listing {
+                columns: vec![
+                    "customer",
+                    "x",
+                    "t_x",
+                    "T",
+                    "p_alive",
+                    "expected_purchases",
+                    "expected_spend",
+                    "clv",
+                ],
+                rows,
+            }
+            .write(out, format)
+        }
+        _ => output::object(out, format, &rows),
+    }
+}
+
+/// The scores of every customer under one count model, sorted by customer id; count
+/// predictions are computed once per distinct history.
+fn scores<'a>(
+    model: &impl TransactionModel,
+    summaries: &[CustomerSummary<u32>],
+    ids: &'a [String],
+    spend: Option<&GammaGamma>,
+    periods: f64,
+    discounting: &Discounting,
+) -> anyhow::Result<Vec<Score<'a>>> {
+    let mut by_history: BTreeMap<(u32, u64, u64), (f64, f64)> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(summaries.len());
+    for s in summaries {
+        let h = s.history;
+        let key = (h.frequency, h.recency.to_bits(), h.age.to_bits());
+        let (p_alive, expected) = match by_history.get(&key) {
+            Some(v) => *v,
+            None => {
+                let v = (model.p_alive(&h)?, model.expected_purchases(periods, &h)?);
+                by_history.insert(key, v);
+                v
+            }
+        };
+        let expected_spend = match spend {
+            Some(g) => Some(g.conditional_expected_spend(h.frequency, s.spend)?),
+            None => None,
+        };
+        let value = match expected_spend {
+            Some(e) => Some(clv(model, &h, e, discounting)?),
+            None => None,
+        };
+        rows.push(Score {
+            customer: ids.get(s.customer as usize).map_or("", String::as_str),
+            frequency: h.frequency,
+            recency: h.recency,
+            age: h.age,
+            p_alive,
+            expected_purchases: expected,
+            expected_spend,
+            clv: value,
+        });
+    }
+    rows.sort_by(|a, b| a.customer.cmp(b.customer));
+    Ok(rows)
 }

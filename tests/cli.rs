@@ -2141,6 +2141,34 @@ sources:
             "{pair:?}"
         );
     }
+    // The published worked example: customer 0001 (x = 2, t_x = 30.43, T = 38.86) is
+    // expected to make 1.226 purchases in the next 39 weeks.
+    let o = run(
+        p,
+        &[
+            "--format",
+            "json",
+            "clv",
+            "score",
+            "--calibration-end",
+            "1997-09-30",
+            "--periods",
+            "39",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scores = json(&o);
+    let scores = scores.as_array().unwrap();
+    assert_eq!(scores.len(), 2357);
+    assert_eq!(scores[0]["customer"], "cdnow:0001");
+    assert_eq!(scores[0]["frequency"], 2);
+    close(scores[0]["expected_purchases"].as_f64().unwrap(), 1.226, 3);
+    assert!(scores
+        .iter()
+        .all(|s| s["clv"].as_f64().is_some_and(|v| v >= 0.0)
+            && s["p_alive"]
+                .as_f64()
+                .is_some_and(|p| (0.0..=1.0).contains(&p))));
     let o = run(
         p,
         &[
