@@ -31,12 +31,30 @@ pub struct BarOptions {
     pub band: Option<(f64, f64)>,
 }
 
-/// Cuts a label to `max` characters, with an ellipsis.
+/// Width of a character in half-em units: CJK and other wide characters take two.
+fn units(c: char) -> usize {
+    if c >= '\u{2E80}' {
+        2
+    } else {
+        1
+    }
+}
+
+/// Cuts a label to `max` half-em units (about 6 px each at 12 px), with an ellipsis, so
+/// Chinese and Latin labels fit the same space.
 fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
+    if s.chars().map(units).sum::<usize>() <= max {
         return s.to_string();
     }
-    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    let mut t = String::new();
+    let mut used = 1; // the ellipsis
+    for c in s.chars() {
+        used += units(c);
+        if used > max {
+            break;
+        }
+        t.push(c);
+    }
     t.push('…');
     t
 }
@@ -114,7 +132,7 @@ pub fn bars(out: &mut String, title: &str, bars: &[Bar], opts: &BarOptions) {
             r#"<text class="lbl" x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect class="{class}" x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}"><title>{}: {}</title></rect><text class="val" x="{:.1}" y="{:.1}">{}</text>"#,
             x0 - 6.0,
             y + 13.0,
-            escape(&clip(&b.label, 26)),
+            escape(&clip(&b.label, 30)),
             y + 2.0,
             (c - a).max(0.5),
             row - 5.0,
@@ -251,7 +269,7 @@ pub fn lines(out: &mut String, title: &str, series: &[Series], opts: &LineOption
                 height - 14.0,
                 left + 22.0 + 120.0 * (i % 5) as f64,
                 height - 5.0,
-                escape(&clip(&s.name, 10))
+                escape(&clip(&s.name, 16))
             );
         }
     }
@@ -320,5 +338,17 @@ mod tests {
         );
         assert_eq!(s.matches("<svg").count(), 3);
         assert!(!s.contains("NaN") && !s.contains("inf"));
+    }
+
+    #[test]
+    fn long_labels_are_clipped_by_width() {
+        assert_eq!(clip("微信广告", 30), "微信广告");
+        let long = "2025年终品鉴季 · 微信广告 · 抖音达人投放";
+        let c = clip(long, 30);
+        assert!(
+            c.ends_with('…') && c.chars().map(units).sum::<usize>() <= 31,
+            "{c}"
+        );
+        assert_eq!(clip("abcdef", 4), "abc…");
     }
 }

@@ -939,4 +939,38 @@ mod tests {
         assert_eq!(charts_have_svg(&html), 7);
         assert!(!html.contains("http://") && !html.contains("https://"));
     }
+
+    /// The outline of a report: each section's id, its headings and how many SVG charts
+    /// and customer links it holds.
+    fn outline(html: &str) -> String {
+        let mut out = String::new();
+        for part in html.split("<section").skip(1) {
+            let body = part.split("</section>").next().unwrap_or("");
+            let id = body
+                .split("id=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or("?");
+            let headings: Vec<&str> = body
+                .split("<h3>")
+                .skip(1)
+                .filter_map(|s| s.split("</h3>").next())
+                .collect();
+            let _ = writeln!(
+                out,
+                "{id}: svg {}, bars {}, links {}, h3 {headings:?}",
+                body.matches("<svg").count(),
+                body.matches("<rect class=\"bar").count(),
+                body.match_indices("href=\"#c")
+                    .filter(|(i, m)| body[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+                    .count(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn the_outline_of_a_small_report() {
+        insta::assert_snapshot!(outline(&render(&sample())));
+    }
 }

@@ -70,28 +70,35 @@ fn by_profit_desc(a: (&str, Decimal), b: (&str, Decimal)) -> Ordering {
 
 /// The `n` most and the `n` least profitable customers, as indexes into `rows` (id,
 /// profit): the top most profitable first, the bottom least profitable first; ties by
-/// customer id (smaller first, in both lists). Linear in the number of rows.
+/// customer id (smaller first, in both lists). One pass over the rows: most rows cost one
+/// comparison with the last of each list.
 pub fn extremes(rows: &[(&str, Decimal)], n: usize) -> (Vec<usize>, Vec<usize>) {
-    let pick = |desc: bool| -> Vec<usize> {
-        let cmp = |&a: &usize, &b: &usize| {
-            if desc {
-                by_profit_desc(rows[a], rows[b])
-            } else {
-                rows[a]
-                    .1
-                    .cmp(&rows[b].1)
-                    .then_with(|| rows[a].0.cmp(rows[b].0))
-            }
-        };
-        let mut idx: Vec<usize> = (0..rows.len()).collect();
-        if n < idx.len() && n > 0 {
-            idx.select_nth_unstable_by(n - 1, cmp);
-        }
-        idx.truncate(n);
-        idx.sort_unstable_by(cmp);
-        idx
+    let top_order = |a: usize, b: usize| by_profit_desc(rows[a], rows[b]);
+    let bottom_order = |a: usize, b: usize| {
+        rows[a]
+            .1
+            .cmp(&rows[b].1)
+            .then_with(|| rows[a].0.cmp(rows[b].0))
     };
-    (pick(true), pick(false))
+    let mut top: Vec<usize> = Vec::with_capacity(n + 1);
+    let mut bottom: Vec<usize> = Vec::with_capacity(n + 1);
+    if n == 0 {
+        return (top, bottom);
+    }
+    for i in 0..rows.len() {
+        for (list, order) in [
+            (&mut top, &top_order as &dyn Fn(usize, usize) -> Ordering),
+            (&mut bottom, &bottom_order),
+        ] {
+            if list.len() == n && list.last().is_some_and(|&l| order(i, l) != Ordering::Less) {
+                continue;
+            }
+            let at = list.partition_point(|&l| order(l, i) == Ordering::Less);
+            list.insert(at, i);
+            list.truncate(n);
+        }
+    }
+    (top, bottom)
 }
 
 #[cfg(test)]
@@ -152,5 +159,38 @@ mod tests {
         assert_eq!(bottom, vec![2, 4, 1, 0, 3]);
         assert_eq!(extremes(&[], 3), (vec![], vec![]));
         assert_eq!(extremes(&rows, 0), (vec![], vec![]));
+    }
+
+    #[test]
+    fn extremes_agree_with_a_full_sort() {
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let ids: Vec<String> = (0..2_000)
+            .map(|i| format!("c{:04}", (i * 7919) % 2_000))
+            .collect();
+        // Few distinct profits, so ties are common.
+        let rows: Vec<(&str, Decimal)> = ids
+            .iter()
+            .map(|id| {
+                (
+                    id.as_str(),
+                    Decimal::new((next() % 50) as i64 - 25, (next() % 2) as u32),
+                )
+            })
+            .collect();
+        let mut sorted: Vec<usize> = (0..rows.len()).collect();
+        sorted.sort_by(|&a, &b| by_profit_desc(rows[a], rows[b]));
+        let mut ascending: Vec<usize> = (0..rows.len()).collect();
+        ascending.sort_by(|&a, &b| rows[a].1.cmp(&rows[b].1).then(rows[a].0.cmp(rows[b].0)));
+        for n in [1, 20, 500] {
+            let (top, bottom) = extremes(&rows, n);
+            assert_eq!(top, sorted[..n]);
+            assert_eq!(bottom, ascending[..n]);
+        }
     }
 }
