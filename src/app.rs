@@ -338,6 +338,21 @@ fn other(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Sniff { .. } => bail!("sniff needs the xlsx feature, not in this build"),
         Command::Schema => crate::schema::write(out),
         Command::Demo { out: dir } => crate::demo::run(out, cli.format, dir.as_deref()),
+        Command::Report {
+            pack,
+            as_of,
+            out: file,
+        } => {
+            let ctx = Context::resolve(cli)?;
+            let opts = crate::report::Options {
+                pack: pack.as_deref(),
+                as_of: *as_of,
+                out: file.as_deref(),
+            };
+            let path = crate::report::run(&ctx, &opts)?;
+            writeln!(out, "{}", path.display())?;
+            Ok(())
+        }
         // Dispatched by `run` above, which returns its verdict.
         Command::Snapshot { .. } => {
             bail!("internal error: snapshot is dispatched by app::run")

@@ -112,7 +112,7 @@ pub enum Command {
         rows: usize,
     },
     /// Customer-lifetime-value models on the stored purchases: fit BG/NBD, Pareto/NBD or
-    /// Gamma-Gamma, and check a fit against a holdout period.
+    /// Gamma-Gamma, score every customer, and check a fit against a holdout period.
     Clv {
         /// What to do.
         #[command(subcommand)]
@@ -187,6 +187,22 @@ pub enum Command {
     Demo {
         /// Keep the demo project in this folder (default: a temporary folder, removed after).
         #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Write one self-contained HTML report of a rule run, with charts; print its path.
+    ///
+    /// Inline CSS and SVG, no scripts, no network: KPIs with their alerts, segments, the
+    /// whale curve, marketing ROI and CAC, budget vs actual, trends, receivables ageing,
+    /// alerts, and the top and bottom customers by profit.
+    Report {
+        /// The pack folder (default: the project's, else the standard pack).
+        #[arg(long, value_name = "DIR")]
+        pack: Option<PathBuf>,
+        /// Evaluate as of this date (default: the latest entry date in the data).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<NaiveDate>,
+        /// The HTML file to write (default: ledgerlens-report.html in the project folder).
+        #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
 }

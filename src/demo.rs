@@ -92,8 +92,14 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
     let merges = store.merges()?;
     // The project's client pack (extends the standard pack) over the ledgers.
     let program = crate::rules::load(Some(&ctx), None)?;
-    let (outcome, _) =
-        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs)?;
+    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of, crate::report::KEEP)?;
+    // The report: in the kept project, else beside the system's temporary files (the
+    // temporary project is removed on exit).
+    let report = match dir {
+        Some(d) => d.join(crate::report::DEFAULT_FILE),
+        None => std::env::temp_dir().join("ledgerlens-demo-report.html"),
+    };
+    crate::report::write(&report, &store, &program, &outcome, "星河优选 (demo)")?;
     let fired: Vec<&ledgerlens_rules::AlertRow> = outcome
         .alerts
         .iter()
@@ -126,6 +132,7 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
             "segments": outcome.segments,
             "kpis": top_kpis,
             "alerts": fired,
+            "report": report,
         });
         serde_json::to_writer_pretty(&mut *out, &v)?;
         writeln!(out)?;
@@ -288,6 +295,7 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
     for (alert, n) in per_alert.iter().filter(|(_, n)| **n > 5) {
         writeln!(out, "... {alert}: {n} in all")?;
     }
+    writeln!(out, "\n== report: {}", report.display())?;
     match dir {
         Some(d) => writeln!(out, "\nnext: `ledgerlens --project {} customers`, `customer ID`, `quarantine`, `merges`, `stats`, `run`, `explain ID`.", d.display())?,
         None => writeln!(out, "\nnext: `ledgerlens demo --out demo` keeps the project; then `ledgerlens --project demo customers`, `customer ID`, `quarantine`, `merges`, `stats`, `run`, `explain ID`.")?,

@@ -7,6 +7,7 @@ mod demo;
 mod identity;
 mod init;
 mod output;
+mod report;
 mod rules;
 mod schema;
 mod snapshot;

@@ -2183,3 +2183,78 @@ sources:
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("purchase counts"), "{}", stderr(&o));
 }
+
+// ---------------------------------------------------------------------------------------
+// The HTML report.
+
+#[test]
+fn report_on_the_demo_company_is_self_contained() {
+    let (_tmp, p) = demo_project();
+    // The demo wrote its report into the kept project.
+    let demo = std::fs::read_to_string(p.join("ledgerlens-report.html")).unwrap();
+    assert!(demo.contains("星河优选 (demo)"));
+
+    let o = at(&p, &["report", "--out", "out/report.html"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "out/report.html\n");
+    let html = std::fs::read_to_string(p.join("out/report.html")).unwrap();
+    assert!(html.len() < 3_000_000, "{} bytes", html.len());
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Self-contained: no scripts, no resource or link leaves the file.
+    assert!(!html.contains("<script"));
+    for attr in ["src=\"", "href=\"", "src='", "href='"] {
+        for (i, _) in html.match_indices(attr) {
+            let value = &html[i + attr.len()..];
+            assert!(
+                !(value.starts_with("http://")
+                    || value.starts_with("https://")
+                    || value.starts_with("//")),
+                "{attr}{}",
+                &value[..value.len().min(60)]
+            );
+        }
+    }
+    // Every chart section draws an SVG.
+    let mut charts = Vec::new();
+    for part in html.split("<section id=\"").skip(1) {
+        let (id, rest) = part.split_once('"').unwrap();
+        let body = rest.split("</section>").next().unwrap();
+        if body.starts_with(" class=\"chart\"") {
+            assert!(body.contains("<svg"), "section {id} has no chart");
+            charts.push(id);
+        }
+    }
+    for id in [
+        "segments",
+        "whale",
+        "marketing",
+        "budget",
+        "trends",
+        "ageing",
+    ] {
+        assert!(charts.contains(&id), "{id} not among {charts:?}");
+    }
+    // The header, and worked examples of the demo company: the channel ROI of the year-end
+    // campaign on WeChat ads (40,000 / 10,000 = 4.0), the whale curve's peak (the
+    // standard pack's whale_curve KPI gives the same figure), the spend overrun of
+    // 微信广告 in 2025-Q3 (+14.0%) and the 9 quarantined rows.
+    assert!(html.contains("data as of <b>2025-12-31</b>"));
+    assert!(html.contains("<b>9 rows quarantined</b>"));
+    assert!(html.contains("<title>2025年终品鉴季 · 微信广告: 4.00</title>"));
+    assert!(html.contains("peak 18,443,425.75"));
+    assert!(html.contains("<title>微信广告 · 2025-Q3: +14.0%</title>"));
+    // Top and bottom customers link to their sections.
+    for n in 1..=20 {
+        assert!(html.contains(&format!("href=\"#c{n}\"")), "link {n}");
+        assert!(html.contains(&format!("<section class=\"customer\" id=\"c{n}\">")));
+    }
+    assert!(html.contains("crm:CRM00049"));
+    // The same data renders the same bytes; the default file is in the project folder.
+    let o = at(&p, &["report"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with("ledgerlens-report.html\n"));
+    let again = std::fs::read_to_string(p.join("ledgerlens-report.html")).unwrap();
+    assert_eq!(again, html);
+}

@@ -144,6 +144,9 @@ pub enum Keep {
     All,
     /// Only segments and per-customer KPIs (what `run` reports).
     Outputs,
+    /// Segments, per-customer KPIs and these columns, when the table or the pack has
+    /// them (what a report shows of its customers).
+    OutputsAnd(&'static [&'static str]),
 }
 
 /// Inputs of a run besides the program.
@@ -199,17 +202,22 @@ impl Program {
             periods: input.periods,
             next_shape: 0,
         };
+        let extra: &[&str] = match keep {
+            Keep::OutputsAnd(names) => names,
+            Keep::All | Keep::Outputs => &[],
+        };
         let mut live: Vec<String> = run.table.schema().map(|(n, _)| n.to_string()).collect();
         for (i, rule) in self.rules.iter().enumerate() {
             let started = std::time::Instant::now();
             run.rule(rule)?;
             tracing::debug!(rule = %rule.name, elapsed = ?started.elapsed(), "rule evaluated");
-            if keep == Keep::Outputs {
+            if keep != Keep::All {
                 if rule.ty.is_some() {
                     live.push(rule.name.clone());
                 }
                 live.retain(|name| {
                     let needed = outputs.contains(name.as_str())
+                        || extra.contains(&name.as_str())
                         || last_use.get(name.as_str()).is_some_and(|&l| l > i);
                     if !needed {
                         run.table.drop_column(name);

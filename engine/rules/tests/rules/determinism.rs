@@ -175,3 +175,49 @@ fn a_table_of_several_chunks_is_evaluated_deterministically_in_any_row_order() {
     assert_eq!(a.customers, n);
     assert_eq!(sizes(&a, "q").len(), 11, "10 scores and (none)");
 }
+
+#[test]
+fn keep_outputs_and_keeps_the_named_columns_besides_the_outputs() {
+    use ledgerlens_rules::{Input, Keep};
+    let program = compile(
+        &[
+            ("pack.yaml", "name: p\n"),
+            ("f.yaml", "feature: double\nexpr: revenue * 2\n"),
+            (
+                "s.yaml",
+                "segment: tier\nrules:\n  - when: double >= 10\n    label: big\n  - label: small\n",
+            ),
+        ],
+        &inputs(&[("revenue", Type::Decimal), ("orders", Type::Decimal)]),
+    );
+    let rows = Rows::new(&["a", "b"])
+        .col("revenue", Type::Decimal, vec![vd("5"), vd("1")])
+        .col("orders", Type::Decimal, vec![vd("1"), vd("2")]);
+    let run = |keep| {
+        let out = program
+            .evaluate_keeping(
+                Input {
+                    table: rows.table(),
+                    facts: Facts::default(),
+                    periods: Default::default(),
+                    as_of: d("2025-12-31"),
+                },
+                keep,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut names: Vec<String> = out
+            .table
+            .schema()
+            .filter(|(n, _)| out.table.column(n).is_some())
+            .map(|(n, _)| n.to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(run(Keep::Outputs), ["tier"]);
+    assert_eq!(
+        run(Keep::OutputsAnd(&["double", "revenue", "missing"])),
+        ["double", "revenue", "tier"]
+    );
+    assert_eq!(run(Keep::All), ["double", "orders", "revenue", "tier"]);
+}
