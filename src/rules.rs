@@ -129,6 +129,7 @@ pub fn run(
         ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs)?;
     if let Some(dir) = opts.out_dir {
         write_dir(dir, &program, &outcome)?;
+        write_actions(dir, &store, &program, &outcome)?;
     }
     write(out, format, &program, &outcome)?;
     Ok(opts
@@ -355,6 +356,97 @@ fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result
     )?
     .write(&mut file("diagnostics.csv")?, Format::Csv)?;
     Ok(())
+}
+
+/// One row of the CRM action list.
+#[derive(serde::Serialize)]
+struct ActionRow<'a> {
+    customer: &'a str,
+    name: Option<&'a str>,
+    phone: Option<&'a str>,
+    channel: Option<&'a str>,
+    region: Option<&'a str>,
+    segment: &'a str,
+    label: &'a str,
+    action: &'a str,
+}
+
+/// `run --out DIR`'s `actions.csv`, for CRM import: one row per customer and segment label
+/// that carries a recommended action, with the customer's contact fields from the master;
+/// sorted by customer id, then segment.
+fn write_actions(
+    dir: &Path,
+    store: &ledgerlens_store::Store,
+    program: &Program,
+    outcome: &Outcome,
+) -> anyhow::Result<()> {
+    // (segment, label) -> the outcome's own segment, label and action texts.
+    let actions: std::collections::BTreeMap<(String, String), (&str, &str, &str)> = outcome
+        .segments
+        .iter()
+        .filter_map(|s| {
+            let action = s.action.as_deref()?;
+            let key = (s.segment.clone(), s.label.clone());
+            Some((key, (s.segment.as_str(), s.label.as_str(), action)))
+        })
+        .collect();
+    let segments: Vec<&str> = program
+        .customer_columns()
+        .filter(|(_, kind)| matches!(kind, ledgerlens_rules::pack::Kind::Segment))
+        .map(|(n, _)| n)
+        .filter(|n| actions.keys().any(|(s, _)| s == n))
+        .collect();
+    let overlay = ledgerlens_pipeline::Overlay::load(store)?;
+    let mut master = std::collections::HashMap::new();
+    if !segments.is_empty() {
+        for p in 0..store.partitions() {
+            for c in overlay.customers_in(store, p)? {
+                master.insert(c.id.0.clone(), c);
+            }
+        }
+    }
+    let table = &outcome.table;
+    let mut order: Vec<usize> = (0..table.len()).collect();
+    order.sort_unstable_by(|&a, &b| table.ids()[a].cmp(&table.ids()[b]));
+    let columns: Vec<_> = segments.iter().map(|s| (*s, table.column(s))).collect();
+    let mut rows = Vec::new();
+    for row in order {
+        let id = table.ids()[row].as_str();
+        let c = master.get(id);
+        for (segment, column) in &columns {
+            let labels: Vec<String> = match column.map(|c| c.get(row)) {
+                Some(Value::Text(t)) => vec![t.to_string()],
+                Some(Value::List(l)) => l.iter().map(|t| t.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            for label in labels {
+                let Some(&(segment, label, action)) = actions.get(&(segment.to_string(), label))
+                else {
+                    continue;
+                };
+                rows.push(ActionRow {
+                    customer: id,
+                    name: c.and_then(|c| c.name.as_deref()),
+                    phone: c.and_then(|c| c.phone.as_deref()),
+                    channel: c.and_then(|c| c.channel.as_deref()),
+                    region: c.and_then(|c| c.region.as_deref()),
+                    segment,
+                    label,
+                    action,
+                });
+            }
+        }
+    }
+    let path = dir.join("actions.csv");
+    let file =
+        std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    Listing::of(
+        &[
+            "customer", "name", "phone", "channel", "region", "segment", "label", "action",
+        ],
+        &rows,
+    )?
+    .write(&mut std::io::BufWriter::new(file), Format::Csv)
 }
 
 /// One ledger entry behind an explanation.

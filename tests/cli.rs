@@ -941,6 +941,39 @@ fn standard_pack_runs_on_the_demo_company() {
         std::fs::read_to_string(out.join("customers.csv")).unwrap(),
         stdout(&csv)
     );
+    // The CRM action list: a row per customer and labelled segment with an action, with
+    // the master's contact fields; its counts agree with the segment sizes.
+    let (header, actions) = csv_rows(&std::fs::read_to_string(out.join("actions.csv")).unwrap());
+    assert_eq!(
+        header,
+        ["customer", "name", "phone", "channel", "region", "segment", "label", "action"]
+    );
+    for s in result["segments"].as_array().unwrap() {
+        let rows = actions
+            .iter()
+            .filter(|r| r[5] == s["segment"] && r[6] == s["label"])
+            .count() as u64;
+        let want = if s["action"].is_string() {
+            s["customers"].as_u64().unwrap()
+        } else {
+            0
+        };
+        assert_eq!(rows, want, "{s}");
+    }
+    let crm49: Vec<&Vec<String>> = actions.iter().filter(|r| r[0] == "crm:CRM00049").collect();
+    assert!(
+        crm49
+            .iter()
+            .any(|r| r[5] == "lifecycle" && r[6] == "high-value"),
+        "{crm49:?}"
+    );
+    assert!(
+        crm49.iter().all(|r| !r[1].is_empty() && !r[2].is_empty()),
+        "{crm49:?}"
+    );
+    let mut sorted = actions.clone();
+    sorted.sort_by(|a, b| a[0].cmp(&b[0]));
+    assert_eq!(sorted, actions, "sorted by customer id");
 
     // Exit codes: a critical alert fired (a class-A customer churned).
     assert!(result["alerts"]
