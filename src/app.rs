@@ -426,12 +426,7 @@ pub fn ingest(
     }
     let adapters = adapters();
     let chart = ChartOfAccounts::new(&config.accounts);
-    let bar =
-        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
+    let bar = crate::progress::spinner("ingest");
     let mut reports = Vec::new();
     for (file, source) in work {
         let name = match &file {

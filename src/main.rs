@@ -7,6 +7,7 @@ mod demo;
 mod identity;
 mod init;
 mod output;
+mod progress;
 mod report;
 mod rules;
 mod schema;

@@ -67,7 +67,10 @@ pub fn run(ctx: &Context, opts: &Options<'_>) -> anyhow::Result<PathBuf> {
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of, KEEP)?;
+    let bar = crate::progress::spinner(format!("running pack {}", program.name));
+    let ran = ledgerlens_pipeline::run_pack(&store, &program, as_of, KEEP);
+    bar.finish_and_clear();
+    let (outcome, _) = ran?;
     let path = opts
         .out
         .map_or_else(|| default_path(ctx), Path::to_path_buf);

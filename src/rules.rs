@@ -125,8 +125,11 @@ pub fn run(
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let (outcome, _) =
-        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs)?;
+    let bar = crate::progress::spinner(format!("running pack {}", program.name));
+    let ran =
+        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs);
+    bar.finish_and_clear();
+    let (outcome, _) = ran?;
     if let Some(dir) = opts.out_dir {
         write_dir(dir, &program, &outcome)?;
         write_actions(dir, &store, &program, &outcome)?;
