@@ -14,8 +14,8 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::ValueEnum;
 use ledgerlens_clv::{
-    clv, group, holdout, summarize, BgNbd, CustomerSummary, Discounting, FitOptions, GammaGamma,
-    ParetoNbd, Purchase, TimeUnit, TransactionModel,
+    clv, group, holdout, summarize, BgNbd, CustomerSummary, Discounting, Fit, FitOptions,
+    GammaGamma, ParetoNbd, Purchase, TimeUnit, TransactionModel,
 };
 use ledgerlens_model::EntryKind;
 use ledgerlens_pipeline::Overlay;
@@ -142,6 +142,20 @@ fn summaries(store: &Store, calibration_end: NaiveDate, unit: Unit) -> anyhow::R
     Ok((summaries, purchases, ids))
 }
 
+/// Gamma-Gamma fitted on the repeat customers whose mean repeat spend is above zero.
+fn spend_model(
+    summaries: &[CustomerSummary<u32>],
+    options: &FitOptions,
+) -> Result<Fit<GammaGamma>, ledgerlens_clv::Error> {
+    GammaGamma::fit(
+        summaries
+            .iter()
+            .filter(|s| s.spend > 0.0)
+            .map(|s| (s.history.frequency, s.spend)),
+        options,
+    )
+}
+
 /// `clv fit`.
 pub fn fit(
     out: &mut dyn Write,
@@ -190,13 +204,7 @@ pub fn fit(
             }
         }
         Model::Gammagamma => {
-            let f = GammaGamma::fit(
-                summaries
-                    .iter()
-                    .filter(|s| s.spend > 0.0)
-                    .map(|s| (s.history.frequency, s.spend)),
-                &options,
-            )?;
+            let f = spend_model(&summaries, &options)?;
             let p = f.params;
             let e = f.std_errors.map(|e| vec![e.p, e.q, e.gamma]);
             let meta = (f.customers, f.log_likelihood, f.iterations);
@@ -380,14 +388,7 @@ pub fn score(
     let patterns = group(summaries.iter().map(|s| s.history))?;
     let options = FitOptions::default();
     // The spend model is optional: a client without repeat buyers still gets counts.
-    let spend = GammaGamma::fit(
-        summaries
-            .iter()
-            .filter(|s| s.spend > 0.0)
-            .map(|s| (s.history.frequency, s.spend)),
-        &options,
-    )
-    .map(|f| f.params);
+    let spend = spend_model(&summaries, &options).map(|f| f.params);
     if let Err(e) = &spend {
         tracing::warn!("no spend model, so no expected spend or CLV: {e}");
     }

@@ -52,21 +52,15 @@ impl BgNbd {
     }
 
     fn check(&self) -> Result<(), Error> {
-        for (name, value) in [
-            ("r", self.r),
-            ("alpha", self.alpha),
-            ("a", self.a),
-            ("b", self.b),
-        ] {
-            if !(value > 0.0 && value.is_finite()) {
-                return Err(Error::InvalidArgument {
-                    name,
-                    value,
-                    reason: "BG/NBD parameters must be finite and > 0",
-                });
-            }
-        }
-        Ok(())
+        crate::error::positive(
+            &[
+                ("r", self.r),
+                ("alpha", self.alpha),
+                ("a", self.a),
+                ("b", self.b),
+            ],
+            "BG/NBD parameters must be finite and > 0",
+        )
     }
 
     /// The log-likelihood of the patterns under these parameters.

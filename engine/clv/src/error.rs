@@ -142,3 +142,17 @@ pub enum Error {
         age: f64,
     },
 }
+
+/// Checks that every named parameter is finite and > 0; `reason` names the model's rule.
+pub(crate) fn positive(params: &[(&'static str, f64)], reason: &'static str) -> Result<(), Error> {
+    for &(name, value) in params {
+        if !(value > 0.0 && value.is_finite()) {
+            return Err(Error::InvalidArgument {
+                name,
+                value,
+                reason,
+            });
+        }
+    }
+    Ok(())
+}

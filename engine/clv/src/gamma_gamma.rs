@@ -86,15 +86,10 @@ impl GammaGamma {
     /// customer with x repeat purchases of mean value m_x (a weighted mean of the population
     /// mean pγ/(q-1) and m_x; the population mean for x = 0). An error when q <= 1.
     pub fn conditional_expected_spend(&self, x: u32, mean: f64) -> Result<f64, Error> {
-        for (name, value) in [("p", self.p), ("q", self.q), ("gamma", self.gamma)] {
-            if !(value > 0.0 && value.is_finite()) {
-                return Err(Error::InvalidArgument {
-                    name,
-                    value,
-                    reason: "Gamma-Gamma parameters must be finite and > 0",
-                });
-            }
-        }
+        crate::error::positive(
+            &[("p", self.p), ("q", self.q), ("gamma", self.gamma)],
+            "Gamma-Gamma parameters must be finite and > 0",
+        )?;
         if self.q <= 1.0 {
             return Err(Error::InfiniteSpend { q: self.q });
         }

@@ -62,21 +62,15 @@ impl ParetoNbd {
     }
 
     fn check(&self) -> Result<(), Error> {
-        for (name, value) in [
-            ("r", self.r),
-            ("alpha", self.alpha),
-            ("s", self.s),
-            ("beta", self.beta),
-        ] {
-            if !(value > 0.0 && value.is_finite()) {
-                return Err(Error::InvalidArgument {
-                    name,
-                    value,
-                    reason: "Pareto/NBD parameters must be finite and > 0",
-                });
-            }
-        }
-        Ok(())
+        crate::error::positive(
+            &[
+                ("r", self.r),
+                ("alpha", self.alpha),
+                ("s", self.s),
+                ("beta", self.beta),
+            ],
+            "Pareto/NBD parameters must be finite and > 0",
+        )
     }
 
     /// The log-likelihood of the patterns under these parameters.
