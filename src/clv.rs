@@ -17,8 +17,7 @@ use ledgerlens_clv::{
     clv, group, holdout, summarize, BgNbd, CustomerSummary, Discounting, Fit, FitOptions,
     GammaGamma, ParetoNbd, Purchase, TimeUnit, TransactionModel,
 };
-use ledgerlens_model::EntryKind;
-use ledgerlens_pipeline::Overlay;
+use ledgerlens_pipeline::{purchase_value, Overlay};
 use ledgerlens_store::Store;
 use rust_decimal::prelude::ToPrimitive;
 use rustc_hash::FxHashMap;
@@ -68,10 +67,8 @@ fn purchases(store: &Store) -> anyhow::Result<(Vec<Purchase<u32>>, Vec<String>)>
     let mut out = Vec::new();
     for partition in 0..store.partitions() {
         overlay.for_each_entry(store, partition, |customer, e, _| {
-            if customer.is_empty() || e.kind != EntryKind::Sale || e.amount.is_sign_negative() {
-                return;
-            }
-            let Some(value) = e.amount.to_f64() else {
+            let Some(value) = purchase_value(customer, e.kind, e.amount).and_then(|v| v.to_f64())
+            else {
                 return;
             };
             let next = ids.len() as u32;

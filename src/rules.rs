@@ -206,6 +206,7 @@ pub fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
         "alerts": alert_rows(outcome),
         "allocations": outcome.allocations,
         "diagnostics": outcome.diagnostics,
+        "model": outcome.model,
     })
 }
 
@@ -297,6 +298,34 @@ fn write(
                     &outcome.allocations,
                 )?
                 .write(out, Format::Table)?;
+            }
+            if let Some(m) = &outcome.model {
+                let params = |p: &std::collections::BTreeMap<&str, rust_decimal::Decimal>| {
+                    p.iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                writeln!(out, "\n== model {}", m.rule)?;
+                writeln!(
+                    out,
+                    "{} fitted on {} customers' purchases to {} (unit {}): {}; log-likelihood {}",
+                    m.model,
+                    m.customers,
+                    m.calibration_end,
+                    m.unit,
+                    params(&m.parameters),
+                    m.log_likelihood
+                )?;
+                match m.spend_model {
+                    "gammagamma" => writeln!(
+                        out,
+                        "spend: gammagamma fitted on {} repeat customers: {}",
+                        m.spend_customers,
+                        params(&m.spend_parameters)
+                    )?,
+                    other => writeln!(out, "spend: {other}")?,
+                }
             }
             writeln!(out, "\n== alerts (not ok)")?;
             let (shown, totals) = fired_alerts(outcome, TABLE_ALERTS_PER_RULE);

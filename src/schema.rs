@@ -220,6 +220,24 @@ pub fn schema() -> Value {
         }),
     );
 
+    let model = rule(
+        "model",
+        "A predictive model's name (one per pack).",
+        "A predictive model: purchase counts (BG/NBD or Pareto/NBD) and spend (Gamma-Gamma) fitted on every customer's purchases; rules read its predictions as the customer columns `p_alive`, `expected_purchases`, `expected_spend` and `clv`.",
+        json!({
+            "fit": one_of("The purchase-count model (default `bgnbd`).", &["bgnbd", "paretonbd"]),
+            "spend": one_of("The spend model: `gammagamma` (null spend when q <= 1), `observed` (each customer's mean repeat spend) or `auto` (default: Gamma-Gamma when it fits with q > 1, else observed).", &["gammagamma", "observed", "auto"]),
+            "time_unit": one_of("The model's time unit (default `week`).", &["day", "week", "month"]),
+            "calibration_end": string("The end of the calibration period: a date (`2024-06-30`) or `as-of` (default)."),
+            "horizon": {
+                "type": "string",
+                "description": "How far ahead expected purchases and CLV look, in whole months or years (`12m` by default, `2y`).",
+                "pattern": "^[0-9]+ *(m|months|y|years)$",
+            },
+            "monthly_discount": number_or_expr("The discount rate per month of the CLV's cash flows (`0.01`, or an expression over params); 0 by default."),
+        }),
+    );
+
     let pack = object(
         "`pack.yaml`: the pack's name, version, the pack it extends, parameters, and inherited rules to drop.",
         &["name"],
@@ -324,14 +342,14 @@ pub fn schema() -> Value {
         }),
     );
 
-    let kind_keys: Vec<Value> = ["feature", "segment", "allocation", "kpi", "alert"]
+    let kind_keys: Vec<Value> = ["feature", "segment", "allocation", "kpi", "alert", "model"]
         .iter()
         .map(|k| json!({"required": [k]}))
         .collect();
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ledgerlens rule pack file",
-        "description": "A file of a ledgerlens rule pack: `pack.yaml`, or a rule file. A rule file holds one rule, or several separated by `---` lines (each document is one rule); a rule is a mapping whose kind key names it: `feature`, `segment`, `allocation`, `kpi` or `alert`.",
+        "description": "A file of a ledgerlens rule pack: `pack.yaml`, or a rule file. A rule file holds one rule, or several separated by `---` lines (each document is one rule); a rule is a mapping whose kind key names it: `feature`, `segment`, `allocation`, `kpi`, `alert` or `model`.",
         "if": {"type": "object", "anyOf": kind_keys},
         "then": {"$ref": "#/$defs/rule"},
         "else": {"$ref": "#/$defs/pack"},
@@ -353,6 +371,7 @@ pub fn schema() -> Value {
                     {"$ref": "#/$defs/allocation"},
                     {"$ref": "#/$defs/kpi"},
                     {"$ref": "#/$defs/alert"},
+                    {"$ref": "#/$defs/model"},
                 ],
             },
             "feature": feature,
@@ -364,6 +383,7 @@ pub fn schema() -> Value {
             "allocation": allocation,
             "kpi": kpi,
             "alert": alert,
+            "model": model,
             "segment_rule": segment_rule,
             "quantile": quantile,
             "pareto": pareto,
@@ -425,7 +445,7 @@ mod tests {
             ("ParamFull", &["param_full"]),
             (
                 "RuleSpec",
-                &["feature", "segment", "allocation", "kpi", "alert"],
+                &["feature", "segment", "allocation", "kpi", "alert", "model"],
             ),
             ("SegmentRuleSpec", &["segment_rule"]),
             ("QuantileSpec", &["quantile"]),

@@ -738,7 +738,14 @@ fn standard_pack_runs_on_the_demo_company() {
 
     // The whole result but the per-customer table (which `snapshot` pins).
     let mut tables = serde_json::Map::new();
-    for t in ["segments", "kpis", "allocations", "alerts", "diagnostics"] {
+    for t in [
+        "segments",
+        "kpis",
+        "allocations",
+        "alerts",
+        "diagnostics",
+        "model",
+    ] {
         tables.insert(t.into(), result[t].clone());
     }
     insta::assert_yaml_snapshot!("demo_run_standard", tables);
@@ -1570,7 +1577,8 @@ fn schema_is_json_schema_of_every_rule_kind() {
             "#/$defs/segment",
             "#/$defs/allocation",
             "#/$defs/kpi",
-            "#/$defs/alert"
+            "#/$defs/alert",
+            "#/$defs/model"
         ]
     );
     for kind in ["feature", "segment", "allocation", "kpi", "alert"] {
@@ -2215,6 +2223,101 @@ sources:
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("purchase counts"), "{}", stderr(&o));
+
+    // The same fits as a rule pack's model: a client pack that extends the standard one and
+    // calibrates on the literature's 39 weeks reproduces the published parameters, and its
+    // per-customer predictions are those of `clv score` with the same horizon.
+    std::fs::create_dir_all(p.join("rules")).unwrap();
+    std::fs::write(
+        p.join("rules/pack.yaml"),
+        "name: cdnow-check\nextends: standard\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("rules/model.yaml"),
+        "model: clv_model
+fit: bgnbd
+spend: gammagamma
+calibration_end: 1997-09-30
+horizon: 12m
+monthly_discount: 0.01
+---
+kpi: p_alive_of
+per: customer
+value: p_alive
+---
+kpi: expected_purchases_of
+per: customer
+value: expected_purchases
+---
+kpi: expected_spend_of
+per: customer
+value: expected_spend
+",
+    )
+    .unwrap();
+    let o = run(p, &["--format", "json", "run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = json(&o);
+    let model = &doc["model"];
+    assert_eq!(model["rule"], "clv_model");
+    assert_eq!(model["calibration_end"], "1997-09-30");
+    assert_eq!(model["customers"], 2357);
+    assert_eq!(model["spend_model"], "gammagamma");
+    assert_eq!(model["spend_customers"], 946);
+    let number = |v: &serde_json::Value| -> f64 {
+        v.as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not a decimal: {v}"))
+    };
+    for (name, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+        close(number(&model["parameters"][name]), want, 3);
+    }
+    close(number(&model["log_likelihood"]), -9582.4, 1);
+    for (name, want) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+        close(number(&model["spend_parameters"][name]), want, 2);
+    }
+    let first = &doc["customers"][0];
+    assert_eq!(first["id"], "cdnow:0001");
+    let o = run(
+        p,
+        &[
+            "--format",
+            "json",
+            "clv",
+            "score",
+            "--calibration-end",
+            "1997-09-30",
+            "--periods",
+            // 12 months of 30.4375 days, in weeks.
+            "52.178571428571",
+            "--months",
+            "12",
+            "--discount-rate",
+            "0.01",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scores = json(&o);
+    let score = &scores[0];
+    assert_eq!(score["customer"], "cdnow:0001");
+    for (column, of, places) in [
+        ("p_alive_of", "p_alive", 4),
+        ("expected_purchases_of", "expected_purchases", 4),
+        ("expected_spend_of", "expected_spend", 2),
+        ("predicted_clv", "clv", 2),
+    ] {
+        let want = score[of].as_f64().unwrap();
+        let got = number(&first[column]);
+        assert!(
+            (got - want).abs() <= 10f64.powi(-places) / 2.0 + 1e-9,
+            "{column}: {got} vs clv score {want}"
+        );
+    }
+    // Customers without a purchase by the calibration end: none here (every CDNOW
+    // customer's first purchase is in the first quarter of 1997).
+    let rows = doc["customers"].as_array().unwrap();
+    assert!(rows.iter().all(|r| !r["predicted_clv"].is_null()));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ pub enum Error {
         model: &'static str,
     },
     /// Gamma-Gamma with q <= 1 has an infinite mean spend.
-    #[error("Gamma-Gamma: q = {q} <= 1, so the expected spend is infinite")]
+    #[error("Gamma-Gamma: q = {q:.4} <= 1, so the expected spend is infinite")]
     InfiniteSpend {
         /// The fitted q.
         q: f64,

@@ -37,6 +37,7 @@ mod error;
 pub mod features;
 pub mod identity;
 mod ingest;
+mod model;
 pub mod overlay;
 pub mod run;
 mod vouchers;
@@ -50,8 +51,9 @@ pub use features::{
     merge_by_id, Aggregate, FeatureRun, Features, PartitionRows,
 };
 pub use ingest::{Ingest, IngestReport};
+pub use model::purchase_value;
 pub use overlay::Overlay;
-pub use run::{input_schema, run_pack, RunReport};
+pub use run::{input_schema, run_pack, ModelRun, RunReport};
 
 /// Test hook: when the environment variable `LEDGERLENS_CRASH_AT` names this point, the
 /// process aborts on the spot (as `kill -9` would), so tests can check that an import

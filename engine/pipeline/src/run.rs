@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use ledgerlens_model::Customer;
 use ledgerlens_rules::{
-    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, PeriodAccumulator,
-    PeriodState, PeriodTotals, Program, Table, Type, Value,
+    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, ModelFit, Outcome,
+    PeriodAccumulator, PeriodState, PeriodTotals, Program, RuleDiagnostic, Table, Type, Value,
+    MODEL_OUTPUTS,
 };
 use ledgerlens_store::Store;
 use rust_decimal::Decimal;
@@ -186,10 +187,15 @@ const BUILTINS: &[Builtin] = &[
 /// The columns every customer has for rules: the built-in features (see
 /// [`Features`]) and the master fields `name`, `phone`, `region`, `channel` and `campaign`
 /// (acquisition channel and campaign), `first_seen`, `credit_limit` and `tags`.
+///
+/// The predictions of the pack's model (`p_alive`, `expected_purchases`,
+/// `expected_spend`, `clv`: [`ledgerlens_rules::MODEL_OUTPUTS`]) are columns too, computed
+/// when the pack has a `model:` rule (the compiler refuses them otherwise).
 pub fn input_schema() -> BTreeMap<String, Type> {
     BUILTINS
         .iter()
         .map(|b| (b.name.to_string(), b.ty()))
+        .chain(MODEL_OUTPUTS.iter().map(|n| (n.to_string(), Type::Decimal)))
         .collect()
 }
 
@@ -209,14 +215,14 @@ pub fn run_pack(
     keep: Keep,
 ) -> Result<(Outcome, RunReport), Error> {
     let started = std::time::Instant::now();
-    let (table, periods, features) = customer_table(store, program, as_of)?;
+    let (table, periods, features, model) = customer_table(store, program, as_of)?;
     tracing::info!(customers = table.len(), elapsed = ?started.elapsed(), "customer table built");
     let mut facts = store.facts()?;
     // As of a date: spend up to it, budgets and cost pools of periods begun by then.
     facts.spend.retain(|s| s.date <= as_of);
     facts.budgets.retain(|b| b.period.start() <= as_of);
     facts.cost_pools.retain(|p| p.period.start() <= as_of);
-    let outcome = program.evaluate_keeping(
+    let mut outcome = program.evaluate_keeping(
         Input {
             table,
             facts: Facts {
@@ -229,7 +235,21 @@ pub fn run_pack(
         },
         keep,
     )?;
+    if let Some(model) = model {
+        outcome.model = model.fit;
+        outcome.diagnostics.extend(model.diagnostics);
+        outcome.diagnostics.sort();
+    }
     Ok((outcome, RunReport { features }))
+}
+
+/// The pack's model as fitted for a run: the fit, and its problems as diagnostics of the
+/// model rule.
+pub struct ModelRun {
+    /// The fit, if the purchase-count model could be fitted.
+    pub fit: Option<ModelFit>,
+    /// What went wrong (a fit that failed, histories it could not predict).
+    pub diagnostics: Vec<RuleDiagnostic>,
 }
 
 /// One partition's slice of the table, and its ledger's totals by period.
@@ -331,17 +351,30 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
 /// the ledger's totals by period its KPIs by period read. Each partition's share is
 /// cached, so that a run over unchanged data reads neither the ledger nor the aggregates
 /// nor the master records.
+///
+/// When the pack has a `model:` rule whose predictions a rule reads, each partition also
+/// summarizes its customers' purchases (cached with it), and one fit over all of them
+/// gives the prediction columns ([`crate::model`]).
 pub fn customer_table(
     store: &Store,
     program: &Program,
     as_of: NaiveDate,
-) -> Result<(Table, PeriodTotals, FeatureRun), Error> {
+) -> Result<(Table, PeriodTotals, FeatureRun, Option<ModelRun>), Error> {
     let shapes = program.period_shapes();
+    let model = program
+        .model()
+        .filter(|_| MODEL_OUTPUTS.iter().any(|n| program.inputs.contains(*n)));
+    let model_end = model.map(|(_, def)| crate::model::calibration_end(def, as_of));
     let overlay = Overlay::load(store)?;
     let builtins: Vec<&Builtin> = BUILTINS
         .iter()
         .filter(|b| program.inputs.contains(b.name))
         .collect();
+    let summaries = if model.is_some() {
+        crate::model::SUMMARY_COLUMNS
+    } else {
+        0
+    };
     let declared: Vec<(&str, &ledgerlens_rules::Declared)> = program.declared().collect();
     // Activity counts by customer, for the features that read them.
     let activities = if declared.iter().any(|(_, d)| d.activity.is_some()) {
@@ -357,12 +390,14 @@ pub fn customer_table(
             .or_default()
             .push(a);
     }
-    let width = builtins.len() + declared.len();
+    let width = builtins.len() + declared.len() + summaries;
     let names: Vec<&str> = builtins.iter().map(|b| b.name).collect();
     let what = fnv(
         0xcbf2_9ce4_8422_2325,
-        format!("{TABLE_FORMAT}|{as_of}|{names:?}|{declared:?}|{shapes:?}|{activities:?}")
-            .as_bytes(),
+        format!(
+            "{TABLE_FORMAT}|{as_of}|{names:?}|{declared:?}|{shapes:?}|{activities:?}|{model_end:?}"
+        )
+        .as_bytes(),
     );
     let key = |partition: u32, stamp: Option<u64>| -> Result<u64, Error> {
         let master = store.customers_bytes(partition)?;
@@ -398,6 +433,7 @@ pub fn customer_table(
             &shapes,
             &activities_of,
             as_of,
+            model_end,
         )?;
         columns.extend(scanned.0);
         let ids: Vec<String> = part.customers.into_iter().map(|c| c.id.0).collect();
@@ -425,6 +461,7 @@ pub fn customer_table(
         }
     }
     let mut table = Table::new(ids);
+    let summary_parts = per_column.split_off(width - summaries);
     let names_types = builtins
         .iter()
         .map(|b| (b.name, b.ty()))
@@ -432,11 +469,47 @@ pub fn customer_table(
     for ((name, ty), parts) in names_types.zip(per_column) {
         table.insert(name, Column::concat(ty, parts));
     }
-    Ok((table, periods.finish(), run))
+    let model = match (model, model_end) {
+        (Some((rule, def)), Some(end)) => {
+            let summary: Vec<Column> = summary_parts
+                .into_iter()
+                .zip([Type::Int, Type::Date, Type::Date, Type::Decimal])
+                .map(|(parts, ty)| Column::concat(ty, parts))
+                .collect();
+            let started = std::time::Instant::now();
+            let predicted = crate::model::predict(rule, def, end, &summary);
+            tracing::info!(elapsed = ?started.elapsed(), "model fitted and predicted");
+            for (name, column) in MODEL_OUTPUTS.iter().zip(predicted.columns) {
+                table.insert(name, column);
+            }
+            let at = program.rule(rule).map_or_else(String::new, |r| {
+                format!("{}:{}:{}", r.span.file, r.span.line, r.span.column)
+            });
+            let diagnostics = predicted
+                .problems
+                .into_iter()
+                .map(|(code, message, count)| RuleDiagnostic {
+                    rule: rule.to_string(),
+                    code,
+                    at: at.clone(),
+                    message,
+                    count,
+                    example: String::new(),
+                })
+                .collect();
+            Some(ModelRun {
+                fit: predicted.fit,
+                diagnostics,
+            })
+        }
+        _ => None,
+    };
+    Ok((table, periods.finish(), run, model))
 }
 
 /// The declared features' columns of a partition and its totals by period, accumulated
 /// from its ledger entries (and activity counts).
+#[allow(clippy::too_many_arguments)] // one call site; each argument is a different input
 fn scan_ledger(
     store: &Store,
     overlay: &Overlay,
@@ -445,16 +518,25 @@ fn scan_ledger(
     shapes: &[ledgerlens_rules::periods::Shape],
     activities_of: &rustc_hash::FxHashMap<&str, Vec<&ledgerlens_model::Activity>>,
     as_of: NaiveDate,
+    model_end: Option<NaiveDate>,
 ) -> Result<(Vec<Column>, PeriodState), Error> {
     let rows = &part.customers;
     let mut periods = PeriodAccumulator::new(shapes, as_of);
-    if (declared.is_empty() && periods.is_empty()) || rows.is_empty() {
-        let columns = declared
+    if (declared.is_empty() && periods.is_empty() && model_end.is_none()) || rows.is_empty() {
+        let mut columns: Vec<Column> = declared
             .iter()
             .map(|(_, d)| Column::from_values(d.ty(), rows.iter().map(|_| Value::Null)))
             .collect();
+        if let Some(end) = model_end {
+            columns.extend(crate::model::summarize_partition(
+                rows.len(),
+                Vec::new(),
+                end,
+            ));
+        }
         return Ok((columns, periods.state()));
     }
+    let mut purchases = Vec::new();
     let mut accs: Vec<Accumulator<'_>> = declared
         .iter()
         .map(|(_, d)| Accumulator::new(d, as_of, rows.len()))
@@ -485,6 +567,11 @@ fn scan_ledger(
         for acc in &mut accs {
             acc.push(row, &view);
         }
+        if model_end.is_some() {
+            if let Some(value) = crate::model::purchase_value(customer, e.kind, e.amount) {
+                purchases.push((row as u32, e.date, value));
+            }
+        }
         if !periods.is_empty() {
             let c = &rows[row];
             periods.push(&view, |key| match key {
@@ -502,10 +589,17 @@ fn scan_ledger(
             }
         }
     }
-    let columns = declared
+    let mut columns: Vec<Column> = declared
         .iter()
         .zip(accs)
         .map(|((_, d), acc)| Column::from_values(d.ty(), acc.finish()))
         .collect();
+    if let Some(end) = model_end {
+        columns.extend(crate::model::summarize_partition(
+            rows.len(),
+            purchases,
+            end,
+        ));
+    }
     Ok((columns, periods.state()))
 }

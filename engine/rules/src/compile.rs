@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use rhai::{Dynamic, Engine, ImmutableString, Scope, AST};
 use rust_decimal::Decimal;
 
@@ -293,6 +294,8 @@ pub enum RuleBody {
     Alert(AlertDef),
     /// A cost allocation.
     Allocation(AllocationDef),
+    /// A predictive model (fitted by the caller, see [`Program::model`]).
+    Model(ModelDef),
 }
 
 /// Where an allocation's pool comes from.
@@ -327,6 +330,62 @@ pub struct AllocationDef {
     /// Time-driven costing: (cost per unit of time, units of time per driver unit,
     /// capacity in units of time, if given).
     pub time: Option<(Decimal, Decimal, Option<Decimal>)>,
+}
+
+/// The names of the customer columns a [`ModelDef`] predicts, as rules read them:
+/// probability alive, expected purchases over the horizon, expected mean spend per
+/// purchase (Gamma-Gamma) and the discounted value over the horizon.
+pub const MODEL_OUTPUTS: [&str; 4] = ["p_alive", "expected_purchases", "expected_spend", "clv"];
+
+/// The purchase-count model of a [`ModelDef`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CountModel {
+    /// BG/NBD (Fader, Hardie and Lee 2005).
+    BgNbd,
+    /// Pareto/NBD (Schmittlein, Morrison and Colombo 1987).
+    ParetoNbd,
+}
+
+/// The spend model of a [`ModelDef`]: the expected value of a customer's purchases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpendModel {
+    /// Gamma-Gamma (Fader, Hardie and Lee 2005), refused when q <= 1 (its mean spend is
+    /// infinite): the predictions that need spend are then null.
+    GammaGamma,
+    /// The customer's observed mean repeat spend (m_x); for one-time buyers the mean of
+    /// every repeat purchase of all customers.
+    Observed,
+    /// Gamma-Gamma when it can be fitted with q > 1, else observed.
+    Auto,
+}
+
+/// The time unit of a [`ModelDef`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelUnit {
+    /// Days.
+    Day,
+    /// Weeks (days / 7).
+    Week,
+    /// Months of 30.4375 days.
+    Month,
+}
+
+/// A predictive model: the caller fits it on every customer's purchases up to the
+/// calibration end and supplies its predictions as the columns [`MODEL_OUTPUTS`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelDef {
+    /// The purchase-count model.
+    pub fit: CountModel,
+    /// The spend model.
+    pub spend: SpendModel,
+    /// The time unit of the fit.
+    pub unit: ModelUnit,
+    /// The end of the calibration period (`None`: the run's as-of date).
+    pub calibration_end: Option<NaiveDate>,
+    /// Months ahead that expected purchases and CLV cover.
+    pub horizon_months: u32,
+    /// The discount rate per month of the CLV's cash flows.
+    pub monthly_discount: Decimal,
 }
 
 /// A compiled rule with its name, kind and output type.
@@ -421,6 +480,7 @@ impl Program {
             Some(order) => order.into_iter().map(|i| rules[i].clone()).collect(),
             None => Vec::new(),
         };
+        c.check_models(&rules);
         let Compiler {
             engine,
             mut problems,
@@ -461,6 +521,15 @@ impl Program {
     pub fn declared(&self) -> impl Iterator<Item = (&str, &Declared)> {
         self.rules.iter().filter_map(|r| match &r.body {
             RuleBody::Declared(d) => Some((r.name.as_str(), d)),
+            _ => None,
+        })
+    }
+
+    /// The pack's predictive model (at most one) and its rule's name; the caller fits it
+    /// and supplies the columns [`MODEL_OUTPUTS`] that the rules read.
+    pub fn model(&self) -> Option<(&str, &ModelDef)> {
+        self.rules.iter().find_map(|r| match &r.body {
+            RuleBody::Model(m) => Some((r.name.as_str(), m)),
             _ => None,
         })
     }
@@ -706,6 +775,7 @@ impl Compiler<'_> {
             Kind::Allocation => RuleBody::Allocation(self.allocation(def)?),
             Kind::Kpi => self.kpi(def)?,
             Kind::Alert => RuleBody::Alert(self.alert(def)?),
+            Kind::Model => RuleBody::Model(self.model(def)?),
         };
         let ty = match (&body, &s.ty) {
             (RuleBody::Declared(d), _) => Some(d.ty()),
@@ -774,7 +844,7 @@ impl Compiler<'_> {
     /// Keys that belong to another kind of rule are errors, not silently ignored.
     fn check_keys(&mut self, def: &RuleDef) {
         let s = &def.spec;
-        let set: [(&str, bool, &[Kind]); 33] = [
+        let set: [(&str, bool, &[Kind]); 39] = [
             ("pool", s.pool.is_some(), &[Kind::Allocation]),
             ("to", s.to.is_some(), &[Kind::Allocation]),
             ("driver", s.driver.is_some(), &[Kind::Allocation]),
@@ -805,6 +875,20 @@ impl Compiler<'_> {
             ("points", s.points.is_some(), &[Kind::Kpi]),
             ("round", s.round.is_some(), &[Kind::Kpi, Kind::Feature]),
             ("unit", s.unit.is_some(), &[Kind::Kpi]),
+            ("fit", s.fit.is_some(), &[Kind::Model]),
+            ("time_unit", s.time_unit.is_some(), &[Kind::Model]),
+            ("spend", s.spend.is_some(), &[Kind::Model]),
+            (
+                "calibration_end",
+                s.calibration_end.is_some(),
+                &[Kind::Model],
+            ),
+            ("horizon", s.horizon.is_some(), &[Kind::Model]),
+            (
+                "monthly_discount",
+                s.monthly_discount.is_some(),
+                &[Kind::Model],
+            ),
             ("on", s.on_kpi.is_some(), &[Kind::Alert]),
             ("levels", s.levels.is_some(), &[Kind::Alert]),
             (
@@ -958,6 +1042,125 @@ impl Compiler<'_> {
             of,
             classes,
             actions: s.actions.clone().unwrap_or_default(),
+        })
+    }
+
+    /// At most one model; a rule that reads a model's prediction needs one.
+    fn check_models(&mut self, rules: &[Rule]) {
+        let models: Vec<&Rule> = rules
+            .iter()
+            .filter(|r| matches!(r.body, RuleBody::Model(_)))
+            .collect();
+        if let [first, second, ..] = models.as_slice() {
+            self.problems.push(second.span.problem(
+                None,
+                "rules.model",
+                format!(
+                    "{}: a pack has one model, and {} is one already (override it by its name, or list it under `remove:`)",
+                    second.name, first.name
+                ),
+            ));
+        }
+        if !models.is_empty() {
+            return;
+        }
+        for r in rules {
+            if let Some(d) = r.deps.iter().find(|d| MODEL_OUTPUTS.contains(&d.as_str())) {
+                self.problems.push(r.span.problem(
+                    None,
+                    "rules.model",
+                    format!(
+                        "{}: {d} is predicted by a `model:` rule, and the pack has none",
+                        r.name
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn model(&mut self, def: &RuleDef) -> Option<ModelDef> {
+        let s = &def.spec;
+        let fit = match s.fit.as_deref().unwrap_or("bgnbd") {
+            "bgnbd" => CountModel::BgNbd,
+            "paretonbd" => CountModel::ParetoNbd,
+            other => {
+                return self.fail(
+                    def,
+                    "rules.model",
+                    format!("fit: unknown model {other:?} (bgnbd, paretonbd)"),
+                )
+            }
+        };
+        let spend = match s.spend.as_deref().unwrap_or("auto") {
+            "gammagamma" => SpendModel::GammaGamma,
+            "observed" => SpendModel::Observed,
+            "auto" => SpendModel::Auto,
+            other => {
+                return self.fail(
+                    def,
+                    "rules.model",
+                    format!("spend: unknown spend model {other:?} (gammagamma, observed, auto)"),
+                )
+            }
+        };
+        let unit = match s.time_unit.as_deref().unwrap_or("week") {
+            "day" => ModelUnit::Day,
+            "week" => ModelUnit::Week,
+            "month" => ModelUnit::Month,
+            other => {
+                return self.fail(
+                    def,
+                    "rules.model",
+                    format!("time_unit: unknown unit {other:?} (day, week, month)"),
+                )
+            }
+        };
+        let calibration_end = match s.calibration_end.as_deref().map(str::trim) {
+            None | Some("as-of") => None,
+            Some(d) => match d.parse::<NaiveDate>() {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    return self.fail(
+                        def,
+                        "rules.model",
+                        format!("calibration_end: {d:?} is neither a date (2024-06-30) nor as-of"),
+                    )
+                }
+            },
+        };
+        let horizon_months = match s.horizon.as_deref() {
+            None => 12,
+            Some(h) => match crate::declared::parse_window(h) {
+                Ok(crate::declared::Window::Months(m)) if m <= 1200 => m,
+                _ => {
+                    return self.fail(
+                        def,
+                        "rules.model",
+                        format!(
+                        "horizon: {h:?}: write whole months or years, at most 100 years (12m, 2y)"
+                    ),
+                    )
+                }
+            },
+        };
+        let monthly_discount = match &s.monthly_discount {
+            None => Decimal::ZERO,
+            Some(v) => self.constant(def, v)?,
+        };
+        if monthly_discount.is_sign_negative() || monthly_discount >= Decimal::ONE {
+            return self.fail(
+                def,
+                "rules.model",
+                format!("monthly_discount: {monthly_discount} is not a rate from 0 up to (not including) 1"),
+            );
+        }
+        Some(ModelDef {
+            fit,
+            spend,
+            unit,
+            calibration_end,
+            horizon_months,
+            monthly_discount,
         })
     }
 
@@ -1469,7 +1672,7 @@ fn per_customer(def: &RuleDef) -> bool {
         Kind::Feature | Kind::Segment => true,
         Kind::Kpi => def.spec.per.as_deref() == Some("customer"),
         Kind::Allocation => true,
-        Kind::Alert => false,
+        Kind::Alert | Kind::Model => false,
     }
 }
 
@@ -1488,7 +1691,7 @@ fn deps_of(body: &RuleBody) -> Vec<String> {
     let mut out: BTreeSet<String> = BTreeSet::new();
     let mut add = |s: &Script| out.extend(s.reads.iter().cloned());
     match body {
-        RuleBody::Declared(_) => {}
+        RuleBody::Declared(_) | RuleBody::Model(_) => {}
         RuleBody::Scripted { script, .. } => add(script),
         RuleBody::Segment(SegmentDef::Rules { branches, .. }) => branches
             .iter()

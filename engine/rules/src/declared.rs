@@ -312,7 +312,7 @@ fn parse_age(s: &str) -> Result<(u32, Option<u32>), String> {
     Ok((from, Some(to)))
 }
 
-fn parse_window(s: &str) -> Result<Window, String> {
+pub(crate) fn parse_window(s: &str) -> Result<Window, String> {
     let s = s.trim();
     let bad = || format!("window: {s:?}: write a number of days, months or years (90d, 12m, 2y)");
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);

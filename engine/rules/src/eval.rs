@@ -51,9 +51,42 @@ pub struct Outcome {
     pub allocations: Vec<AllocationSummary>,
     /// Problems met while evaluating, by rule then code.
     pub diagnostics: Vec<RuleDiagnostic>,
+    /// The pack's predictive model as the caller fitted it, if it has one and the fit
+    /// succeeded (a failed fit is a diagnostic of the model rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelFit>,
     /// The customer table with every rule's per-customer value as a column.
     #[serde(skip)]
     pub table: Table,
+}
+
+/// A predictive model (a `model:` rule) as fitted for a run: what it was fitted on and
+/// its parameters, rounded for display (the predictions use the unrounded values).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelFit {
+    /// The model rule.
+    pub rule: String,
+    /// The purchase-count model: `bgnbd` or `paretonbd`.
+    pub model: &'static str,
+    /// The time unit of the fit: `day`, `week` or `month`.
+    pub unit: &'static str,
+    /// The last day of purchases fitted on.
+    pub calibration_end: NaiveDate,
+    /// Customers with a purchase by the calibration end (the ones fitted on and predicted).
+    pub customers: u64,
+    /// The purchase-count model's parameters by name (r, alpha, a, b; or r, alpha, s,
+    /// beta), 4 decimal places.
+    pub parameters: BTreeMap<&'static str, Decimal>,
+    /// Its log-likelihood, 2 decimal places.
+    pub log_likelihood: Decimal,
+    /// The spend model used: `gammagamma`, `observed`, or `none` (Gamma-Gamma was asked
+    /// for and could not be fitted).
+    pub spend_model: &'static str,
+    /// Repeat customers the Gamma-Gamma spend model was fitted on (0 when it was not).
+    pub spend_customers: u64,
+    /// The spend model's parameters by name (p, q, gamma), 4 decimal places; empty when it
+    /// could not be fitted.
+    pub spend_parameters: BTreeMap<&'static str, Decimal>,
 }
 
 /// How many customers got a label.
@@ -251,6 +284,7 @@ impl Program {
             alerts,
             allocations,
             diagnostics,
+            model: None,
             table,
         })
     }
@@ -471,6 +505,8 @@ impl Run<'_> {
                 self.tallied(&rule.name, &at, tally);
                 self.table.insert(&rule.name, column);
             }
+            // The caller fitted the model and supplied its predictions as input columns.
+            RuleBody::Model(_) => {}
             RuleBody::Segment(def) => self.segment(rule, &at, def)?,
             RuleBody::GroupKpi(k) => self.group_kpi(rule, &at, k)?,
             RuleBody::Curve(c) => self.curve(rule, &at, c)?,

@@ -377,6 +377,36 @@ impl Program {
                     steps,
                 });
             }
+            RuleBody::Model(m) => {
+                let fit = match m.fit {
+                    crate::compile::CountModel::BgNbd => "BG/NBD",
+                    crate::compile::CountModel::ParetoNbd => "Pareto/NBD",
+                };
+                let spend = match m.spend {
+                    crate::compile::SpendModel::GammaGamma => "Gamma-Gamma spend",
+                    crate::compile::SpendModel::Observed => "observed mean spend",
+                    crate::compile::SpendModel::Auto => {
+                        "Gamma-Gamma spend (observed mean spend where it cannot be fitted)"
+                    }
+                };
+                let end = m
+                    .calibration_end
+                    .map_or_else(|| outcome.as_of.to_string(), |d| d.to_string());
+                let inputs = crate::compile::MODEL_OUTPUTS
+                    .iter()
+                    .filter_map(|n| table.column(n).map(|c| (n.to_string(), c.get(row))))
+                    .collect();
+                vec![Step {
+                    what: format!(
+                        "{fit} purchase counts and {spend}, fitted on every customer's \
+                         purchases (customer-days) up to {end}; the next {} months, \
+                         discounted {} a month",
+                        m.horizon_months, m.monthly_discount
+                    ),
+                    result: "predicted".into(),
+                    inputs,
+                }]
+            }
             RuleBody::GroupKpi(_)
             | RuleBody::Curve(_)
             | RuleBody::Alert(AlertDef::Thresholds { .. }) => return None,

@@ -54,10 +54,12 @@ pub mod sandbox;
 pub mod spec;
 mod value;
 
-pub use compile::{Level, Program, Rule, RuleBody};
+pub use compile::{
+    CountModel, Level, ModelDef, ModelUnit, Program, Rule, RuleBody, SpendModel, MODEL_OUTPUTS,
+};
 pub use declared::{Accumulator, Declared, EntryView};
 pub use error::{Error, Problem, Span};
-pub use eval::{AlertRow, Input, Keep, KpiValue, Outcome, RuleDiagnostic, SegmentCount};
+pub use eval::{AlertRow, Input, Keep, KpiValue, ModelFit, Outcome, RuleDiagnostic, SegmentCount};
 pub use explain::{Explanation, Step};
 pub use facts::Facts;
 pub use pack::{Pack, PackSource, Resolver};

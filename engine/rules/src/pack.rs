@@ -114,6 +114,8 @@ pub enum Kind {
     Kpi,
     /// An alert.
     Alert,
+    /// A predictive model (purchase counts and spend), fitted by the caller.
+    Model,
 }
 
 impl Kind {
@@ -125,6 +127,7 @@ impl Kind {
             Kind::Allocation => "allocation",
             Kind::Kpi => "kpi",
             Kind::Alert => "alert",
+            Kind::Model => "model",
         }
     }
 }
@@ -679,6 +682,7 @@ fn parse_rules(file: &str, text: &str, pack: &str, problems: &mut Vec<Problem>) 
             (Kind::Allocation, &spec.allocation),
             (Kind::Kpi, &spec.kpi),
             (Kind::Alert, &spec.alert),
+            (Kind::Model, &spec.model),
         ];
         let named: Vec<(Kind, &String)> = kinds
             .iter()
@@ -695,7 +699,7 @@ fn parse_rules(file: &str, text: &str, pack: &str, problems: &mut Vec<Problem>) 
                     line: span_at(file, text, doc_at).line,
                     column: 0,
                     code: "rules.kind",
-                    message: "a rule needs one of the keys feature, segment, allocation, kpi, alert (with its name)".into(),
+                    message: "a rule needs one of the keys feature, segment, allocation, kpi, alert, model (with its name)".into(),
                 });
                 continue;
             }

@@ -72,6 +72,9 @@ pub struct RuleSpec {
     pub kpi: Option<String>,
     /// An alert's name.
     pub alert: Option<String>,
+    /// A predictive model's name (`model: clv_model`): its predictions are the customer
+    /// columns `p_alive`, `expected_purchases`, `expected_spend` and `clv`.
+    pub model: Option<String>,
     /// What the rule is for.
     pub description: Option<String>,
 
@@ -152,6 +155,24 @@ pub struct RuleSpec {
     pub round: Option<u32>,
     /// Display unit: `money`, `ratio`, `percent`, `count`, `days`.
     pub unit: Option<String>,
+
+    // Models.
+    /// The purchase-count model: `bgnbd` (default) or `paretonbd`; spend is Gamma-Gamma.
+    pub fit: Option<String>,
+    /// The spend model: `gammagamma` (refuses data where its mean spend is infinite,
+    /// q <= 1), `observed` (each customer's mean repeat spend), or `auto` (default:
+    /// Gamma-Gamma when it fits with q > 1, else observed).
+    pub spend: Option<String>,
+    /// The model's time unit: `day`, `week` (default) or `month`.
+    pub time_unit: Option<String>,
+    /// The end of the calibration period: a date (`2024-06-30`), or `as-of` (default):
+    /// purchases after it are not fitted on.
+    pub calibration_end: Option<String>,
+    /// How far ahead expected purchases and CLV look: whole months (`12m`, `2y`); `12m`
+    /// by default.
+    pub horizon: Option<String>,
+    /// The discount rate per month of the CLV's cash flows (`0.01`); 0 by default.
+    pub monthly_discount: Option<serde_yaml::Value>,
 
     // Alerts.
     /// The KPI an alert watches.

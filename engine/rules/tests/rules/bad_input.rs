@@ -993,3 +993,77 @@ fn an_expression_quoted_in_a_block_description_does_not_take_the_blame() {
         assert_eq!(p.line, 5, "{description}: {p}");
     }
 }
+
+// ---------------------------------------------------------------- models
+
+fn model_schema() -> BTreeMap<String, Type> {
+    let mut s = schema();
+    for output in ledgerlens_rules::MODEL_OUTPUTS {
+        s.insert(output.to_string(), Type::Decimal);
+    }
+    s
+}
+
+#[test]
+fn a_bad_model_setting_names_its_rule_and_line() {
+    for (body, says) in [
+        ("fit: weibull\n", "unknown model \"weibull\""),
+        ("spend: mean\n", "unknown spend model"),
+        ("time_unit: fortnight\n", "unknown unit"),
+        ("calibration_end: yesterday\n", "neither a date"),
+        ("horizon: 90d\n", "whole months or years"),
+        ("horizon: 200y\n", "at most 100 years"),
+        ("monthly_discount: 1.5\n", "not a rate"),
+        ("monthly_discount: -0.01\n", "not a rate"),
+    ] {
+        let text = format!("# predictive\nmodel: m\n{body}");
+        let problems = pack_problems(&[PACK, ("m.yaml", &text)], &model_schema());
+        let p = the_problem(&problems, "rules.model");
+        assert_eq!(p.file, "p/m.yaml", "{p}");
+        assert!(p.line >= 2, "{p}");
+        assert!(p.message.contains(says), "{body}: {p}");
+    }
+}
+
+#[test]
+fn a_model_key_in_another_rule_is_refused() {
+    let problems = pack_problems(
+        &[
+            PACK,
+            ("k.yaml", "kpi: k\nvalue: sum(revenue)\nhorizon: 12m\n"),
+        ],
+        &model_schema(),
+    );
+    let p = the_problem(&problems, "rules.key");
+    assert_eq!(at(p), "p/k.yaml:3:1", "{p}");
+}
+
+#[test]
+fn a_prediction_read_without_a_model_is_refused() {
+    let problems = pack_problems(
+        &[
+            PACK,
+            (
+                "a.yaml",
+                "alert: at_risk\nwhen: revenue > 0 && p_alive < 0.3\nlevel: review\n",
+            ),
+        ],
+        &model_schema(),
+    );
+    let p = the_problem(&problems, "rules.model");
+    assert_eq!(at(p), "p/a.yaml:1:1", "{p}");
+    assert!(p.message.contains("p_alive"), "{p}");
+}
+
+#[test]
+fn a_pack_has_one_model() {
+    let problems = pack_problems(
+        &[
+            PACK,
+            ("m.yaml", "model: m1\n---\nmodel: m2\nfit: paretonbd\n"),
+        ],
+        &model_schema(),
+    );
+    let p = the_problem(&problems, "rules.model");
+    assert!(p.message.contains("m2") && p.message.contains("m1"), "{p}");
+}

@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 use chrono::NaiveDate;
 use ledgerlens_model::EntryKind;
 use ledgerlens_rules::{
-    Accumulator, Column, EntryView, Facts, Outcome, Pack, PackSource, PeriodAccumulator,
-    PeriodTotals, Program, Table, Type, Value,
+    Accumulator, Column, CountModel, EntryView, Facts, ModelDef, ModelUnit, Outcome, Pack,
+    PackSource, PeriodAccumulator, PeriodTotals, Program, SpendModel, Table, Type, Value,
 };
 use rust_decimal::Decimal;
 
@@ -47,6 +47,10 @@ pub fn schema() -> BTreeMap<String, Type> {
         ("first_seen", Type::Date),
         ("credit_limit", Type::Decimal),
         ("tags", Type::List),
+        ("p_alive", Type::Decimal),
+        ("expected_purchases", Type::Decimal),
+        ("expected_spend", Type::Decimal),
+        ("clv", Type::Decimal),
     ])
 }
 
@@ -79,6 +83,9 @@ pub struct Customer {
     channel: Option<&'static str>,
     campaign: Option<&'static str>,
     credit_limit: Option<&'static str>,
+    /// The model's predictions, as the pipeline would supply them: p_alive,
+    /// expected_purchases, expected_spend, clv (none for a customer without purchases).
+    predicted: Option<[&'static str; 4]>,
 }
 
 impl Customer {
@@ -188,6 +195,16 @@ impl Customer {
             ("first_seen", Value::Null),
             ("credit_limit", self.credit_limit.map_or(Value::Null, vd)),
             ("tags", Value::List(Vec::new())),
+            ("p_alive", self.predicted.map_or(Value::Null, |p| vd(p[0]))),
+            (
+                "expected_purchases",
+                self.predicted.map_or(Value::Null, |p| vd(p[1])),
+            ),
+            (
+                "expected_spend",
+                self.predicted.map_or(Value::Null, |p| vd(p[2])),
+            ),
+            ("clv", self.predicted.map_or(Value::Null, |p| vd(p[3]))),
         ]
     }
 }
@@ -294,6 +311,7 @@ pub fn book() -> Vec<Customer> {
             region: Some("华东"),
             channel: fair,
             campaign: brand_week,
+            predicted: Some(["0.0500", "0.1000", "150000.00", "14285.71"]),
             ..Customer::new("c02")
         },
         Customer {
@@ -317,6 +335,7 @@ pub fn book() -> Vec<Customer> {
             cost_to_serve: "5000",
             region: Some("华北"),
             channel: fair,
+            predicted: Some(["0.2500", "0.6000", "31000.00", "17600.00"]),
             ..Customer::new("c03")
         },
         Customer {
@@ -346,6 +365,7 @@ pub fn book() -> Vec<Customer> {
             region: Some("华南"),
             channel: wechat,
             campaign: brand_week,
+            predicted: Some(["0.9500", "7.2000", "500.00", "3400.00"]),
             ..Customer::new("c04")
         },
         Customer {
@@ -357,6 +377,7 @@ pub fn book() -> Vec<Customer> {
             channel: wechat,
             campaign: brand_week,
             credit_limit: Some("1000"),
+            predicted: Some(["0.8000", "1.5000", "800.00", "1150.00"]),
             ..Customer::new("c05")
         },
         Customer {
@@ -372,6 +393,7 @@ pub fn book() -> Vec<Customer> {
             ],
             cogs: "3000",
             region: Some("华北"),
+            predicted: Some(["0.6000", "2.0000", "2000.00", "3800.00"]),
             ..Customer::new("c06")
         },
         Customer {
@@ -397,6 +419,7 @@ pub fn book() -> Vec<Customer> {
             channel: fair,
             campaign: brand_week,
             credit_limit: Some("40000"),
+            predicted: Some(["0.2000", "0.5000", "22000.00", "10500.00"]),
             ..Customer::new("c07")
         },
         Customer {
@@ -409,6 +432,7 @@ pub fn book() -> Vec<Customer> {
             cogs: "600",
             channel: wechat,
             campaign: new_year,
+            predicted: Some(["0.7000", "1.1000", "700.00", "740.00"]),
             ..Customer::new("c08")
         },
     ]
@@ -575,6 +599,14 @@ fn every_standard_rule_has_a_test() {
         "campaign_cac_above_limit",
         "campaign_roi_low",
         "campaign_off_budget",
+        "high_value_at_risk",
+        // predictive value
+        "clv_model",
+        "predicted_clv",
+        "predicted_clv_total",
+        "predicted_clv_by_lifecycle",
+        "expected_active_customers",
+        "expected_purchases_total",
     ]
     .into_iter()
     .collect();
@@ -981,10 +1013,15 @@ fn risk() {
     );
     assert_eq!(risk["c08"], "[refund-rate-high, refunds-exceed-purchases]");
     assert_eq!(risk["c04"], "[overdue-receivables]");
-    for id in ["c01", "c02", "c03", "c05", "c06"] {
+    // Churn risk: class A (c02, c03) with p_alive below 0.3 (0.05, 0.25); c07 (0.20) is
+    // class B.
+    assert_eq!(risk["c02"], "[churn-risk]");
+    assert_eq!(risk["c03"], "[churn-risk]");
+    for id in ["c01", "c05", "c06"] {
         assert_eq!(risk[id], "[]", "{id}");
     }
-    assert_eq!(sizes(outcome(), "risk")["(none)"], 5);
+    assert_eq!(sizes(outcome(), "risk")["(none)"], 3);
+    assert_eq!(sizes(outcome(), "risk")["churn-risk"], 2);
     assert_eq!(sizes(outcome(), "risk")["refund-rate-high"], 2);
     assert_eq!(sizes(outcome(), "risk")["overdue-receivables"], 2);
 }
@@ -1853,4 +1890,90 @@ fn net_revenue_by_channel_and_quarter() {
     assert_eq!(k["channel=抖音达人投放, quarter=2025-Q2"], "0.00");
     let total: Decimal = k.values().map(|v| dec(v)).sum();
     assert_eq!(total, dec("505300"));
+}
+
+// ---------------------------------------------------------------- predictive value
+
+#[test]
+fn clv_model() {
+    let program = standard_program();
+    let (name, model) = program.model().expect("the standard pack has a model");
+    assert_eq!(name, "clv_model");
+    assert_eq!(
+        *model,
+        ModelDef {
+            fit: CountModel::BgNbd,
+            spend: SpendModel::Auto,
+            unit: ModelUnit::Week,
+            calibration_end: None,
+            horizon_months: 12,
+            monthly_discount: dec("0.01"),
+        }
+    );
+    // The model's predictions are inputs the pack reads.
+    for output in ledgerlens_rules::MODEL_OUTPUTS {
+        if output != "expected_spend" {
+            assert!(program.inputs.contains(output), "{output}");
+        }
+    }
+}
+
+#[test]
+fn predicted_clv() {
+    assert_eq!(
+        column("predicted_clv"),
+        expect([
+            "null", "14285.71", "17600.00", "3400.00", "1150.00", "3800.00", "10500.00", "740.00"
+        ])
+    );
+}
+
+#[test]
+fn predicted_clv_total() {
+    // The customers with a prediction (not the lead c01).
+    assert_eq!(
+        kpi_of("predicted_clv_total"),
+        groups(&[("all", "51475.71")])
+    );
+}
+
+#[test]
+fn predicted_clv_by_lifecycle() {
+    // churned c02 + c07, regular c06 + c08; the lead c01 has no prediction: no group.
+    assert_eq!(
+        kpi_of("predicted_clv_by_lifecycle"),
+        groups(&[
+            ("lifecycle=active", "3400.00"),
+            ("lifecycle=churned", "24785.71"),
+            ("lifecycle=high-value", "17600.00"),
+            ("lifecycle=potential", "1150.00"),
+            ("lifecycle=regular", "4540.00"),
+        ])
+    );
+}
+
+#[test]
+fn expected_active_customers() {
+    // 0.05 + 0.25 + 0.95 + 0.8 + 0.6 + 0.2 + 0.7 = 3.55.
+    assert_eq!(
+        kpi_of("expected_active_customers"),
+        groups(&[("all", "3.6")])
+    );
+}
+
+#[test]
+fn expected_purchases_total() {
+    // 0.1 + 0.6 + 7.2 + 1.5 + 2 + 0.5 + 1.1.
+    assert_eq!(
+        kpi_of("expected_purchases_total"),
+        groups(&[("all", "13.0")])
+    );
+}
+
+#[test]
+fn high_value_at_risk() {
+    // c03 is high-value with p_alive 0.25; c02 (0.05) is churned already, c07 (0.20) too.
+    let rows = alerts(outcome(), "high_value_at_risk");
+    assert_eq!(rows.keys().collect::<Vec<_>>(), ["c03"], "{rows:?}");
+    assert_eq!(rows["c03"].0, "critical");
 }

@@ -1,0 +1,516 @@
+//! The pack's predictive model (a `model:` rule): purchase counts (BG/NBD or Pareto/NBD)
+//! and spend (Gamma-Gamma) fitted on every customer's purchases, its predictions supplied
+//! to the rules as the columns `p_alive`, `expected_purchases`, `expected_spend` and `clv`.
+//!
+//! The work is split in two so that the customer table's per-partition cache holds the
+//! expensive part: each partition summarizes its customers' purchases
+//! ([`summarize_partition`]: events, first and last event day, total of the repeat
+//! events, exact decimals), and one fit over all partitions' summaries then predicts
+//! ([`predict`]). Predictions are statistics (floats) converted to decimals: probabilities
+//! and expected purchases to 4 places, spend and CLV to the cent.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use ledgerlens_clv::{
+    clv, group, BgNbd, Discounting, FitOptions, GammaGamma, History, ParetoNbd, TimeUnit,
+    TransactionModel, DAYS_PER_MONTH,
+};
+use ledgerlens_model::EntryKind;
+use ledgerlens_rules::{Column, CountModel, ModelDef, ModelFit, ModelUnit, SpendModel};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
+
+/// The value of a purchase, if the entry is one: a `sale` of a known customer with an
+/// amount of zero or more (a free item is a purchase; returns, discounts and red-ink
+/// reversals are not). One definition for `clv` and for the pack's model.
+pub fn purchase_value(customer: &str, kind: EntryKind, amount: Decimal) -> Option<Decimal> {
+    (!customer.is_empty() && kind == EntryKind::Sale && !amount.is_sign_negative())
+        .then_some(amount)
+}
+
+/// The number of summary columns a partition contributes (see [`summarize_partition`]).
+pub(crate) const SUMMARY_COLUMNS: usize = 4;
+
+/// The calibration end a model uses in a run as of `as_of`: its own date, but never after
+/// the run's.
+pub(crate) fn calibration_end(def: &ModelDef, as_of: NaiveDate) -> NaiveDate {
+    def.calibration_end.map_or(as_of, |d| d.min(as_of))
+}
+
+/// A partition's purchase summaries, one row per customer (`rows` customers): purchase
+/// events (customer-days) up to `end`, the first and last event day, and the total value
+/// of the events after the first. `purchases` are (row, day, value) in any order.
+pub(crate) fn summarize_partition(
+    rows: usize,
+    mut purchases: Vec<(u32, NaiveDate, Decimal)>,
+    end: NaiveDate,
+) -> Vec<Column> {
+    purchases.retain(|p| p.1 <= end);
+    purchases.sort_unstable_by_key(|p| (p.0, p.1));
+    let mut events: Vec<Option<i64>> = vec![None; rows];
+    let mut first: Vec<Option<NaiveDate>> = vec![None; rows];
+    let mut last: Vec<Option<NaiveDate>> = vec![None; rows];
+    let mut repeat: Vec<Option<Decimal>> = vec![None; rows];
+    for (row, day, value) in purchases {
+        let r = row as usize;
+        if r >= rows {
+            continue;
+        }
+        match last[r] {
+            None => {
+                events[r] = Some(1);
+                first[r] = Some(day);
+                last[r] = Some(day);
+                repeat[r] = Some(Decimal::ZERO);
+            }
+            Some(l) => {
+                if l != day {
+                    events[r] = events[r].map(|n| n + 1);
+                    last[r] = Some(day);
+                }
+                // A purchase on the first day belongs to the first event, not a repeat.
+                if first[r] != Some(day) {
+                    repeat[r] = repeat[r].map(|t| t.saturating_add(value));
+                }
+            }
+        }
+    }
+    vec![
+        Column::Int(events),
+        Column::Date(first),
+        Column::Date(last),
+        Column::Decimal(repeat),
+    ]
+}
+
+/// A model's predictions over the whole table, and how it went.
+pub(crate) struct Prediction {
+    /// `p_alive`, `expected_purchases`, `expected_spend`, `clv` (as
+    /// [`ledgerlens_rules::MODEL_OUTPUTS`]).
+    pub columns: Vec<Column>,
+    /// The fit, when the purchase-count model could be fitted.
+    pub fit: Option<ModelFit>,
+    /// Problems: (code, message, customers affected).
+    pub problems: Vec<(&'static str, String, u64)>,
+}
+
+fn unit_of(u: ModelUnit) -> (TimeUnit, &'static str) {
+    match u {
+        ModelUnit::Day => (TimeUnit::Day, "day"),
+        ModelUnit::Week => (TimeUnit::Week, "week"),
+        ModelUnit::Month => (TimeUnit::Month, "month"),
+    }
+}
+
+/// Rounded for display and for the rules: `places` decimal places; `None` for a number
+/// that is not finite.
+fn decimal(x: f64, places: u32) -> Option<Decimal> {
+    let mut d = Decimal::from_f64(x)?.round_dp(places);
+    d.rescale(places);
+    Some(d)
+}
+
+/// The purchase-count model, fitted.
+enum Counts {
+    BgNbd(BgNbd),
+    ParetoNbd(ParetoNbd),
+}
+
+impl Counts {
+    fn model(&self) -> &dyn Predict {
+        match self {
+            Counts::BgNbd(m) => m,
+            Counts::ParetoNbd(m) => m,
+        }
+    }
+}
+
+/// The spend model as it came out.
+enum Spend {
+    GammaGamma(ledgerlens_clv::Fit<GammaGamma>),
+    Observed,
+    None,
+}
+
+/// What the predictions need of a transaction model, object-safe.
+trait Predict: Sync {
+    fn p_alive(&self, h: &History) -> Result<f64, ledgerlens_clv::Error>;
+    fn expected(&self, t: f64, h: &History) -> Result<f64, ledgerlens_clv::Error>;
+    fn clv_per_spend(&self, h: &History, d: &Discounting) -> Result<f64, ledgerlens_clv::Error>;
+}
+
+impl<M: TransactionModel + Sync> Predict for M {
+    fn p_alive(&self, h: &History) -> Result<f64, ledgerlens_clv::Error> {
+        TransactionModel::p_alive(self, h)
+    }
+    fn expected(&self, t: f64, h: &History) -> Result<f64, ledgerlens_clv::Error> {
+        self.expected_purchases(t, h)
+    }
+    fn clv_per_spend(&self, h: &History, d: &Discounting) -> Result<f64, ledgerlens_clv::Error> {
+        clv(self, h, 1.0, d)
+    }
+}
+
+/// Fits the model on the summary columns (`events`, `first`, `last`, `repeat` of every
+/// customer, as [`summarize_partition`] made them) and predicts for every customer with a
+/// purchase by `end`; the others get nulls.
+pub(crate) fn predict(
+    rule: &str,
+    def: &ModelDef,
+    end: NaiveDate,
+    summary: &[Column],
+) -> Prediction {
+    let rows = summary.first().map_or(0, Column::len);
+    let nulls = || -> Vec<Column> {
+        (0..ledgerlens_rules::MODEL_OUTPUTS.len())
+            .map(|_| Column::Decimal(vec![None; rows]))
+            .collect()
+    };
+    let (
+        [Column::Int(events), Column::Date(first), Column::Date(last), Column::Decimal(repeat)],
+        true,
+    ) = (summary, summary.iter().all(|c| c.len() == rows))
+    else {
+        return Prediction {
+            columns: nulls(),
+            fit: None,
+            problems: vec![(
+                "model.summary",
+                "the purchase summaries are malformed".into(),
+                0,
+            )],
+        };
+    };
+    let (unit, unit_name) = unit_of(def.unit);
+    let per_unit = 1.0 / unit.days();
+    // Each customer's history and mean repeat spend, if it bought by the end.
+    let histories: Vec<Option<(History, f64)>> = (0..rows)
+        .map(|i| {
+            let (Some(n), Some(f), Some(l), Some(total)) =
+                (events[i], first[i], last[i], repeat[i])
+            else {
+                return None;
+            };
+            let x = u32::try_from(n - 1).ok()?;
+            let span = |a: NaiveDate, b: NaiveDate| (b - a).num_days() as f64 * per_unit;
+            let mean = if x > 0 {
+                total.to_f64()? / f64::from(x)
+            } else {
+                0.0
+            };
+            Some((History::new(x, span(f, l), span(f, end)), mean))
+        })
+        .collect();
+    let customers = histories.iter().flatten().count() as u64;
+    let mut problems = Vec::new();
+    if !histories.iter().flatten().any(|(h, _)| h.frequency > 0) {
+        let why = if customers == 0 {
+            format!("no customer bought anything by {end} (the calibration end)")
+        } else {
+            format!("no customer bought on two days by {end} ({customers} bought once)")
+        };
+        problems.push((
+            "model.fit",
+            format!("{why}: the purchase-count model cannot be fitted; its predictions are null"),
+            customers,
+        ));
+        return Prediction {
+            columns: nulls(),
+            fit: None,
+            problems,
+        };
+    }
+    let options = FitOptions::default();
+    let fitted = group(histories.iter().flatten().map(|(h, _)| *h)).and_then(|patterns| {
+        Ok(match def.fit {
+            CountModel::BgNbd => {
+                let f = BgNbd::fit(&patterns, &options)?;
+                let p = f.params;
+                let params = [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)];
+                let identified = f.std_errors.is_some();
+                (
+                    Counts::BgNbd(p),
+                    "bgnbd",
+                    params,
+                    f.log_likelihood,
+                    identified,
+                )
+            }
+            CountModel::ParetoNbd => {
+                let f = ParetoNbd::fit(&patterns, &options)?;
+                let p = f.params;
+                let params = [("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)];
+                let identified = f.std_errors.is_some();
+                (
+                    Counts::ParetoNbd(p),
+                    "paretonbd",
+                    params,
+                    f.log_likelihood,
+                    identified,
+                )
+            }
+        })
+    });
+    let (counts, model_name, params, log_likelihood) = match fitted {
+        Ok((counts, name, params, ll, identified)) => {
+            if !identified {
+                problems.push((
+                    "model.identified",
+                    "the data do not pin the purchase-count model's parameters down (its \
+                     Hessian is not positive definite: too few customers or repeat \
+                     purchases); the predictions are uncertain"
+                        .into(),
+                    customers,
+                ));
+            }
+            (counts, name, params, ll)
+        }
+        Err(e) => {
+            problems.push((
+                "model.fit",
+                format!(
+                    "the purchase-count model could not be fitted: {e}; its predictions are null"
+                ),
+                customers,
+            ));
+            return Prediction {
+                columns: nulls(),
+                fit: None,
+                problems,
+            };
+        }
+    };
+    let gamma_gamma = || {
+        GammaGamma::fit(
+            histories
+                .iter()
+                .flatten()
+                .filter(|(h, m)| h.frequency > 0 && *m > 0.0)
+                .map(|(h, m)| (h.frequency, *m)),
+            &options,
+        )
+        .and_then(|f| {
+            // Refuses q <= 1 (an infinite mean spend) here, once, not per customer.
+            f.params.mean_spend()?;
+            Ok(f)
+        })
+    };
+    let spend = match def.spend {
+        SpendModel::Observed => Spend::Observed,
+        SpendModel::GammaGamma | SpendModel::Auto => match gamma_gamma() {
+            Ok(f) => Spend::GammaGamma(f),
+            Err(e) if def.spend == SpendModel::Auto => {
+                problems.push((
+                    "model.spend",
+                    format!("Gamma-Gamma could not be fitted ({e}); expected_spend is each customer's observed mean repeat spend instead"),
+                    customers,
+                ));
+                Spend::Observed
+            }
+            Err(e) => {
+                problems.push((
+                    "model.spend",
+                    format!("the Gamma-Gamma spend model could not be fitted: {e}; expected_spend and clv are null"),
+                    customers,
+                ));
+                Spend::None
+            }
+        },
+    };
+    // Observed spend of one-time buyers: the mean of every repeat purchase.
+    let (repeat_total, repeat_events) =
+        histories
+            .iter()
+            .flatten()
+            .fold((0.0, 0.0), |(t, n), (h, m)| {
+                let x = f64::from(h.frequency);
+                (t + m * x, n + x)
+            });
+    let population_mean = (repeat_events > 0.0).then(|| repeat_total / repeat_events);
+    let model = counts.model();
+    let horizon = f64::from(def.horizon_months) * DAYS_PER_MONTH / unit.days();
+    let discounting = Discounting {
+        months: def.horizon_months,
+        monthly_rate: def.monthly_discount.to_f64().unwrap_or(0.0),
+        unit,
+    };
+    // Customers share few histories: predict once per history.
+    type Key = (u32, u64, u64);
+    let mut per_history: FxHashMap<Key, Option<(f64, f64, f64)>> = FxHashMap::default();
+    let mut columns: Vec<Vec<Option<Decimal>>> = (0..4).map(|_| Vec::with_capacity(rows)).collect();
+    let mut failed = 0u64;
+    for h in &histories {
+        let Some((h, mean)) = h else {
+            columns.iter_mut().for_each(|c| c.push(None));
+            continue;
+        };
+        let key = (h.frequency, h.recency.to_bits(), h.age.to_bits());
+        let predicted = *per_history.entry(key).or_insert_with(|| {
+            let p = model.p_alive(h).ok()?;
+            let e = model.expected(horizon, h).ok()?;
+            let c = model.clv_per_spend(h, &discounting).ok()?;
+            Some((p, e, c))
+        });
+        let Some((p, e, c)) = predicted else {
+            failed += 1;
+            columns.iter_mut().for_each(|c| c.push(None));
+            continue;
+        };
+        let s = match &spend {
+            Spend::GammaGamma(f) => f.params.conditional_expected_spend(h.frequency, *mean).ok(),
+            Spend::Observed if h.frequency > 0 => Some(*mean),
+            Spend::Observed => population_mean,
+            Spend::None => None,
+        };
+        columns[0].push(decimal(p, 4));
+        columns[1].push(decimal(e, 4));
+        columns[2].push(s.and_then(|s| decimal(s, 2)));
+        columns[3].push(s.and_then(|s| decimal(s * c, 2)));
+    }
+    if failed > 0 {
+        problems.push((
+            "model.prediction",
+            "the model could not predict for these customers' histories; their predictions are null".into(),
+            failed,
+        ));
+    }
+    let round = |params: &[(&'static str, f64)]| -> BTreeMap<&'static str, Decimal> {
+        params
+            .iter()
+            .filter_map(|(n, v)| Some((*n, decimal(*v, 4)?)))
+            .collect()
+    };
+    let fit = ModelFit {
+        rule: rule.to_string(),
+        model: model_name,
+        unit: unit_name,
+        calibration_end: end,
+        customers,
+        parameters: round(&params),
+        log_likelihood: decimal(log_likelihood, 2).unwrap_or_default(),
+        spend_model: match spend {
+            Spend::GammaGamma(_) => "gammagamma",
+            Spend::Observed => "observed",
+            Spend::None => "none",
+        },
+        spend_customers: match &spend {
+            Spend::GammaGamma(f) => f.customers as u64,
+            _ => 0,
+        },
+        spend_parameters: match &spend {
+            Spend::GammaGamma(f) => round(&[
+                ("p", f.params.p),
+                ("q", f.params.q),
+                ("gamma", f.params.gamma),
+            ]),
+            _ => BTreeMap::new(),
+        },
+    };
+    Prediction {
+        columns: columns.into_iter().map(Column::Decimal).collect(),
+        fit: Some(fit),
+        problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_calibration_end_before_every_purchase_gives_nulls_and_a_reason() {
+        let purchases = vec![(0, day("2024-03-01"), Decimal::TEN)];
+        let summary = summarize_partition(2, purchases, day("2023-12-31"));
+        let def = ModelDef {
+            fit: CountModel::ParetoNbd,
+            spend: SpendModel::GammaGamma,
+            unit: ModelUnit::Day,
+            calibration_end: Some(day("2023-12-31")),
+            horizon_months: 6,
+            monthly_discount: Decimal::ZERO,
+        };
+        let p = predict("m", &def, day("2023-12-31"), &summary);
+        assert!(p.fit.is_none());
+        assert_eq!(p.problems.len(), 1);
+        assert!(
+            p.problems[0]
+                .1
+                .contains("no customer bought anything by 2023-12-31"),
+            "{:?}",
+            p.problems
+        );
+        assert_eq!(p.columns.len(), 4);
+        assert!(p
+            .columns
+            .iter()
+            .all(|c| c.len() == 2 && c.get(0) == ledgerlens_rules::Value::Null));
+    }
+
+    #[test]
+    fn purchases_are_summarized_by_customer_day() {
+        let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+        let purchases = vec![
+            (1, day("2024-03-01"), d("5")),
+            (0, day("2024-01-10"), d("10.50")),
+            (0, day("2024-01-10"), d("2.00")), // same day: the first event
+            (0, day("2024-02-01"), d("7")),
+            (0, day("2024-02-01"), d("1")),
+            (0, day("2024-03-05"), d("4")),
+            (0, day("2024-09-01"), d("100")), // after the end: not counted
+        ];
+        let cols = summarize_partition(3, purchases, day("2024-06-30"));
+        let text =
+            |c: &Column| -> Vec<String> { (0..c.len()).map(|i| c.get(i).to_string()).collect() };
+        assert_eq!(text(&cols[0]), ["3", "1", "null"]);
+        assert_eq!(text(&cols[1]), ["2024-01-10", "2024-03-01", "null"]);
+        assert_eq!(text(&cols[2]), ["2024-03-05", "2024-03-01", "null"]);
+        // Repeat events: 2024-02-01 (7 + 1) and 2024-03-05 (4).
+        assert_eq!(text(&cols[3]), ["12", "0", "null"]);
+    }
+
+    #[test]
+    fn a_purchase_is_a_non_negative_sale_of_a_known_customer() {
+        let ten = Decimal::TEN;
+        assert_eq!(purchase_value("c1", EntryKind::Sale, ten), Some(ten));
+        assert_eq!(
+            purchase_value("c1", EntryKind::Sale, Decimal::ZERO),
+            Some(Decimal::ZERO)
+        );
+        assert_eq!(purchase_value("c1", EntryKind::Sale, -ten), None);
+        assert_eq!(purchase_value("c1", EntryKind::Return, ten), None);
+        assert_eq!(purchase_value("", EntryKind::Sale, ten), None);
+    }
+
+    #[test]
+    fn one_time_buyers_only_give_null_predictions_and_a_reason() {
+        let n = 50;
+        let summary = vec![
+            Column::Int(vec![Some(1); n]),
+            Column::Date(vec![Some(day("2024-01-01")); n]),
+            Column::Date(vec![Some(day("2024-01-01")); n]),
+            Column::Decimal(vec![Some(Decimal::ZERO); n]),
+        ];
+        let def = ModelDef {
+            fit: CountModel::BgNbd,
+            spend: SpendModel::Auto,
+            unit: ModelUnit::Week,
+            calibration_end: None,
+            horizon_months: 12,
+            monthly_discount: Decimal::ZERO,
+        };
+        let p = predict("m", &def, day("2024-06-30"), &summary);
+        assert!(p.fit.is_none(), "{:?}", p.fit);
+        assert_eq!(p.problems.len(), 1, "{:?}", p.problems);
+        assert_eq!(p.problems[0].0, "model.fit");
+        assert!(p
+            .columns
+            .iter()
+            .all(|c| (0..n).all(|i| c.get(i) == ledgerlens_rules::Value::Null)));
+    }
+}
