@@ -18,11 +18,14 @@ pub struct GammaGamma {
     pub gamma: f64,
 }
 
-/// A repeat customer as the spend model sees it.
+/// Repeat customers with one (x, m_x), as the spend model sees them: ln m_x computed once,
+/// and how many customers share it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Spender {
     x: u32,
     mean: f64,
+    ln_mean: f64,
+    count: f64,
 }
 
 impl GammaGamma {
@@ -45,7 +48,12 @@ impl GammaGamma {
                 first_bad.get_or_insert((x, mean));
                 continue;
             }
-            spenders.push(Spender { x, mean });
+            spenders.push(Spender {
+                x,
+                mean,
+                ln_mean: mean.ln(),
+                count: 1.0,
+            });
         }
         if let Some((frequency, spend)) = first_bad {
             return Err(Error::BadSpend {
@@ -57,8 +65,16 @@ impl GammaGamma {
         if spenders.is_empty() {
             return Err(Error::NoRepeatCustomers);
         }
-        spenders.sort_by_key(|s| s.x);
         let customers = spenders.len() as f64;
+        // Customers with the same (x, m_x) are one term with a weight.
+        spenders.sort_unstable_by(|a, b| a.x.cmp(&b.x).then(a.mean.total_cmp(&b.mean)));
+        spenders.dedup_by(|next, kept| {
+            let same = next.x == kept.x && next.mean == kept.mean;
+            if same {
+                kept.count += next.count;
+            }
+            same
+        });
         let nll =
             |theta: &[f64; 3], grad: &mut [f64; 3]| neg_log_likelihood(theta, &spenders, grad);
         let opt = maximize(MODEL, [0.0; 3], customers, options, nll)?;
@@ -137,13 +153,13 @@ fn neg_log_likelihood(theta: &[f64; 3], spenders: &[Spender], grad: &mut [f64; 3
             dq = dg_pxq - dg_q + ln_gamma_;
         }
         let px = p * x;
-        let ln_m = s.mean.ln();
+        let (ln_m, w) = (s.ln_mean, s.count);
         let denom = gamma + x * s.mean;
         let ln_d = denom.ln();
-        ll += c + (px - 1.0) * ln_m - (px + q) * ln_d;
-        g[0] += dpx + x * (ln_m - ln_d);
-        g[1] += dq - ln_d;
-        g[2] += q / gamma - (px + q) / denom;
+        ll += w * (c + (px - 1.0) * ln_m - (px + q) * ln_d);
+        g[0] += w * (dpx + x * (ln_m - ln_d));
+        g[1] += w * (dq - ln_d);
+        g[2] += w * (q / gamma - (px + q) / denom);
     }
     for (i, v) in [p, q, gamma].iter().enumerate() {
         grad[i] = -g[i] * v;
@@ -157,10 +173,16 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
+        let spender = |x, mean: f64, count| Spender {
+            x,
+            mean,
+            ln_mean: mean.ln(),
+            count,
+        };
         let sp = [
-            Spender { x: 1, mean: 10.0 },
-            Spender { x: 1, mean: 30.0 },
-            Spender { x: 4, mean: 12.5 },
+            spender(1, 10.0, 1.0),
+            spender(1, 30.0, 2.0),
+            spender(4, 12.5, 1.0),
         ];
         let theta = [1.2, 0.9, 2.5];
         let mut g = [0.0; 3];
@@ -178,6 +200,33 @@ mod tests {
                 g[i]
             );
         }
+    }
+
+    #[test]
+    fn customers_sharing_x_and_spend_fit_as_one_weighted_term() {
+        let customers: Vec<(u32, f64)> = (0..300)
+            .map(|i| (1 + i % 4, 5.0 + f64::from(i % 7) * 3.0 + f64::from(i % 4)))
+            .collect();
+        let fit = GammaGamma::fit(customers.iter().copied(), &FitOptions::default()).unwrap();
+        assert_eq!(fit.customers, 300.0);
+        // The same customers, the likelihood summed one by one.
+        let mut sorted: Vec<Spender> = customers
+            .iter()
+            .map(|&(x, mean)| Spender {
+                x,
+                mean,
+                ln_mean: mean.ln(),
+                count: 1.0,
+            })
+            .collect();
+        sorted.sort_by_key(|s| s.x);
+        let theta = [fit.params.p.ln(), fit.params.q.ln(), fit.params.gamma.ln()];
+        let ll = -neg_log_likelihood(&theta, &sorted, &mut [0.0; 3]);
+        assert!(
+            (ll - fit.log_likelihood).abs() < 1e-9 * ll.abs(),
+            "{ll} vs {}",
+            fit.log_likelihood
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use ledgerlens_clv::{
 };
 use ledgerlens_model::EntryKind;
 use ledgerlens_rules::{Column, CountModel, ModelDef, ModelFit, ModelUnit, SpendModel};
+use rayon::prelude::*;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 use rustc_hash::FxHashMap;
@@ -104,9 +105,14 @@ fn unit_of(u: ModelUnit) -> (TimeUnit, &'static str) {
     }
 }
 
-/// Rounded for display and for the rules: `places` decimal places; `None` for a number
-/// that is not finite.
+/// Rounded for display and for the rules: `places` decimal places (half away from zero,
+/// of the float scaled by 10^places); `None` for a number that is not finite.
 fn decimal(x: f64, places: u32) -> Option<Decimal> {
+    let scaled = (x * 10f64.powi(places as i32)).round();
+    if scaled.is_finite() && scaled.abs() < 9.0e15 {
+        // Exact: an integer below 2^53, as a decimal with `places` places.
+        return Some(Decimal::new(scaled as i64, places));
+    }
     let mut d = Decimal::from_f64(x)?.round_dp(places);
     d.rescale(places);
     Some(d)
@@ -187,6 +193,7 @@ pub(crate) fn predict(
     let per_unit = 1.0 / unit.days();
     // Each customer's history and mean repeat spend, if it bought by the end.
     let histories: Vec<Option<(History, f64)>> = (0..rows)
+        .into_par_iter()
         .map(|i| {
             let (Some(n), Some(f), Some(l), Some(total)) =
                 (events[i], first[i], last[i], repeat[i])
@@ -222,6 +229,7 @@ pub(crate) fn predict(
             problems,
         };
     }
+    let t0 = std::time::Instant::now();
     let options = FitOptions::default();
     let fitted = group(histories.iter().flatten().map(|(h, _)| *h)).and_then(|patterns| {
         Ok(match def.fit {
@@ -297,6 +305,7 @@ pub(crate) fn predict(
             Ok(f)
         })
     };
+    let counts_fitted = t0.elapsed();
     let spend = match def.spend {
         SpendModel::Observed => Spend::Observed,
         SpendModel::GammaGamma | SpendModel::Auto => match gamma_gamma() {
@@ -329,6 +338,7 @@ pub(crate) fn predict(
                 (t + m * x, n + x)
             });
     let population_mean = (repeat_events > 0.0).then(|| repeat_total / repeat_events);
+    let spend_fitted = t0.elapsed();
     let model = counts.model();
     let horizon = f64::from(def.horizon_months) * DAYS_PER_MONTH / unit.days();
     let discounting = Discounting {
@@ -336,39 +346,62 @@ pub(crate) fn predict(
         monthly_rate: def.monthly_discount.to_f64().unwrap_or(0.0),
         unit,
     };
-    // Customers share few histories: predict once per history.
-    type Key = (u32, u64, u64);
-    let mut per_history: FxHashMap<Key, Option<(f64, f64, f64)>> = FxHashMap::default();
-    let mut columns: Vec<Vec<Option<Decimal>>> = (0..4).map(|_| Vec::with_capacity(rows)).collect();
-    let mut failed = 0u64;
-    for h in &histories {
-        let Some((h, mean)) = h else {
-            columns.iter_mut().for_each(|c| c.push(None));
-            continue;
-        };
-        let key = (h.frequency, h.recency.to_bits(), h.age.to_bits());
-        let predicted = *per_history.entry(key).or_insert_with(|| {
+    // Customers share few histories: predict once per distinct history, in parallel.
+    let key = |h: &History| (h.frequency, h.recency.to_bits(), h.age.to_bits());
+    let mut index: FxHashMap<(u32, u64, u64), u32> = FxHashMap::default();
+    let mut distinct: Vec<History> = Vec::new();
+    let slots: Vec<Option<u32>> = histories
+        .iter()
+        .map(|h| {
+            h.as_ref().map(|(h, _)| {
+                *index.entry(key(h)).or_insert_with(|| {
+                    distinct.push(*h);
+                    (distinct.len() - 1) as u32
+                })
+            })
+        })
+        .collect();
+    let per_history: Vec<Option<(f64, f64, f64)>> = distinct
+        .par_iter()
+        .map(|h| {
             let p = model.p_alive(h).ok()?;
             let e = model.expected(horizon, h).ok()?;
             let c = model.clv_per_spend(h, &discounting).ok()?;
             Some((p, e, c))
-        });
-        let Some((p, e, c)) = predicted else {
-            failed += 1;
-            columns.iter_mut().for_each(|c| c.push(None));
-            continue;
-        };
-        let s = match &spend {
-            Spend::GammaGamma(f) => f.params.conditional_expected_spend(h.frequency, *mean).ok(),
-            Spend::Observed if h.frequency > 0 => Some(*mean),
-            Spend::Observed => population_mean,
-            Spend::None => None,
-        };
-        columns[0].push(decimal(p, 4));
-        columns[1].push(decimal(e, 4));
-        columns[2].push(s.and_then(|s| decimal(s, 2)));
-        columns[3].push(s.and_then(|s| decimal(s * c, 2)));
-    }
+        })
+        .collect();
+    // Per customer: (p_alive, expected purchases, expected spend, CLV per unit of spend).
+    let values: Vec<Option<(f64, f64, Option<f64>, f64)>> = histories
+        .par_iter()
+        .zip(&slots)
+        .map(|(h, slot)| {
+            let ((h, mean), slot) = (h.as_ref()?, (*slot)?);
+            let (p, e, c) = per_history[slot as usize]?;
+            let s = match &spend {
+                Spend::GammaGamma(f) => {
+                    f.params.conditional_expected_spend(h.frequency, *mean).ok()
+                }
+                Spend::Observed if h.frequency > 0 => Some(*mean),
+                Spend::Observed => population_mean,
+                Spend::None => None,
+            };
+            Some((p, e, s, c))
+        })
+        .collect();
+    let failed = values
+        .iter()
+        .zip(&slots)
+        .filter(|(v, slot)| v.is_none() && slot.is_some())
+        .count() as u64;
+    let column = |f: &(dyn Fn(&(f64, f64, Option<f64>, f64)) -> Option<Decimal> + Sync)| {
+        Column::Decimal(values.par_iter().map(|v| v.as_ref().and_then(f)).collect())
+    };
+    let columns = vec![
+        column(&|v| decimal(v.0, 4)),
+        column(&|v| decimal(v.1, 4)),
+        column(&|v| v.2.and_then(|s| decimal(s, 2))),
+        column(&|v| v.2.and_then(|s| decimal(s * v.3, 2))),
+    ];
     if failed > 0 {
         problems.push((
             "model.prediction",
@@ -376,6 +409,14 @@ pub(crate) fn predict(
             failed,
         ));
     }
+    tracing::debug!(
+        customers,
+        histories = distinct.len(),
+        counts_fitted = ?counts_fitted,
+        spend_fitted = ?spend_fitted,
+        predicted = ?t0.elapsed(),
+        "model"
+    );
     let round = |params: &[(&'static str, f64)]| -> BTreeMap<&'static str, Decimal> {
         params
             .iter()
@@ -409,7 +450,7 @@ pub(crate) fn predict(
         },
     };
     Prediction {
-        columns: columns.into_iter().map(Column::Decimal).collect(),
+        columns,
         fit: Some(fit),
         problems,
     }
