@@ -133,6 +133,17 @@ impl Counts {
     }
 }
 
+/// One customer's predictions, as floats.
+struct Predicted {
+    p_alive: f64,
+    /// Expected purchases over the horizon.
+    expected: f64,
+    /// Expected spend per purchase, if the spend model gives one.
+    spend: Option<f64>,
+    /// The discounted value over the horizon per unit of spend.
+    clv_per_spend: f64,
+}
+
 /// The spend model as it came out.
 enum Spend {
     GammaGamma(ledgerlens_clv::Fit<GammaGamma>),
@@ -370,8 +381,7 @@ pub(crate) fn predict(
             Some((p, e, c))
         })
         .collect();
-    // Per customer: (p_alive, expected purchases, expected spend, CLV per unit of spend).
-    let values: Vec<Option<(f64, f64, Option<f64>, f64)>> = histories
+    let values: Vec<Option<Predicted>> = histories
         .par_iter()
         .zip(&slots)
         .map(|(h, slot)| {
@@ -385,7 +395,12 @@ pub(crate) fn predict(
                 Spend::Observed => population_mean,
                 Spend::None => None,
             };
-            Some((p, e, s, c))
+            Some(Predicted {
+                p_alive: p,
+                expected: e,
+                spend: s,
+                clv_per_spend: c,
+            })
         })
         .collect();
     let failed = values
@@ -393,14 +408,14 @@ pub(crate) fn predict(
         .zip(&slots)
         .filter(|(v, slot)| v.is_none() && slot.is_some())
         .count() as u64;
-    let column = |f: &(dyn Fn(&(f64, f64, Option<f64>, f64)) -> Option<Decimal> + Sync)| {
+    let column = |f: &(dyn Fn(&Predicted) -> Option<Decimal> + Sync)| {
         Column::Decimal(values.par_iter().map(|v| v.as_ref().and_then(f)).collect())
     };
     let columns = vec![
-        column(&|v| decimal(v.0, 4)),
-        column(&|v| decimal(v.1, 4)),
-        column(&|v| v.2.and_then(|s| decimal(s, 2))),
-        column(&|v| v.2.and_then(|s| decimal(s * v.3, 2))),
+        column(&|v| decimal(v.p_alive, 4)),
+        column(&|v| decimal(v.expected, 4)),
+        column(&|v| v.spend.and_then(|s| decimal(s, 2))),
+        column(&|v| v.spend.and_then(|s| decimal(s * v.clv_per_spend, 2))),
     ];
     if failed > 0 {
         problems.push((
