@@ -2277,8 +2277,8 @@ value: expected_spend
     for (name, want) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
         close(number(&model["spend_parameters"][name]), want, 2);
     }
-    let first = &doc["customers"][0];
-    assert_eq!(first["id"], "cdnow:0001");
+    let customers = doc["customers"].as_array().unwrap();
+    assert_eq!(customers[0]["id"], "cdnow:0001");
     let o = run(
         p,
         &[
@@ -2299,20 +2299,46 @@ value: expected_spend
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let scores = json(&o);
-    let score = &scores[0];
-    assert_eq!(score["customer"], "cdnow:0001");
-    for (column, of, places) in [
-        ("p_alive_of", "p_alive", 4),
-        ("expected_purchases_of", "expected_purchases", 4),
-        ("expected_spend_of", "expected_spend", 2),
-        ("predicted_clv", "clv", 2),
-    ] {
-        let want = score[of].as_f64().unwrap();
-        let got = number(&first[column]);
-        assert!(
-            (got - want).abs() <= 10f64.powi(-places) / 2.0 + 1e-9,
-            "{column}: {got} vs clv score {want}"
+    let scores = scores.as_array().unwrap();
+    // Both sorted by customer id; every customer's predictions agree (the pack summarizes
+    // purchases partition by partition, `clv score` over the whole store).
+    assert_eq!(scores.len(), customers.len());
+    // The summaries equal the published summary file (x, and t_x, T rounded to 0.01 week).
+    let published =
+        std::fs::read_to_string(repo("examples/cdnow/data/cdnow_customers_summary.csv")).unwrap();
+    for ((line, score), customer) in published.lines().skip(1).zip(scores).zip(customers) {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(
+            score["customer"],
+            format!("cdnow:{:04}", f[0].parse::<u32>().unwrap())
         );
+        assert_eq!(customer["id"], score["customer"]);
+        assert_eq!(
+            score["frequency"].as_u64().unwrap().to_string(),
+            f[1],
+            "{line}"
+        );
+        for (key, want) in [("recency", f[2]), ("age", f[3])] {
+            let got = score[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{key}: {score}"));
+            let want: f64 = want.parse().unwrap();
+            assert!((got - want).abs() <= 0.005 + 1e-9, "{line}: {key} {got}");
+        }
+        for (column, of, places) in [
+            ("p_alive_of", "p_alive", 4),
+            ("expected_purchases_of", "expected_purchases", 4),
+            ("expected_spend_of", "expected_spend", 2),
+            ("predicted_clv", "clv", 2),
+        ] {
+            let want = score[of].as_f64().unwrap();
+            let got = number(&customer[column]);
+            assert!(
+                (got - want).abs() <= 10f64.powi(-places) / 2.0 + 1e-9,
+                "{}: {column}: {got} vs clv score {want}",
+                score["customer"]
+            );
+        }
     }
     // Customers without a purchase by the calibration end: none here (every CDNOW
     // customer's first purchase is in the first quarter of 1997).
