@@ -642,6 +642,168 @@ fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// A Parquet file's column names and types (physical, logical) and its rows as fields.
+fn parquet_table(path: &Path) -> (Vec<(String, String)>, Vec<Vec<parquet::record::Field>>) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let fields = schema.root_schema().get_fields();
+    let columns = fields
+        .iter()
+        .map(|f| {
+            let ty = if f.is_primitive() {
+                format!(
+                    "{} {:?}",
+                    f.get_physical_type(),
+                    f.get_basic_info().logical_type_ref()
+                )
+            } else {
+                format!("group {:?}", f.get_basic_info().logical_type_ref())
+            };
+            (f.name().to_string(), ty)
+        })
+        .collect();
+    let rows = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .get_column_iter()
+                .map(|(_, f)| f.clone())
+                .collect()
+        })
+        .collect();
+    (columns, rows)
+}
+
+/// Whether a value read from Parquet is the JSON output's value: decimals equal as
+/// numbers, dates as their ISO text, lists element by element.
+fn same_value(field: &parquet::record::Field, json: &serde_json::Value) -> bool {
+    use parquet::record::{Field, ListAccessor};
+    use serde_json::Value as J;
+    match (field, json) {
+        (Field::Null, J::Null) => true,
+        (Field::Bool(a), J::Bool(b)) => a == b,
+        (Field::Long(a), J::Number(b)) => Some(*a) == b.as_i64(),
+        (Field::Str(a), J::String(b)) => a == b,
+        (Field::Date(days), J::String(b)) => {
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+            (epoch + chrono::Duration::days(i64::from(*days))).to_string() == *b
+        }
+        // A column of decimals holds its whole numbers as decimals too.
+        (Field::Decimal(d), J::String(_) | J::Number(_)) => {
+            let bytes = d.data();
+            let mut be = [if bytes[0] & 0x80 != 0 { 0xff } else { 0 }; 16];
+            be[16 - bytes.len()..].copy_from_slice(bytes);
+            let value = Decimal::from_i128_with_scale(i128::from_be_bytes(be), d.scale() as u32);
+            let want = match json {
+                J::Number(n) => n.as_i64().map(Decimal::from),
+                _ => json.as_str().and_then(|b| b.parse::<Decimal>().ok()),
+            };
+            want == Some(value)
+        }
+        (Field::ListInternal(list), J::Array(items)) => {
+            list.len() == items.len()
+                && (0..list.len()).all(|i| {
+                    list.get_string(i)
+                        .is_ok_and(|s| items[i].as_str() == Some(s.as_str()))
+                })
+        }
+        _ => false,
+    }
+}
+
+/// `run --out`'s Parquet files hold every value of the JSON output (`run.json`), with
+/// the CSV's column names (a KPI's `name` is `kpi`, an alert's `alert`, a KPI's group
+/// `key=value, ...` text) and row order, in typed columns; `actions.parquet` holds
+/// `actions.csv`.
+fn parquet_files_hold_the_json_values(
+    out: &Path,
+    result: &serde_json::Value,
+    actions: &[Vec<String>],
+) {
+    let mut types = std::collections::BTreeMap::new();
+    for table in [
+        "customers",
+        "segments",
+        "kpis",
+        "alerts",
+        "allocations",
+        "diagnostics",
+    ] {
+        let (columns, rows) = parquet_table(&out.join(format!("{table}.parquet")));
+        let want = result[table].as_array().unwrap();
+        assert_eq!(rows.len(), want.len(), "{table}.parquet: rows");
+        assert!(
+            !rows.is_empty(),
+            "{table}.parquet is empty: the test would not look"
+        );
+        for (row, want) in rows.iter().zip(want) {
+            let mut want = want.as_object().unwrap().clone();
+            // The CSV's (and Parquet's) names for the JSON's `name`.
+            if let Some(name) = want.remove("name") {
+                want.insert(if table == "kpis" { "kpi" } else { "alert" }.into(), name);
+            }
+            if table == "kpis" {
+                let group: Vec<String> = want["group"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                    .collect();
+                want.insert("group".into(), group.join(", ").into());
+            }
+            let mut names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+            names.sort_unstable();
+            assert_eq!(names, want.keys().map(String::as_str).collect::<Vec<_>>());
+            for ((name, _), field) in columns.iter().zip(row) {
+                assert!(
+                    same_value(field, &want[name]),
+                    "{table}.parquet: {name} is {field:?}, the JSON says {}",
+                    want[name]
+                );
+            }
+        }
+        for (name, ty) in columns {
+            types.insert(format!("{table}.{name}"), ty);
+        }
+    }
+    // Typed columns: counts are INT64, money is DECIMAL, texts are strings.
+    for (column, ty) in [
+        ("segments.customers", "INT64 None"),
+        ("segments.label", "BYTE_ARRAY Some(String)"),
+        (
+            "allocations.amount",
+            "INT64 Some(Decimal(DecimalType { scale: 2, precision: 18 }))",
+        ),
+        (
+            "customers.ltv",
+            "INT64 Some(Decimal(DecimalType { scale: 2, precision: 18 }))",
+        ),
+        ("customers.risk", "group Some(List)"),
+    ] {
+        assert_eq!(types[column], ty, "{column}");
+    }
+    let (columns, rows) = parquet_table(&out.join("actions.parquet"));
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["customer", "name", "phone", "channel", "region", "segment", "label", "action"]
+    );
+    assert_eq!(rows.len(), actions.len());
+    for (row, want) in rows.iter().zip(actions) {
+        for (field, want) in row.iter().zip(want) {
+            let want = if want.is_empty() {
+                serde_json::Value::Null
+            } else {
+                want.as_str().into()
+            };
+            assert!(same_value(field, &want), "{field:?} != {want}");
+        }
+    }
+}
+
 /// The published worked examples of finance-driven marketing, computed by the standard
 /// pack from the demo company's vouchers, CRM, spend sheet and budgets (the data is built
 /// so they hold: examples/demo-company/README.md, "Worked examples").
@@ -974,6 +1136,7 @@ fn standard_pack_runs_on_the_demo_company() {
     let mut sorted = actions.clone();
     sorted.sort_by(|a, b| a[0].cmp(&b[0]));
     assert_eq!(sorted, actions, "sorted by customer id");
+    parquet_files_hold_the_json_values(&out, &result, &actions);
 
     // Exit codes: a critical alert fired (a class-A customer churned).
     assert!(result["alerts"]
