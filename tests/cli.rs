@@ -2454,3 +2454,177 @@ fn report_on_the_demo_company_is_self_contained() {
     let again = std::fs::read_to_string(p.join("ledgerlens-report.html")).unwrap();
     assert_eq!(again, html);
 }
+
+// ---------------------------------------------------------------------------------------
+// The HTML report in a real browser.
+
+/// Debian's chromium (`LEDGERLENS_CHROMIUM` names another), if installed.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("LEDGERLENS_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// Runs headless chromium on `page` with `args`, stdout and stderr into files in `dir`
+/// (a page's DOM is larger than a pipe holds); returns (stdout, stderr).
+fn headless(
+    chromium: &Path,
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+    page: &Path,
+) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let (out, err) = (
+        dir.join(format!("{name}.out")),
+        dir.join(format!("{name}.err")),
+    );
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium {args:?} did not finish in 90 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (out, err) = (
+        std::fs::read_to_string(out).unwrap(),
+        std::fs::read_to_string(err).unwrap(),
+    );
+    assert!(status.success(), "chromium {args:?}: {status}\n{err}");
+    (out, err)
+}
+
+/// The demo's report, opened in headless Chromium as a reader would: every chart section
+/// is an SVG with drawn shapes in the browser's DOM, the browser logged no console message
+/// (the report has no scripts: any message is an error, such as an SVG attribute it could
+/// not parse), and a screenshot is saved into target/tmp/report-demo.png. Without
+/// chromium the test is skipped, except under CI, where chromium is part of the setup
+/// (`.ci/run` installs it).
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but /usr/bin/chromium is missing: .ci/run installs it (apt-get install chromium fonts-noto-cjk)"
+        );
+        eprintln!("skipped: no chromium (/usr/bin/chromium); install it with `apt-get install chromium fonts-noto-cjk`, or set LEDGERLENS_CHROMIUM");
+        return;
+    };
+    let (_tmp, p) = demo_project();
+    let page = p.join("ledgerlens-report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-demo");
+    std::fs::create_dir_all(&out).unwrap();
+
+    let (dom, log) = headless(&chromium, &out, "dom", &["--dump-dom"], &page);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    assert!(dom.contains("星河优选 (demo)"), "the DOM is not the report");
+    // Every SVG of the file is in the DOM, and every chart section has one with shapes.
+    assert_eq!(dom.matches("<svg").count(), html.matches("<svg").count());
+    let mut charts = Vec::new();
+    for part in dom.split("<section id=\"").skip(1) {
+        let (id, rest) = part.split_once('"').unwrap();
+        if !rest.starts_with(" class=\"chart\"") {
+            continue;
+        }
+        let body = rest.split("</section>").next().unwrap();
+        let svgs: Vec<&str> = body.split("<svg").skip(1).collect();
+        assert!(!svgs.is_empty(), "chart {id} has no SVG");
+        for svg in svgs {
+            let svg = svg.split("</svg>").next().unwrap();
+            let shapes = [
+                "<rect",
+                "<path",
+                "<line",
+                "<polyline",
+                "<circle",
+                "<polygon",
+            ]
+            .iter()
+            .map(|s| svg.matches(s).count())
+            .sum::<usize>();
+            assert!(shapes > 0, "an SVG of chart {id} draws nothing");
+        }
+        charts.push(id);
+    }
+    for id in [
+        "segments",
+        "whale",
+        "marketing",
+        "budget",
+        "trends",
+        "ageing",
+    ] {
+        assert!(charts.contains(&id), "chart {id} not among {charts:?}");
+    }
+
+    let shot = out.join("report-demo.png");
+    let _ = std::fs::remove_file(&shot);
+    let (_, log) = headless(
+        &chromium,
+        &out,
+        "screenshot",
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,3200",
+            "--hide-scrollbars",
+        ],
+        &page,
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        shot.display()
+    );
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 3200), "screenshot size");
+    assert!(
+        png.len() > 50_000,
+        "a blank screenshot? {} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
