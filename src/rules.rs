@@ -125,9 +125,14 @@ pub fn run(
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let bar = crate::progress::spinner(format!("running pack {}", program.name));
-    let ran =
-        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs);
+    let (bar, progress) = crate::progress::partitions(format!("running pack {}", program.name));
+    let ran = ledgerlens_pipeline::run_pack_with_progress(
+        &store,
+        &program,
+        as_of,
+        ledgerlens_rules::Keep::Outputs,
+        &progress,
+    );
     bar.finish_and_clear();
     let (outcome, _) = ran?;
     if let Some(dir) = opts.out_dir {
