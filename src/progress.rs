@@ -33,10 +33,14 @@ pub fn bar(
     bar
 }
 
-/// A bar over the partitions of a rule run, and the hook that moves it (`done`
+/// A bar over the `total` partitions of a rule run, and the hook that moves it (`done`
 /// partitions of `total`; the rules' evaluation follows the last one).
-pub fn partitions(message: String) -> (ProgressBar, impl Fn(usize, usize) + Sync) {
-    let bar = bar(format!("{message}: customer table"), 0, false);
+pub fn partitions(message: String, total: u32) -> (ProgressBar, impl Fn(usize, usize) + Sync) {
+    let bar = bar(
+        format!("{message}: customer table"),
+        u64::from(total),
+        false,
+    );
     let hook = {
         let bar = bar.clone();
         move |done: usize, total: usize| {

@@ -67,7 +67,8 @@ pub fn run(ctx: &Context, opts: &Options<'_>) -> anyhow::Result<PathBuf> {
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let (bar, progress) = crate::progress::partitions(format!("running pack {}", program.name));
+    let (bar, progress) =
+        crate::progress::partitions(format!("running pack {}", program.name), store.partitions());
     let ran = ledgerlens_pipeline::run_pack_with_progress(&store, &program, as_of, KEEP, &progress);
     bar.finish_and_clear();
     let (outcome, _) = ran?;

@@ -125,7 +125,8 @@ pub fn run(
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let (bar, progress) = crate::progress::partitions(format!("running pack {}", program.name));
+    let (bar, progress) =
+        crate::progress::partitions(format!("running pack {}", program.name), store.partitions());
     let ran = ledgerlens_pipeline::run_pack_with_progress(
         &store,
         &program,
