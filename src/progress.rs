@@ -10,7 +10,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A bar of `total` steps saying `message`: `{msg} [=====>    ] 512/1024 3s`; with
+/// A bar of `total` steps saying `message`: `[=====>    ] 512/1024 3s message`; with
 /// `bytes`, the counts are shown as sizes (`1.2 MiB/40.0 MiB`).
 pub fn bar(
     message: impl Into<std::borrow::Cow<'static, str>>,
@@ -23,7 +23,8 @@ pub fn bar(
     } else {
         "{pos}/{len}"
     };
-    let template = format!("{{msg}} [{{bar:30}}] {counts} {{elapsed}}");
+    // The message last, cut to the terminal's width, so a long file name never wraps.
+    let template = format!("[{{bar:30}}] {counts} {{elapsed}} {{wide_msg}}");
     bar.set_style(
         ProgressStyle::with_template(&template)
             .map(|s| s.progress_chars("=> "))
