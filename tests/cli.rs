@@ -2447,6 +2447,29 @@ fn report_on_the_demo_company_is_self_contained() {
         assert!(html.contains(&format!("<section class=\"customer\" id=\"c{n}\">")));
     }
     assert!(html.contains("crm:CRM00049"));
+    // Each listed customer's section says why it has each segment label (the explain
+    // trace): the top customer is high-value because that rule held, the ones before it
+    // did not, and the inputs they read are shown.
+    for section in html.split("<section class=\"customer\"").skip(1) {
+        let section = section.split("</section>").next().unwrap();
+        assert!(section.contains("<details class=\"trace\">"), "{section}");
+        assert!(section.contains("<p><b>lifecycle</b> = "), "{section}");
+    }
+    let first = html
+        .split("<section class=\"customer\" id=\"c1\">")
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(
+        first.contains("<p><b>lifecycle</b> = high-value"),
+        "{first}"
+    );
+    assert!(
+        first.contains("<li><code>recency_days &gt; params.churn_days -&gt; churned</code> =&gt; did not hold<br><span class=\"muted\">inputs: params.churn_days = 180, recency_days = "),
+        "{first}"
+    );
     // The same data renders the same bytes; the default file is in the project folder.
     let o = at(&p, &["report"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
