@@ -225,14 +225,17 @@ pub fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
     })
 }
 
+/// A KPI's group as one text: `channel=微信广告, quarter=2025-Q3` (empty: all customers).
+fn group_text(group: &[(String, String)]) -> String {
+    let keys: Vec<String> = group.iter().map(|(a, b)| format!("{a}={b}")).collect();
+    keys.join(", ")
+}
+
 /// KPI values as a flat listing: the group as `key=value, ...` in one column.
 pub fn kpi_listing<'k>(kpis: impl IntoIterator<Item = &'k KpiValue>) -> Listing<'static> {
     let rows = kpis
         .into_iter()
-        .map(|k| {
-            let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
-            json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
-        })
+        .map(|k| json!({"kpi": k.kpi, "group": group_text(&k.group), "value": k.value, "unit": k.unit}))
         .collect();
     Listing {
         columns: vec!["kpi", "group", "value", "unit"],
@@ -341,7 +344,7 @@ fn write(
     Ok(())
 }
 
-/// `run --out DIR`: the result as run.json, and one CSV per table.
+/// `run --out DIR`: the result as run.json, and one CSV and one Parquet file per table.
 fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = |name: &str| -> anyhow::Result<std::fs::File> {
@@ -429,14 +432,7 @@ fn parquet_tables(
             "kpis",
             vec![
                 Column::texts("kpi", kpis.iter().map(|k| Some(&k.kpi))),
-                Column::texts(
-                    "group",
-                    kpis.iter().map(|k| {
-                        let group: Vec<String> =
-                            k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
-                        Some(group.join(", "))
-                    }),
-                ),
+                Column::texts("group", kpis.iter().map(|k| Some(group_text(&k.group)))),
                 Column::values("value", None, kpis.iter().map(|k| k.value.clone())),
                 Column::texts("unit", kpis.iter().map(|k| k.unit.as_ref())),
             ],
