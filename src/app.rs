@@ -426,15 +426,23 @@ pub fn ingest(
     }
     let adapters = adapters();
     let chart = ChartOfAccounts::new(&config.accounts);
-    let bar = crate::progress::spinner("ingest");
+    // The bar counts the files' bytes, file by file (an exec source's output counts none).
+    let size = |file: &Option<PathBuf>| {
+        file.as_ref()
+            .and_then(|f| std::fs::metadata(f).ok())
+            .map_or(0, |m| m.len())
+    };
+    let total = work.iter().map(|(file, _)| size(file)).sum();
+    let bar = crate::progress::bar("ingest", total, true);
     let mut reports = Vec::new();
     for (file, source) in work {
         let name = match &file {
             Some(file) => display_name(project, file),
             None => format!("{}:{}", source.adapter, source.name),
         };
-        bar.set_message(format!("{name}: reading"));
-        let progress = |rows: u64| bar.set_message(format!("{name}: {rows} rows"));
+        let bytes = size(&file);
+        bar.set_message(format!("ingest {name}: reading"));
+        let progress = |rows: u64| bar.set_message(format!("ingest {name}: {rows} rows"));
         let ingest = Ingest {
             adapters: &adapters,
             chart: &chart,
@@ -464,6 +472,7 @@ pub fn ingest(
             }
         };
         reports.push(report);
+        bar.inc(bytes);
     }
     bar.finish_and_clear();
     if reports.is_empty() {

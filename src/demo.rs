@@ -92,7 +92,8 @@ pub fn run(out: &mut dyn Write, format: Format, dir: Option<&Path>) -> anyhow::R
     let merges = store.merges()?;
     // The project's client pack (extends the standard pack) over the ledgers.
     let program = crate::rules::load(Some(&ctx), None)?;
-    let (outcome, _) = ledgerlens_pipeline::run_pack(&store, &program, as_of, crate::report::KEEP)?;
+    let (outcome, _) =
+        ledgerlens_pipeline::run_pack(&store, &program, as_of, crate::report::keep(&store)?)?;
     // The report: in the kept project, else beside the system's temporary files (the
     // temporary project is removed on exit).
     let report = match dir {

@@ -4,6 +4,7 @@ mod app;
 mod cli;
 mod clv;
 mod demo;
+mod export;
 mod identity;
 mod init;
 mod output;

@@ -25,10 +25,9 @@ const PROFIT_MEASURES: [&str; 2] = ["net_profit", "profit"];
 /// The net revenue measure summed per segment label.
 const REVENUE_MEASURE: &str = "net_revenue";
 
-/// Columns a report keeps from a run besides segments and per-customer KPIs: the
-/// measures above and what a customer's detail shows, when the pack has them (each kept
-/// column costs memory on large tables: about 50 MB per decimal column at 2.36M customers).
-pub const KEEP: Keep = Keep::OutputsAnd(&[
+/// Columns a report shows besides segments and per-customer KPIs: the measures above and
+/// what a customer's detail shows, when the pack has them.
+const SHOWN: &[&str] = &[
     "net_profit",
     "profit",
     "net_revenue",
@@ -39,7 +38,30 @@ pub const KEEP: Keep = Keep::OutputsAnd(&[
     "refund_rate",
     "channel",
     "region",
-]);
+];
+
+/// What a large run keeps: the outputs and [`SHOWN`] (each kept column costs memory on
+/// large tables: about 50 MB per decimal column at 2.36M customers).
+const KEEP: Keep = Keep::OutputsAnd(SHOWN);
+
+/// Up to this many customers, the report keeps every column of the run, so that the
+/// listed customers' sections show why they have each segment label (the explain trace);
+/// above it, the sections show their labels and values only.
+pub const TRACE_LIMIT: u64 = 100_000;
+
+/// What a report's run keeps, for the number of customers in the store: everything (for
+/// the traces) up to [`TRACE_LIMIT`], else [`KEEP`].
+pub fn keep(store: &ledgerlens_store::Store) -> anyhow::Result<Keep> {
+    Ok(if traced(store.stats()?.customers) {
+        Keep::All
+    } else {
+        KEEP
+    })
+}
+
+fn traced(customers: u64) -> bool {
+    customers <= TRACE_LIMIT
+}
 
 /// Customers listed at each end (top and bottom by profit).
 const LISTED: usize = 20;
@@ -67,8 +89,10 @@ pub fn run(ctx: &Context, opts: &Options<'_>) -> anyhow::Result<PathBuf> {
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let bar = crate::progress::spinner(format!("running pack {}", program.name));
-    let ran = ledgerlens_pipeline::run_pack(&store, &program, as_of, KEEP);
+    let (bar, progress) =
+        crate::progress::partitions(format!("running pack {}", program.name), store.partitions());
+    let keep = keep(&store)?;
+    let ran = ledgerlens_pipeline::run_pack_with_progress(&store, &program, as_of, keep, &progress);
     bar.finish_and_clear();
     let (outcome, _) = ran?;
     let path = opts
@@ -90,7 +114,7 @@ pub fn title(ctx: &Context) -> String {
         .unwrap_or_default()
 }
 
-/// Builds the report of an outcome (run with [`KEEP`]) and writes it to `path`, whole
+/// Builds the report of an outcome (run with [`keep`]) and writes it to `path`, whole
 /// (a temporary file renamed into place).
 pub fn write(
     path: &Path,
@@ -214,8 +238,14 @@ fn build(
             let (top, bottom) = report::extremes(&rows, LISTED);
             tracing::debug!(elapsed = ?started.elapsed(), "top and bottom customers");
             let overlay = ledgerlens_pipeline::Overlay::load(store)?;
+            let traced = traced(stats.customers);
             let mut describe = |i: usize| -> anyhow::Result<report::CustomerDetail> {
-                detail(store, &overlay, program, table, table_rows[i], rows[i].1)
+                let row = table_rows[i];
+                let mut detail = detail(store, &overlay, program, table, row, rows[i].1)?;
+                if traced {
+                    detail.trace = trace(program, outcome, row);
+                }
+                Ok(detail)
             };
             let top = top
                 .into_iter()
@@ -387,11 +417,18 @@ fn detail(
         .filter(|(_, k)| *k == Kind::Segment)
         .map(|(n, _)| n)
         .collect();
+    let outputs: std::collections::BTreeSet<&str> = program
+        .customer_columns()
+        .filter(|(_, k)| matches!(k, Kind::Segment | Kind::Kpi))
+        .map(|(n, _)| n)
+        .collect();
     let mut labels = Vec::new();
     let mut values = Vec::new();
-    // The table's schema still names dropped columns; those have no column.
+    // The outputs and the columns shown, whatever else the run kept. The table's schema
+    // still names dropped columns; those have no column.
     let mut columns: Vec<(&str, &Column)> = table
         .schema()
+        .filter(|(n, _)| outputs.contains(n) || SHOWN.contains(n))
         .filter_map(|(n, _)| table.column(n).map(|c| (n, c)))
         .collect();
     columns.sort_unstable_by_key(|(n, _)| *n);
@@ -409,5 +446,37 @@ fn detail(
         profit: Some(profit),
         labels,
         values,
+        trace: Vec::new(),
     })
+}
+
+/// Why the customer at `row` has each segment label: the segments' explanations (the
+/// outcome must keep every column: [`keep`]).
+fn trace(program: &Program, outcome: &Outcome, row: usize) -> Vec<report::Trace> {
+    program
+        .explain(outcome, row, None)
+        .into_iter()
+        .filter(|e| e.kind == Kind::Segment)
+        .map(|e| report::Trace {
+            rule: e.rule,
+            value: label(e.value).join(", "),
+            action: e.action,
+            steps: e
+                .steps
+                .into_iter()
+                .map(|s| report::TraceStep {
+                    what: s.what,
+                    result: s.result,
+                    inputs: s
+                        .inputs
+                        .into_iter()
+                        .map(|(k, v)| match v {
+                            Value::Null => (k, "null".to_string()),
+                            v => (k, text(&v)),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
 }

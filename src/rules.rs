@@ -125,9 +125,15 @@ pub fn run(
         Some(d) => d,
         None => data_as_of(&store)?,
     };
-    let bar = crate::progress::spinner(format!("running pack {}", program.name));
-    let ran =
-        ledgerlens_pipeline::run_pack(&store, &program, as_of, ledgerlens_rules::Keep::Outputs);
+    let (bar, progress) =
+        crate::progress::partitions(format!("running pack {}", program.name), store.partitions());
+    let ran = ledgerlens_pipeline::run_pack_with_progress(
+        &store,
+        &program,
+        as_of,
+        ledgerlens_rules::Keep::Outputs,
+        &progress,
+    );
     bar.finish_and_clear();
     let (outcome, _) = ran?;
     if let Some(dir) = opts.out_dir {
@@ -140,10 +146,16 @@ pub fn run(
         .is_some_and(|level| outcome.alerts.iter().any(|a| a.level >= level)))
 }
 
-/// The per-customer results: id, then every segment and per-customer KPI, rows sorted by
-/// customer id.
-fn customer_rows(program: &Program, outcome: &Outcome) -> (Vec<String>, Vec<serde_json::Value>) {
-    let columns: Vec<&str> = program
+/// The table's rows sorted by customer id.
+fn id_order(table: &ledgerlens_rules::Table) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..table.len()).collect();
+    order.sort_unstable_by(|&a, &b| table.ids()[a].cmp(&table.ids()[b]));
+    order
+}
+
+/// The names of the per-customer results: every segment and per-customer KPI.
+fn result_columns(program: &Program) -> Vec<&str> {
+    program
         .customer_columns()
         .filter(|(_, kind)| {
             matches!(
@@ -152,12 +164,16 @@ fn customer_rows(program: &Program, outcome: &Outcome) -> (Vec<String>, Vec<serd
             )
         })
         .map(|(n, _)| n)
-        .collect();
+        .collect()
+}
+
+/// The per-customer results: id, then every segment and per-customer KPI, rows sorted by
+/// customer id.
+fn customer_rows(program: &Program, outcome: &Outcome) -> (Vec<String>, Vec<serde_json::Value>) {
+    let columns = result_columns(program);
     let table = &outcome.table;
-    let mut order: Vec<usize> = (0..table.len()).collect();
-    order.sort_unstable_by(|&a, &b| table.ids()[a].cmp(&table.ids()[b]));
     let cols: Vec<_> = columns.iter().map(|c| table.column(c)).collect();
-    let rows = order
+    let rows = id_order(table)
         .into_iter()
         .map(|row| {
             let mut m = Map::new();
@@ -210,14 +226,17 @@ pub fn document(program: &Program, outcome: &Outcome) -> serde_json::Value {
     })
 }
 
+/// A KPI's group as one text: `channel=微信广告, quarter=2025-Q3` (empty: all customers).
+fn group_text(group: &[(String, String)]) -> String {
+    let keys: Vec<String> = group.iter().map(|(a, b)| format!("{a}={b}")).collect();
+    keys.join(", ")
+}
+
 /// KPI values as a flat listing: the group as `key=value, ...` in one column.
 pub fn kpi_listing<'k>(kpis: impl IntoIterator<Item = &'k KpiValue>) -> Listing<'static> {
     let rows = kpis
         .into_iter()
-        .map(|k| {
-            let group: Vec<String> = k.group.iter().map(|(a, b)| format!("{a}={b}")).collect();
-            json!({"kpi": k.kpi, "group": group.join(", "), "value": k.value, "unit": k.unit})
-        })
+        .map(|k| json!({"kpi": k.kpi, "group": group_text(&k.group), "value": k.value, "unit": k.unit}))
         .collect();
     Listing {
         columns: vec!["kpi", "group", "value", "unit"],
@@ -354,7 +373,7 @@ fn write(
     Ok(())
 }
 
-/// `run --out DIR`: the result as run.json, and one CSV per table.
+/// `run --out DIR`: the result as run.json, and one CSV and one Parquet file per table.
 fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = |name: &str| -> anyhow::Result<std::fs::File> {
@@ -387,7 +406,110 @@ fn write_dir(dir: &Path, program: &Program, outcome: &Outcome) -> anyhow::Result
         &outcome.diagnostics,
     )?
     .write(&mut file("diagnostics.csv")?, Format::Csv)?;
+    let started = std::time::Instant::now();
+    let mut bytes = 0;
+    for (name, columns) in parquet_tables(program, outcome) {
+        bytes += crate::export::write(&dir.join(format!("{name}.parquet")), &columns)?;
+    }
+    tracing::debug!(
+        "parquet: result tables written in {:.0?} ({bytes} bytes)",
+        started.elapsed()
+    );
     Ok(())
+}
+
+/// The result tables as typed columns for Parquet, named like the CSV files (plus
+/// `allocations`), with the CSV files' columns and row order.
+fn parquet_tables(
+    program: &Program,
+    outcome: &Outcome,
+) -> Vec<(&'static str, Vec<crate::export::Column>)> {
+    use crate::export::Column;
+    let table = &outcome.table;
+    let order = id_order(table);
+    let mut customers = vec![Column::texts(
+        "id",
+        order.iter().map(|&r| Some(table.ids()[r].as_str())),
+    )];
+    for name in result_columns(program) {
+        let column = table.column(name);
+        customers.push(Column::values(
+            name,
+            column.map(|c| c.ty()),
+            order
+                .iter()
+                .map(|&r| column.map_or(Value::Null, |c| c.get(r))),
+        ));
+    }
+    let segments = &outcome.segments;
+    let kpis = &outcome.kpis;
+    let alerts = &outcome.alerts;
+    let allocations = &outcome.allocations;
+    let diagnostics = &outcome.diagnostics;
+    vec![
+        ("customers", customers),
+        (
+            "segments",
+            vec![
+                Column::texts("segment", segments.iter().map(|s| Some(&s.segment))),
+                Column::texts("label", segments.iter().map(|s| Some(&s.label))),
+                Column::counts("customers", segments.iter().map(|s| s.customers)),
+                Column::texts("action", segments.iter().map(|s| s.action.as_ref())),
+            ],
+        ),
+        (
+            "kpis",
+            vec![
+                Column::texts("kpi", kpis.iter().map(|k| Some(&k.kpi))),
+                Column::texts("group", kpis.iter().map(|k| Some(group_text(&k.group)))),
+                Column::values("value", None, kpis.iter().map(|k| k.value.clone())),
+                Column::texts("unit", kpis.iter().map(|k| k.unit.as_ref())),
+            ],
+        ),
+        (
+            "alerts",
+            vec![
+                Column::texts("alert", alerts.iter().map(|a| Some(&a.alert))),
+                Column::texts("subject", alerts.iter().map(|a| Some(&a.subject))),
+                Column::texts("level", alerts.iter().map(|a| Some(a.level.name()))),
+                Column::values("value", None, alerts.iter().map(|a| a.value.clone())),
+                Column::texts("threshold", alerts.iter().map(|a| Some(&a.threshold))),
+                Column::texts("kpi", alerts.iter().map(|a| a.kpi.as_ref())),
+            ],
+        ),
+        (
+            "allocations",
+            vec![
+                Column::texts(
+                    "allocation",
+                    allocations.iter().map(|a| Some(&a.allocation)),
+                ),
+                Column::texts("pool", allocations.iter().map(|a| Some(&a.pool))),
+                Column::decimals("amount", allocations.iter().map(|a| Some(a.amount))),
+                Column::decimals("allocated", allocations.iter().map(|a| Some(a.allocated))),
+                Column::decimals(
+                    "unallocated",
+                    allocations.iter().map(|a| Some(a.unallocated)),
+                ),
+                Column::counts("customers", allocations.iter().map(|a| a.customers)),
+                Column::decimals(
+                    "unused_capacity",
+                    allocations.iter().map(|a| a.unused_capacity),
+                ),
+            ],
+        ),
+        (
+            "diagnostics",
+            vec![
+                Column::texts("rule", diagnostics.iter().map(|d| Some(&d.rule))),
+                Column::texts("code", diagnostics.iter().map(|d| Some(d.code))),
+                Column::counts("count", diagnostics.iter().map(|d| d.count)),
+                Column::texts("message", diagnostics.iter().map(|d| Some(&d.message))),
+                Column::texts("example", diagnostics.iter().map(|d| Some(&d.example))),
+                Column::texts("at", diagnostics.iter().map(|d| Some(&d.at))),
+            ],
+        ),
+    ]
 }
 
 /// One row of the CRM action list.
@@ -478,7 +600,22 @@ fn write_actions(
         ],
         &rows,
     )?
-    .write(&mut std::io::BufWriter::new(file), Format::Csv)
+    .write(&mut std::io::BufWriter::new(file), Format::Csv)?;
+    use crate::export::Column;
+    crate::export::write(
+        &dir.join("actions.parquet"),
+        &[
+            Column::texts("customer", rows.iter().map(|r| Some(r.customer))),
+            Column::texts("name", rows.iter().map(|r| r.name)),
+            Column::texts("phone", rows.iter().map(|r| r.phone)),
+            Column::texts("channel", rows.iter().map(|r| r.channel)),
+            Column::texts("region", rows.iter().map(|r| r.region)),
+            Column::texts("segment", rows.iter().map(|r| Some(r.segment))),
+            Column::texts("label", rows.iter().map(|r| Some(r.label))),
+            Column::texts("action", rows.iter().map(|r| Some(r.action))),
+        ],
+    )?;
+    Ok(())
 }
 
 /// One ledger entry behind an explanation.

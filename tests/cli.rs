@@ -642,6 +642,168 @@ fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// A Parquet file's column names and types (physical, logical) and its rows as fields.
+fn parquet_table(path: &Path) -> (Vec<(String, String)>, Vec<Vec<parquet::record::Field>>) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let fields = schema.root_schema().get_fields();
+    let columns = fields
+        .iter()
+        .map(|f| {
+            let ty = if f.is_primitive() {
+                format!(
+                    "{} {:?}",
+                    f.get_physical_type(),
+                    f.get_basic_info().logical_type_ref()
+                )
+            } else {
+                format!("group {:?}", f.get_basic_info().logical_type_ref())
+            };
+            (f.name().to_string(), ty)
+        })
+        .collect();
+    let rows = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .get_column_iter()
+                .map(|(_, f)| f.clone())
+                .collect()
+        })
+        .collect();
+    (columns, rows)
+}
+
+/// Whether a value read from Parquet is the JSON output's value: decimals equal as
+/// numbers, dates as their ISO text, lists element by element.
+fn same_value(field: &parquet::record::Field, json: &serde_json::Value) -> bool {
+    use parquet::record::{Field, ListAccessor};
+    use serde_json::Value as J;
+    match (field, json) {
+        (Field::Null, J::Null) => true,
+        (Field::Bool(a), J::Bool(b)) => a == b,
+        (Field::Long(a), J::Number(b)) => Some(*a) == b.as_i64(),
+        (Field::Str(a), J::String(b)) => a == b,
+        (Field::Date(days), J::String(b)) => {
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+            (epoch + chrono::Duration::days(i64::from(*days))).to_string() == *b
+        }
+        // A column of decimals holds its whole numbers as decimals too.
+        (Field::Decimal(d), J::String(_) | J::Number(_)) => {
+            let bytes = d.data();
+            let mut be = [if bytes[0] & 0x80 != 0 { 0xff } else { 0 }; 16];
+            be[16 - bytes.len()..].copy_from_slice(bytes);
+            let value = Decimal::from_i128_with_scale(i128::from_be_bytes(be), d.scale() as u32);
+            let want = match json {
+                J::Number(n) => n.as_i64().map(Decimal::from),
+                _ => json.as_str().and_then(|b| b.parse::<Decimal>().ok()),
+            };
+            want == Some(value)
+        }
+        (Field::ListInternal(list), J::Array(items)) => {
+            list.len() == items.len()
+                && (0..list.len()).all(|i| {
+                    list.get_string(i)
+                        .is_ok_and(|s| items[i].as_str() == Some(s.as_str()))
+                })
+        }
+        _ => false,
+    }
+}
+
+/// `run --out`'s Parquet files hold every value of the JSON output (`run.json`), with
+/// the CSV's column names (a KPI's `name` is `kpi`, an alert's `alert`, a KPI's group
+/// `key=value, ...` text) and row order, in typed columns; `actions.parquet` holds
+/// `actions.csv`.
+fn parquet_files_hold_the_json_values(
+    out: &Path,
+    result: &serde_json::Value,
+    actions: &[Vec<String>],
+) {
+    let mut types = std::collections::BTreeMap::new();
+    for table in [
+        "customers",
+        "segments",
+        "kpis",
+        "alerts",
+        "allocations",
+        "diagnostics",
+    ] {
+        let (columns, rows) = parquet_table(&out.join(format!("{table}.parquet")));
+        let want = result[table].as_array().unwrap();
+        assert_eq!(rows.len(), want.len(), "{table}.parquet: rows");
+        assert!(
+            !rows.is_empty(),
+            "{table}.parquet is empty: the test would not look"
+        );
+        for (row, want) in rows.iter().zip(want) {
+            let mut want = want.as_object().unwrap().clone();
+            // The CSV's (and Parquet's) names for the JSON's `name`.
+            if let Some(name) = want.remove("name") {
+                want.insert(if table == "kpis" { "kpi" } else { "alert" }.into(), name);
+            }
+            if table == "kpis" {
+                let group: Vec<String> = want["group"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap()))
+                    .collect();
+                want.insert("group".into(), group.join(", ").into());
+            }
+            let mut names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+            names.sort_unstable();
+            assert_eq!(names, want.keys().map(String::as_str).collect::<Vec<_>>());
+            for ((name, _), field) in columns.iter().zip(row) {
+                assert!(
+                    same_value(field, &want[name]),
+                    "{table}.parquet: {name} is {field:?}, the JSON says {}",
+                    want[name]
+                );
+            }
+        }
+        for (name, ty) in columns {
+            types.insert(format!("{table}.{name}"), ty);
+        }
+    }
+    // Typed columns: counts are INT64, money is DECIMAL, texts are strings.
+    for (column, ty) in [
+        ("segments.customers", "INT64 None"),
+        ("segments.label", "BYTE_ARRAY Some(String)"),
+        (
+            "allocations.amount",
+            "INT64 Some(Decimal(DecimalType { scale: 2, precision: 18 }))",
+        ),
+        (
+            "customers.ltv",
+            "INT64 Some(Decimal(DecimalType { scale: 2, precision: 18 }))",
+        ),
+        ("customers.risk", "group Some(List)"),
+    ] {
+        assert_eq!(types[column], ty, "{column}");
+    }
+    let (columns, rows) = parquet_table(&out.join("actions.parquet"));
+    let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["customer", "name", "phone", "channel", "region", "segment", "label", "action"]
+    );
+    assert_eq!(rows.len(), actions.len());
+    for (row, want) in rows.iter().zip(actions) {
+        for (field, want) in row.iter().zip(want) {
+            let want = if want.is_empty() {
+                serde_json::Value::Null
+            } else {
+                want.as_str().into()
+            };
+            assert!(same_value(field, &want), "{field:?} != {want}");
+        }
+    }
+}
+
 /// The published worked examples of finance-driven marketing, computed by the standard
 /// pack from the demo company's vouchers, CRM, spend sheet and budgets (the data is built
 /// so they hold: examples/demo-company/README.md, "Worked examples").
@@ -981,6 +1143,7 @@ fn standard_pack_runs_on_the_demo_company() {
     let mut sorted = actions.clone();
     sorted.sort_by(|a, b| a[0].cmp(&b[0]));
     assert_eq!(sorted, actions, "sorted by customer id");
+    parquet_files_hold_the_json_values(&out, &result, &actions);
 
     // Exit codes: a critical alert fired (a class-A customer churned).
     assert!(result["alerts"]
@@ -2413,10 +2576,207 @@ fn report_on_the_demo_company_is_self_contained() {
         assert!(html.contains(&format!("<section class=\"customer\" id=\"c{n}\">")));
     }
     assert!(html.contains("crm:CRM00049"));
+    // Each listed customer's section says why it has each segment label (the explain
+    // trace): the top customer is high-value because that rule held, the ones before it
+    // did not, and the inputs they read are shown.
+    for section in html.split("<section class=\"customer\"").skip(1) {
+        let section = section.split("</section>").next().unwrap();
+        assert!(section.contains("<details class=\"trace\">"), "{section}");
+        assert!(section.contains("<p><b>lifecycle</b> = "), "{section}");
+    }
+    let first = html
+        .split("<section class=\"customer\" id=\"c1\">")
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(
+        first.contains("<p><b>lifecycle</b> = high-value"),
+        "{first}"
+    );
+    assert!(
+        first.contains("<li><code>recency_days &gt; params.churn_days -&gt; churned</code> =&gt; did not hold<br><span class=\"muted\">inputs: params.churn_days = 180, recency_days = "),
+        "{first}"
+    );
     // The same data renders the same bytes; the default file is in the project folder.
     let o = at(&p, &["report"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).ends_with("ledgerlens-report.html\n"));
     let again = std::fs::read_to_string(p.join("ledgerlens-report.html")).unwrap();
     assert_eq!(again, html);
+}
+
+// ---------------------------------------------------------------------------------------
+// The HTML report in a real browser.
+
+/// Debian's chromium (`LEDGERLENS_CHROMIUM` names another), if installed.
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("LEDGERLENS_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+}
+
+/// Runs headless chromium on `page` with `args`, stdout and stderr into files in `dir`
+/// (a page's DOM is larger than a pipe holds); returns (stdout, stderr).
+fn headless(
+    chromium: &Path,
+    dir: &Path,
+    name: &str,
+    args: &[&str],
+    page: &Path,
+) -> (String, String) {
+    let profile = tempfile::tempdir().unwrap();
+    let (out, err) = (
+        dir.join(format!("{name}.out")),
+        dir.join(format!("{name}.err")),
+    );
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(90) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium {args:?} did not finish in 90 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (out, err) = (
+        std::fs::read_to_string(out).unwrap(),
+        std::fs::read_to_string(err).unwrap(),
+    );
+    assert!(status.success(), "chromium {args:?}: {status}\n{err}");
+    (out, err)
+}
+
+/// The demo's report, opened in headless Chromium as a reader would: every chart section
+/// is an SVG with drawn shapes in the browser's DOM, the browser logged no console message
+/// (the report has no scripts: any message is an error, such as an SVG attribute it could
+/// not parse), and a screenshot is saved into target/tmp/report-demo.png. Without
+/// chromium the test is skipped, except under CI, where chromium is part of the setup
+/// (`.ci/run` installs it).
+#[test]
+fn report_renders_in_headless_chromium() {
+    let Some(chromium) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but /usr/bin/chromium is missing: .ci/run installs it (apt-get install chromium fonts-noto-cjk)"
+        );
+        eprintln!("skipped: no chromium (/usr/bin/chromium); install it with `apt-get install chromium fonts-noto-cjk`, or set LEDGERLENS_CHROMIUM");
+        return;
+    };
+    let (_tmp, p) = demo_project();
+    let page = p.join("ledgerlens-report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-demo");
+    std::fs::create_dir_all(&out).unwrap();
+
+    let (dom, log) = headless(&chromium, &out, "dom", &["--dump-dom"], &page);
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    assert!(dom.contains("星河优选 (demo)"), "the DOM is not the report");
+    // Every SVG of the file is in the DOM, and every chart section has one with shapes.
+    assert_eq!(dom.matches("<svg").count(), html.matches("<svg").count());
+    let mut charts = Vec::new();
+    for part in dom.split("<section id=\"").skip(1) {
+        let (id, rest) = part.split_once('"').unwrap();
+        if !rest.starts_with(" class=\"chart\"") {
+            continue;
+        }
+        let body = rest.split("</section>").next().unwrap();
+        let svgs: Vec<&str> = body.split("<svg").skip(1).collect();
+        assert!(!svgs.is_empty(), "chart {id} has no SVG");
+        for svg in svgs {
+            let svg = svg.split("</svg>").next().unwrap();
+            let shapes = [
+                "<rect",
+                "<path",
+                "<line",
+                "<polyline",
+                "<circle",
+                "<polygon",
+            ]
+            .iter()
+            .map(|s| svg.matches(s).count())
+            .sum::<usize>();
+            assert!(shapes > 0, "an SVG of chart {id} draws nothing");
+        }
+        charts.push(id);
+    }
+    for id in [
+        "segments",
+        "whale",
+        "marketing",
+        "budget",
+        "trends",
+        "ageing",
+    ] {
+        assert!(charts.contains(&id), "chart {id} not among {charts:?}");
+    }
+
+    let shot = out.join("report-demo.png");
+    let _ = std::fs::remove_file(&shot);
+    let (_, log) = headless(
+        &chromium,
+        &out,
+        "screenshot",
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1280,3200",
+            "--hide-scrollbars",
+        ],
+        &page,
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
+    assert!(
+        console.is_empty(),
+        "console messages:\n{}",
+        console.join("\n")
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{} is not a PNG",
+        shot.display()
+    );
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((width, height), (1280, 3200), "screenshot size");
+    assert!(
+        png.len() > 50_000,
+        "a blank screenshot? {} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
 }

@@ -53,7 +53,7 @@ pub use features::{
 pub use ingest::{Ingest, IngestReport};
 pub use model::purchase_value;
 pub use overlay::Overlay;
-pub use run::{input_schema, run_pack, ModelRun, RunReport};
+pub use run::{input_schema, run_pack, run_pack_with_progress, ModelRun, RunReport};
 
 /// Test hook: when the environment variable `LEDGERLENS_CRASH_AT` names this point, the
 /// process aborts on the spot (as `kill -9` would), so tests can check that an import

@@ -214,8 +214,20 @@ pub fn run_pack(
     as_of: NaiveDate,
     keep: Keep,
 ) -> Result<(Outcome, RunReport), Error> {
+    run_pack_with_progress(store, program, as_of, keep, &|_, _| {})
+}
+
+/// [`run_pack`], calling `progress(done, total)` as each partition of the customer table
+/// is built (from any thread; the rules' evaluation follows the last one).
+pub fn run_pack_with_progress(
+    store: &Store,
+    program: &Program,
+    as_of: NaiveDate,
+    keep: Keep,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(Outcome, RunReport), Error> {
     let started = std::time::Instant::now();
-    let (table, periods, features, model) = customer_table(store, program, as_of)?;
+    let (table, periods, features, model) = customer_table(store, program, as_of, progress)?;
     tracing::info!(customers = table.len(), elapsed = ?started.elapsed(), "customer table built");
     let mut facts = store.facts()?;
     // As of a date: spend up to it, budgets and cost pools of periods begun by then.
@@ -359,6 +371,7 @@ pub fn customer_table(
     store: &Store,
     program: &Program,
     as_of: NaiveDate,
+    progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(Table, PeriodTotals, FeatureRun, Option<ModelRun>), Error> {
     let shapes = program.period_shapes();
     let model = program
@@ -420,6 +433,22 @@ pub fn customer_table(
                 periods: c.periods,
             }))
     };
+    // Progress: a partition is done when its slice comes from the cache or is computed.
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = store.partitions() as usize;
+    let tick = || {
+        progress(
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+            total,
+        )
+    };
+    let cached = |partition: u32, stamp: Option<u64>| -> Result<Option<Part>, Error> {
+        let part = cached(partition, stamp)?;
+        if part.is_some() {
+            tick();
+        }
+        Ok(part)
+    };
     let (parts, run) = map_partition_rows(store, as_of, cached, |part| -> Result<Part, Error> {
         let mut columns: Vec<Column> = builtins
             .iter()
@@ -444,6 +473,7 @@ pub fn customer_table(
             periods: scanned.1,
         };
         store.put_cached(TABLE_CACHE, part.partition, 0, &cached)?;
+        tick();
         Ok(Part {
             ids: cached.ids,
             columns,

@@ -185,4 +185,32 @@ pub struct CustomerDetail {
     pub labels: Vec<(String, String)>,
     /// Its other values (features, per-customer KPIs), name then value as printed.
     pub values: Vec<(String, String)>,
+    /// Why it has each segment label (empty: not traced).
+    #[serde(default)]
+    pub trace: Vec<Trace>,
+}
+
+/// Why a customer has a segment's label: the segment rule's trace, as `ledgerlens
+/// explain` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// The segment.
+    pub rule: String,
+    /// The customer's label, as printed.
+    pub value: String,
+    /// The recommended action of the label, if any.
+    pub action: Option<String>,
+    /// The steps that led to it, in evaluation order.
+    pub steps: Vec<TraceStep>,
+}
+
+/// One step of a [`Trace`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceStep {
+    /// What was evaluated: a rule's condition, or a ranking.
+    pub what: String,
+    /// What it gave: `held`, `did not hold`, `not evaluated`, a value.
+    pub result: String,
+    /// The inputs it read with the customer's values, by name.
+    pub inputs: Vec<(String, String)>,
 }

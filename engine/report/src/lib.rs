@@ -27,7 +27,9 @@ mod render;
 pub mod text;
 pub mod whale;
 
-pub use input::{Alert, CustomerDetail, ImportSummary, Kpi, Level, PackInfo, Report, Segment};
+pub use input::{
+    Alert, CustomerDetail, ImportSummary, Kpi, Level, PackInfo, Report, Segment, Trace, TraceStep,
+};
 pub use render::{render, DEVIATION_BAND, MARKETING_KPIS, MAX_ALERT_ROWS, MAX_BARS, PERIOD_KEYS};
 pub use text::escape;
 pub use whale::{extremes, whale_curve, Whale};

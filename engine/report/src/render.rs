@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use rust_decimal::Decimal;
 
 use crate::chart::{self, Bar, BarOptions, LineOptions, Series};
-use crate::input::{Alert, CustomerDetail, Kpi, Level, Report};
+use crate::input::{Alert, CustomerDetail, Kpi, Level, Report, Trace};
 use crate::text::{escape, float, money, percent};
 use crate::whale::{whale_curve, MAX_POINTS};
 
@@ -736,8 +736,54 @@ fn customers(html: &mut String, r: &Report) {
                 escape(v)
             );
         }
-        html.push_str("</table>\n<p class=\"note\"><a href=\"#customers\">back to the lists</a></p>\n</section>\n");
+        html.push_str("</table>\n");
+        trace(html, &c.trace);
+        html.push_str(
+            "<p class=\"note\"><a href=\"#customers\">back to the lists</a></p>\n</section>\n",
+        );
     }
+}
+
+/// A customer's segment traces, folded: each segment's label and action, then its steps
+/// with what they gave and the inputs they read.
+fn trace(html: &mut String, traces: &[Trace]) {
+    if traces.is_empty() {
+        return;
+    }
+    html.push_str(
+        "<details class=\"trace\"><summary>why: each segment's rules for this customer</summary>\n",
+    );
+    for t in traces {
+        let _ = write!(html, "<p><b>{}</b> = {}", escape(&t.rule), escape(&t.value));
+        if let Some(a) = &t.action {
+            let _ = write!(
+                html,
+                " <span class=\"muted\">(action: {})</span>",
+                escape(a)
+            );
+        }
+        html.push_str("</p>\n<ol>");
+        for s in &t.steps {
+            let _ = write!(
+                html,
+                "<li><code>{}</code> =&gt; {}",
+                escape(&s.what),
+                escape(&s.result)
+            );
+            if !s.inputs.is_empty() {
+                let inputs: Vec<String> =
+                    s.inputs.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                let _ = write!(
+                    html,
+                    "<br><span class=\"muted\">inputs: {}</span>",
+                    escape(&inputs.join(", "))
+                );
+            }
+            html.push_str("</li>");
+        }
+        html.push_str("</ol>\n");
+    }
+    html.push_str("</details>\n");
 }
 
 fn kpi_table(html: &mut String, r: &Report) {
@@ -896,6 +942,23 @@ mod tests {
                 profit: Some(Decimal::new(400, 0)),
                 labels: vec![("lifecycle".into(), "high-value".into())],
                 values: vec![("orders".into(), "12".into())],
+                trace: vec![Trace {
+                    rule: "lifecycle".into(),
+                    value: "high-value".into(),
+                    action: Some("exclusive offers".into()),
+                    steps: vec![
+                        crate::input::TraceStep {
+                            what: "days_since_last > params.churn_days".into(),
+                            result: "did not hold".into(),
+                            inputs: vec![("days_since_last".into(), "3".into())],
+                        },
+                        crate::input::TraceStep {
+                            what: "net_revenue >= 1000 && tenure_days >= 365".into(),
+                            result: "held".into(),
+                            inputs: vec![("net_revenue".into(), "4000.00".into())],
+                        },
+                    ],
+                }],
             }],
             bottom: vec![CustomerDetail {
                 id: "crm:C3".into(),
@@ -903,6 +966,7 @@ mod tests {
                 profit: Some(Decimal::new(-20, 0)),
                 labels: vec![],
                 values: vec![],
+                trace: vec![],
             }],
             ..Report::default()
         }
@@ -967,6 +1031,31 @@ mod tests {
             );
         }
         out
+    }
+
+    #[test]
+    fn a_customer_section_folds_its_segment_traces() {
+        let html = render(&sample());
+        let section = html
+            .split("<section class=\"customer\" id=\"c1\">")
+            .nth(1)
+            .and_then(|s| s.split("</section>").next())
+            .unwrap();
+        assert!(section.contains("<details class=\"trace\">"));
+        assert!(section.contains("<p><b>lifecycle</b> = high-value <span class=\"muted\">(action: exclusive offers)</span></p>"));
+        assert!(section.contains(
+            "<li><code>net_revenue &gt;= 1000 &amp;&amp; tenure_days &gt;= 365</code> =&gt; held<br><span class=\"muted\">inputs: net_revenue = 4000.00</span></li>"
+        ));
+        // A customer without a trace has no fold.
+        let other = html
+            .split("<section class=\"customer\" id=\"c2\">")
+            .nth(1)
+            .unwrap();
+        assert!(!other
+            .split("</section>")
+            .next()
+            .unwrap()
+            .contains("<details"));
     }
 
     #[test]
