@@ -267,9 +267,9 @@ fn predictions_are_sane_on_the_fitted_models() {
 
 #[test]
 fn bad_input_gives_clear_errors_never_nan() {
-    // A single customer: nothing pins the parameters down. BG/NBD reaches a flat maximum
-    // and says, by having no standard errors, that the parameters are not identified;
-    // Pareto/NBD drifts and reports that it did not converge. Neither gives a NaN.
+    // A single customer: nothing pins the parameters down. Both models reach a flat
+    // maximum and say, by having no standard errors, that the parameters are not
+    // identified. Neither gives a NaN.
     let one = [Pattern {
         history: History::new(3, 20.0, 30.0),
         count: 1.0,
@@ -286,17 +286,17 @@ fn bad_input_gives_clear_errors_never_nan() {
             .all(|v| v.is_finite() && *v > 0.0),
         "{p:?}"
     );
-    let err = ParetoNbd::fit(&one, &FitOptions::default()).unwrap_err();
+    // Pareto/NBD drifts to its boundary: no drop-out (s -> 0, β -> ∞) and a Poisson
+    // purchase rate, r, α -> ∞ with r/α the observed rate x/T = 0.1. Its likelihood there
+    // has 2F1 at z within ~1e-5 of 1 (which, before 2F1 was evaluated there, stopped the
+    // fit as not converged).
+    let fit = ParetoNbd::fit(&one, &FitOptions::default()).unwrap();
+    let p = fit.params;
     assert!(
-        matches!(
-            err,
-            Error::NotConverged {
-                model: "Pareto/NBD",
-                ..
-            }
-        ),
-        "{err}"
+        fit.log_likelihood.is_finite() && fit.std_errors.is_none(),
+        "{fit:?}"
     );
+    assert!((p.r / p.alpha - 0.1).abs() < 1e-3 && p.s < 1e-3, "{p:?}");
     assert!(matches!(
         BgNbd::fit(&[], &FitOptions::default()),
         Err(Error::NoCustomers { model: "BG/NBD" })
