@@ -93,7 +93,7 @@
 //!   like (1-z)^(c-a-b) when c < a + b. Against mpmath it agrees to about 1e-14 relative
 //!   for z up to 1 - 1e-8, c - a - b positive, negative, integer and within 1e-12 of one
 //!   (1e-12 with a, b in the tens to hundreds, 3e-11 with a, b near 1e4).
-//!   Where the transformation would lose more than 4 digits to cancellation (a, b in the
+//!   Where the transformation would lose more than 3 digits to cancellation (a, b in the
 //!   tens with 1 - z near 0.1) the series is summed instead, up to a million terms (50,000
 //!   while fitting, beyond which the likelihood counts as infinitely bad); where neither
 //!   works (z >= 0.9 with a or b <= 0; a, b in the ten thousands with 1 - z near 0.1;
