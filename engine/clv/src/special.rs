@@ -213,7 +213,8 @@ pub(crate) fn hyp2f1(
     max_terms: usize,
 ) -> Result<LogAbs, Error> {
     let fail = |reason| Error::Hypergeometric { a, b, c, z, reason };
-    if !((0.0..1.0).contains(&z) && w > 0.0 && w <= 1.0) {
+    // z may have rounded to 1 when w = 1 - z > 0 is known (a horizon of 1e300 time units).
+    if !((0.0..=1.0).contains(&z) && w > 0.0 && w <= 1.0) {
         return Err(fail("2F1 is evaluated for 0 <= z < 1 only"));
     }
     if !(a.is_finite() && b.is_finite() && c.is_finite()) {
@@ -474,7 +475,7 @@ impl Hyp2f1 {
         max_terms: usize,
     ) -> Result<Self, Error> {
         let fail = |reason| Error::Hypergeometric { a, b, c, z, reason };
-        if !((0.0..1.0).contains(&z) && a > 0.0 && b > 0.0 && c > 0.0) {
+        if !((0.0..=1.0).contains(&z) && w > 0.0 && w <= 1.0 && a > 0.0 && b > 0.0 && c > 0.0) {
             return Err(fail("the derivatives need a, b, c > 0 and 0 <= z < 1"));
         }
         if z < SERIES_BELOW {

@@ -413,10 +413,17 @@ fn bad_input_gives_clear_errors_never_nan() {
     assert!(bg
         .expected_purchases(f64::INFINITY, &History::new(1, 1.0, 2.0))
         .is_err());
-    // A horizon so long that the hypergeometric series cannot be summed: an error, not NaN.
-    match bg.expected_purchases(1e12, &History::new(1, 1.0, 2.0)) {
-        Ok(v) => assert!(v.is_finite()),
-        Err(e) => assert!(matches!(e, Error::Hypergeometric { .. }), "{e}"),
+    // Horizons so long that 2F1's z = t/(α+T+t) is within 1e-12 of 1, or rounds to 1:
+    // finite, and growing (as t^(1-a), a < 1: without drop-out the purchases never end).
+    let h = History::new(1, 1.0, 2.0);
+    let e = [1e6, 1e12, 1e300].map(|t| bg.expected_purchases(t, &h).unwrap());
+    assert!(e[0] < e[1] && e[1] < e[2] && e[2].is_finite(), "{e:?}");
+    // A customer with 20,000 purchases, 1 - z = 0.1: the transformation to 1 - z overflows
+    // and the series would need too many terms: an error, not a NaN.
+    let t = (bg.alpha + 39.0) * 9.0;
+    match bg.expected_purchases(t, &History::new(20_000, 30.0, 39.0)) {
+        Err(Error::Hypergeometric { reason, .. }) => assert!(reason.contains("z = 1"), "{reason}"),
+        other => panic!("{other:?}"),
     }
 }
 
