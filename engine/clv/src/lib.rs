@@ -96,8 +96,9 @@
 //!   Where the transformation would lose more than 3 digits to cancellation (a, b in the
 //!   tens with 1 - z near 0.1) the series is summed instead, up to a million terms (50,000
 //!   while fitting, beyond which the likelihood counts as infinitely bad); where neither
-//!   works (z >= 0.9 with a or b <= 0; a, b in the ten thousands with 1 - z near 0.1;
-//!   |c - a - b| > 1e5) the result is an error, never a wrong number. For the analytic Pareto/NBD
+//!   works (a, b in the ten thousands with 1 - z near 0.1; |c - a - b| > 1e5; a or b <= 0
+//!   with z within ~1e-5 of 1, which the models do not produce) the result is an error,
+//!   never a wrong number. For the analytic Pareto/NBD
 //!   gradient, ∂ln F/∂z is exact (dF/dz = (ab/c) F(a+1, b+1; c+1; z)); ∂ln F/∂a, ∂b, ∂c
 //!   are the series differentiated term by term below 0.9 and, above, central
 //!   differences of ln F extrapolated to zero step (Richardson), accurate to about 1e-11.
