@@ -348,11 +348,11 @@ mod tests {
             "{left} {mid} {right}"
         );
     }
+
     #[test]
     fn expected_purchases_for_a_long_horizon_reaches_its_limit() {
-        // z = t/(α+T+t) = 1 - 1e-7 (e.g. a 100-year horizon counted in hours): far beyond
-        // the reach of the 2F1 series (which made this an error), so by the transformation
-        // to 1 - z. With w = 1 - z, A&S 15.3.6 gives the tail of eq. 10 as
+        // z = t/(α+T+t) = 1 - 1e-7 (a horizon 1e7 times α+T): far beyond the reach of the
+        // 2F1 series (which made this an error), so by the transformation to 1 - z. With w = 1 - z, A&S 15.3.6 gives the tail of eq. 10 as
         // ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; c; z) = A w^(r+x) (1 + O(w))
         // + B w^(a-1) (1 + O(w)), B = Γ(c)Γ(r+x+1-a)/(Γ(r+x)Γ(b+x)), c = a+b+x-1.
         let h = History::new(2, 30.43, 38.86);
