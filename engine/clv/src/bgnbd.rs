@@ -1,7 +1,7 @@
 //! The BG/NBD model (Fader, Hardie and Lee 2005).
 
 use crate::optimize::{maximize, standard_errors};
-use crate::special::{digamma, hyp2f1, ln_gamma, sigmoid, softplus};
+use crate::special::{digamma, hyp2f1, ln_gamma, sigmoid, softplus, MAX_TERMS};
 use crate::{history, Error, Fit, FitOptions, History, Pattern};
 
 const MODEL: &str = "BG/NBD";
@@ -140,10 +140,18 @@ impl BgNbd {
     fn growth(&self, t: f64, x: f64, age: f64) -> Result<f64, Error> {
         let eval = |a: f64| -> Result<f64, Error> {
             let (r, alpha, b) = (self.r, self.alpha, self.b);
-            let z = t / (alpha + age + t);
-            let f = hyp2f1(r + x, b + x, a + b + x - 1.0, z)?;
-            let log_tail = (r + x) * ((alpha + age).ln() - (alpha + age + t).ln()) + f.ln();
-            Ok((a + b + x - 1.0) / (a - 1.0) * -log_tail.exp_m1())
+            let (at, att) = (alpha + age, alpha + age + t);
+            let c = a + b + x - 1.0;
+            let f = hyp2f1(r + x, b + x, c, t / att, at / att, MAX_TERMS)?;
+            // tail = ((α+T)/(α+T+t))^(r+x) F; F < 0 is possible when c < 0, and F may be
+            // beyond f64 as z → 1 (c < r + b + 2x) while the tail is not.
+            let log_tail = -(r + x) * (t / at).ln_1p() + f.ln;
+            let gap = if f.sign > 0.0 {
+                -log_tail.exp_m1()
+            } else {
+                1.0 - f.sign * log_tail.exp()
+            };
+            Ok(c / (a - 1.0) * gap)
         };
         if (self.a - 1.0).abs() < 1e-6 {
             Ok(0.5 * (eval(1.0 - 1e-6)? + eval(1.0 + 1e-6)?))
@@ -338,6 +346,45 @@ mod tests {
         assert!(
             (mid - 0.5 * (left + right)).abs() < 1e-5,
             "{left} {mid} {right}"
+        );
+    }
+
+    #[test]
+    fn expected_purchases_for_a_long_horizon_reaches_its_limit() {
+        // z = t/(α+T+t) = 1 - 1e-7 (a horizon 1e7 times α+T): far beyond the reach of the
+        // 2F1 series (which made this an error), so by the transformation to 1 - z. With w = 1 - z, A&S 15.3.6 gives the tail of eq. 10 as
+        // ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; c; z) = A w^(r+x) (1 + O(w))
+        // + B w^(a-1) (1 + O(w)), B = Γ(c)Γ(r+x+1-a)/(Γ(r+x)Γ(b+x)), c = a+b+x-1.
+        let h = History::new(2, 30.43, 38.86);
+        let x = 2.0;
+        let w = 1e-7;
+        let model = |a: f64| BgNbd {
+            r: 0.243,
+            alpha: 4.414,
+            a,
+            b: 2.426,
+        };
+        let t = (4.414 + h.age) * (1.0 / w - 1.0);
+        // a > 1: E[Y(t)] tends to (a+b+x-1)/(a-1) P(alive), the expected number of purchases
+        // before dropping out; here the tail is O(w^2) = 1e-14.
+        let m = model(3.0);
+        let c = m.a + m.b + x - 1.0;
+        let limit = c / (m.a - 1.0) * m.p_alive(&h).unwrap();
+        let e = m.expected_purchases(t, &h).unwrap();
+        assert!((e - limit).abs() < 1e-12 * limit, "{e} vs {limit}");
+        // a < 1 (CDNOW's a = 0.793): E[Y(t)] grows without bound, as
+        // c/(1-a) (B w^(a-1) - 1) P(alive) up to a relative O(w).
+        let m = model(0.793);
+        let c = m.a + m.b + x - 1.0;
+        let big_b =
+            (ln_gamma(c) + ln_gamma(m.r + x + 1.0 - m.a) - ln_gamma(m.r + x) - ln_gamma(m.b + x))
+                .exp();
+        let asymptote =
+            c / (1.0 - m.a) * (big_b * w.powf(m.a - 1.0) - 1.0) * m.p_alive(&h).unwrap();
+        let e = m.expected_purchases(t, &h).unwrap();
+        assert!(
+            (e - asymptote).abs() < 1e-6 * asymptote && e > 30.0,
+            "{e} vs {asymptote}"
         );
     }
 }

@@ -160,34 +160,42 @@ fn hyper_term(
     let a = r + s + x;
     if alpha >= beta {
         let m = alpha + t;
-        let z = (alpha - beta) / m;
-        let f = Hyp2f1::eval(a, s + 1.0, a + 1.0, z, max_terms)?;
+        let f = Hyp2f1::eval(
+            a,
+            s + 1.0,
+            a + 1.0,
+            (alpha - beta) / m,
+            (beta + t) / m,
+            max_terms,
+        )?;
         let ln_m = m.ln();
-        let l = f.f.ln() - a * ln_m;
-        let dz = f.dz / f.f;
         Ok((
-            l,
+            f.ln_f - a * ln_m,
             [
-                (f.da + f.dc) / f.f - ln_m,
-                dz * (beta + t) / (m * m) - a / m,
-                (f.da + f.dc + f.db) / f.f - ln_m,
-                -dz / m,
+                f.da + f.dc - ln_m,
+                f.dz * (beta + t) / (m * m) - a / m,
+                f.da + f.dc + f.db - ln_m,
+                -f.dz / m,
             ],
         ))
     } else {
         let m = beta + t;
-        let z = (beta - alpha) / m;
-        let f = Hyp2f1::eval(a, r + x, a + 1.0, z, max_terms)?;
+        let f = Hyp2f1::eval(
+            a,
+            r + x,
+            a + 1.0,
+            (beta - alpha) / m,
+            (alpha + t) / m,
+            max_terms,
+        )?;
         let ln_m = m.ln();
-        let l = f.f.ln() - a * ln_m;
-        let dz = f.dz / f.f;
         Ok((
-            l,
+            f.ln_f - a * ln_m,
             [
-                (f.da + f.dc + f.db) / f.f - ln_m,
-                -dz / m,
-                (f.da + f.dc) / f.f - ln_m,
-                dz * (alpha + t) / (m * m) - a / m,
+                f.da + f.dc + f.db - ln_m,
+                -f.dz / m,
+                f.da + f.dc - ln_m,
+                f.dz * (alpha + t) / (m * m) - a / m,
             ],
         ))
     }
@@ -306,10 +314,14 @@ mod tests {
     #[test]
     fn gradient_matches_finite_differences_on_both_branches() {
         let pats = sample();
+        // The last two: α/β = e^±12, so 2F1 is taken at z within 1e-4 of 1, by the
+        // transformation to 1 - z and derivatives by differences.
         for theta in [
             [-0.6, 2.3, -0.5, 2.45],
             [-0.6, 2.6, -0.5, 1.9],
             [0.1, 0.5, 0.2, 0.5],
+            [-0.6, 13.8, -0.5, 1.6],
+            [0.3, 1.6, -0.5, 13.8],
         ] {
             let mut g = [0.0; 4];
             neg_log_likelihood(&theta, &pats, &mut g, MAX_TERMS).unwrap();
@@ -332,11 +344,13 @@ mod tests {
     #[test]
     fn likelihood_matches_the_integral_form() {
         // L = C [ (α+T)^-(r+x) (β+T)^-s + s ∫_{t_x}^T (α+τ)^-(r+x) (β+τ)^-(s+1) dτ ],
-        // the integral by composite Simpson; β below and above α (the two forms of A₀).
-        for beta in [7.0, 14.0] {
+        // the integral by composite Simpson; β below and above α (the two forms of A₀),
+        // and β far below or above α, where 2F1 is taken at z within 5e-5 of 1 (beyond
+        // the reach of its series).
+        for (alpha, beta) in [(10.6, 7.0), (10.6, 14.0), (1e6, 5.0), (5.0, 1e6)] {
             let m = ParetoNbd {
                 r: 0.55,
-                alpha: 10.6,
+                alpha,
                 s: 0.6,
                 beta,
             };
@@ -357,7 +371,10 @@ mod tests {
                 count: 1.0,
             }];
             let got = m.log_likelihood(&pats).unwrap();
-            assert!((got - direct).abs() < 1e-9, "β = {beta}: {got} vs {direct}");
+            assert!(
+                (got - direct).abs() < 1e-9,
+                "α = {alpha}, β = {beta}: {got} vs {direct}"
+            );
             // P(alive) is the share of the first term.
             let alive = m.p_alive(&pats[0].history).unwrap();
             assert!((alive - first / (first + m.s * integral)).abs() < 1e-9);
