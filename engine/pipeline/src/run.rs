@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use ledgerlens_model::Customer;
 use ledgerlens_rules::{
-    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, Outcome, PeriodAccumulator,
-    PeriodState, PeriodTotals, Program, Table, Type, Value,
+    Accumulator, Column, ColumnBuilder, Concat, EntryView, Facts, Input, Keep, Outcome,
+    PeriodAccumulator, PeriodState, PeriodTotals, Program, Table, Type, Value,
 };
-use ledgerlens_store::Store;
+use ledgerlens_store::{IVec, Store};
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -232,11 +233,38 @@ pub fn run_pack(
     Ok((outcome, RunReport { features }))
 }
 
-/// One partition's slice of the table, and its ledger's totals by period.
+/// One partition's slice of the table, and its ledger's totals by period: computed, or
+/// as cached (still encoded; decoded column by column into the table, so that no
+/// partition's columns are held decoded beside the table's).
 struct Part {
-    ids: Vec<String>,
-    columns: Vec<Column>,
+    rows: usize,
+    ids: Ids,
+    columns: Vec<Cell>,
     periods: PeriodState,
+}
+
+/// A partition's customer ids.
+enum Ids {
+    Built(Vec<String>),
+    /// A `Vec<&str>`, encoded.
+    Cached(IVec),
+}
+
+impl Ids {
+    /// The ids (none if the encoded form does not decode; it was checked when read).
+    fn list(&self) -> Vec<&str> {
+        match self {
+            Ids::Built(ids) => ids.iter().map(String::as_str).collect(),
+            Ids::Cached(bytes) => postcard::from_bytes(bytes).unwrap_or_default(),
+        }
+    }
+}
+
+/// A partition's column.
+enum Cell {
+    Built(Column),
+    /// A [`Stored`] column, encoded.
+    Cached(IVec),
 }
 
 /// The cache of a partition's slice of the customer table (cache tree key `table.v1`).
@@ -244,17 +272,21 @@ const TABLE_CACHE: &str = "table.v1";
 
 /// The version of how the cached columns are computed, part of the cache key: a change
 /// to how a built-in column is read (e.g. money with its cents) must bump it.
-const TABLE_FORMAT: u32 = 2;
+const TABLE_FORMAT: u32 = 3;
 
 /// A partition's slice of the table and its totals by period, as cached: valid for its
 /// `key`, a stable hash of what it was computed from (the input columns, declared
 /// features and period shapes, the activity counts they read, the as-of date, the
-/// partition's ledger stamp and its encoded customer master).
+/// partition's ledger stamp and its encoded customer master). The ids (a `Vec<&str>`)
+/// and each column (a [`Stored`]) are encoded on their own, so that a reader can
+/// decode one column of every partition at a time.
 #[derive(Serialize, Deserialize)]
-struct CachedPart {
+struct CachedPart<'a> {
     key: u64,
-    ids: Vec<String>,
-    columns: Vec<Stored>,
+    #[serde(borrow)]
+    ids: &'a [u8],
+    #[serde(borrow)]
+    columns: Vec<&'a [u8]>,
     periods: PeriodState,
 }
 
@@ -336,6 +368,24 @@ pub fn customer_table(
     program: &Program,
     as_of: NaiveDate,
 ) -> Result<(Table, PeriodTotals, FeatureRun), Error> {
+    match build_table(store, program, as_of, true)? {
+        Some(built) => Ok(built),
+        None => {
+            tracing::warn!("a cached table column did not decode: recomputing the table");
+            build_table(store, program, as_of, false)?
+                .ok_or_else(|| Error::Invariant("a computed table column is unsound".into()))
+        }
+    }
+}
+
+/// [`customer_table`], reading the cache when `use_cache`; `None` when a cached column
+/// turns out unsound (the caller builds again without the cache).
+fn build_table(
+    store: &Store,
+    program: &Program,
+    as_of: NaiveDate,
+    use_cache: bool,
+) -> Result<Option<(Table, PeriodTotals, FeatureRun)>, Error> {
     let shapes = program.period_shapes();
     let overlay = Overlay::load(store)?;
     let builtins: Vec<&Builtin> = BUILTINS
@@ -369,21 +419,34 @@ pub fn customer_table(
         let key = fnv(what, &stamp.map_or(u64::MAX, |s| s).to_le_bytes());
         Ok(fnv(key, master.as_deref().unwrap_or_default()))
     };
+    // A cached partition is checked (key, width, ids) and kept encoded.
     let cached = |partition: u32, stamp: Option<u64>| -> Result<Option<Part>, Error> {
-        let Some((_, c)) = store.cached::<CachedPart>(TABLE_CACHE, partition)? else {
+        if !use_cache {
+            return Ok(None);
+        }
+        let Some((_, bytes)) = store.cached_bytes(TABLE_CACHE, partition)? else {
+            return Ok(None);
+        };
+        let Ok(c) = postcard::from_bytes::<CachedPart<'_>>(&bytes) else {
             return Ok(None);
         };
         if c.key != key(partition, stamp)? || c.columns.len() != width {
             return Ok(None);
         }
-        let columns: Option<Vec<Column>> = c.columns.into_iter().map(Stored::column).collect();
-        Ok(columns
-            .filter(|cols| cols.iter().all(|col| col.len() == c.ids.len()))
-            .map(|columns| Part {
-                ids: c.ids,
-                columns,
-                periods: c.periods,
-            }))
+        let Ok(ids) = postcard::from_bytes::<Vec<&str>>(c.ids) else {
+            return Ok(None);
+        };
+        // The pieces as slices of the value read (no copy).
+        let piece = |p: &[u8]| {
+            let at = p.as_ptr() as usize - bytes.as_ptr() as usize;
+            bytes.subslice(at, p.len())
+        };
+        Ok(Some(Part {
+            rows: ids.len(),
+            ids: Ids::Cached(piece(c.ids)),
+            columns: c.columns.iter().map(|p| Cell::Cached(piece(p))).collect(),
+            periods: c.periods,
+        }))
     };
     let (parts, run) = map_partition_rows(store, as_of, cached, |part| -> Result<Part, Error> {
         let mut columns: Vec<Column> = builtins
@@ -401,38 +464,84 @@ pub fn customer_table(
         )?;
         columns.extend(scanned.0);
         let ids: Vec<String> = part.customers.into_iter().map(|c| c.id.0).collect();
+        let encode = |what: &str, bytes: postcard::Result<Vec<u8>>| {
+            bytes.map_err(|e| Error::Invariant(format!("encoding the table cache's {what}: {e}")))
+        };
+        let id_bytes = encode("ids", postcard::to_allocvec(&ids))?;
+        let column_bytes = columns
+            .iter()
+            .map(|c| encode("columns", postcard::to_allocvec(&Stored::of(c))))
+            .collect::<Result<Vec<Vec<u8>>, Error>>()?;
         let cached = CachedPart {
             key: key(part.partition, part.stamp)?,
-            ids,
-            columns: columns.iter().map(Stored::of).collect(),
+            ids: &id_bytes,
+            columns: column_bytes.iter().map(Vec::as_slice).collect(),
             periods: scanned.1,
         };
         store.put_cached(TABLE_CACHE, part.partition, 0, &cached)?;
         Ok(Part {
-            ids: cached.ids,
-            columns,
+            rows: ids.len(),
+            ids: Ids::Built(ids),
+            columns: columns.into_iter().map(Cell::Built).collect(),
             periods: cached.periods,
         })
     })?;
+    let total: usize = parts.iter().map(|p| p.rows).sum();
     let mut periods = PeriodAccumulator::new(&shapes, as_of);
-    let mut ids = Vec::new();
-    let mut per_column: Vec<Vec<Column>> = (0..width).map(|_| Vec::new()).collect();
+    let mut id_parts = Vec::with_capacity(parts.len());
+    let mut per_column: Vec<Vec<(usize, Cell)>> = (0..width).map(|_| Vec::new()).collect();
     for part in parts {
-        ids.extend(part.ids);
         periods.merge_state(part.periods);
         for (i, c) in part.columns.into_iter().enumerate() {
-            per_column[i].push(c);
+            per_column[i].push((part.rows, c));
         }
+        id_parts.push(part.ids);
     }
-    let mut table = Table::new(ids);
-    let names_types = builtins
+    let types: Vec<(&str, Type)> = builtins
         .iter()
         .map(|b| (b.name, b.ty()))
-        .chain(declared.iter().map(|(n, d)| (*n, d.ty())));
-    for ((name, ty), parts) in names_types.zip(per_column) {
-        table.insert(name, Column::concat(ty, parts));
+        .chain(declared.iter().map(|(n, d)| (*n, d.ty())))
+        .collect();
+    // Column by column, on both cores: each partition's piece decoded and appended.
+    let (ids, columns) = rayon::join(
+        || {
+            let mut ids = Vec::with_capacity(total);
+            for part in &id_parts {
+                ids.extend(part.list());
+            }
+            Table::new(ids)
+        },
+        || -> Option<Vec<Column>> {
+            per_column
+                .into_par_iter()
+                .zip(&types)
+                .map(|(cells, &(_, ty))| {
+                    let mut out = Concat::new(ty, total);
+                    for (rows, cell) in cells {
+                        let column = match cell {
+                            Cell::Built(c) => c,
+                            Cell::Cached(bytes) => postcard::from_bytes::<Stored>(&bytes)
+                                .ok()
+                                .and_then(Stored::column)
+                                .filter(|c| c.len() == rows && c.ty() == ty)?,
+                        };
+                        out.push(column);
+                    }
+                    Some(out.finish())
+                })
+                .collect()
+        },
+    );
+    let (mut table, Some(columns)) = (ids, columns) else {
+        return Ok(None);
+    };
+    if table.len() != total {
+        return Ok(None);
     }
-    Ok((table, periods.finish(), run))
+    for ((name, _), column) in types.iter().zip(columns) {
+        table.insert(name, column);
+    }
+    Ok(Some((table, periods.finish(), run)))
 }
 
 /// The declared features' columns of a partition and its totals by period, accumulated
