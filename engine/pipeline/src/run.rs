@@ -697,7 +697,16 @@ mod tests {
         let scales: Vec<Option<u32>> = back.iter().map(|d| d.map(|d| d.scale())).collect();
         assert_eq!(
             scales,
-            [Some(2), None, Some(0), Some(7), Some(0), Some(0), Some(3), None]
+            [
+                Some(2),
+                None,
+                Some(0),
+                Some(7),
+                Some(0),
+                Some(0),
+                Some(3),
+                None
+            ]
         );
         // A truncated value is unsound, not a panic.
         assert_eq!(unpack_decimals(&packed[..packed.len() - 2], 8), None);
