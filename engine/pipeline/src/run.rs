@@ -6,16 +6,18 @@
 //! feature, accumulated natively from the partition's ledger entries. Spend and budgets
 //! come from the store's facts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use ledgerlens_model::Customer;
 use ledgerlens_rules::{
-    Accumulator, Column, ColumnBuilder, EntryView, Facts, Input, Keep, ModelFit, Outcome,
+    Accumulator, Column, ColumnBuilder, Concat, EntryView, Facts, Input, Keep, ModelFit, Outcome,
     PeriodAccumulator, PeriodState, PeriodTotals, Program, RuleDiagnostic, Table, Type, Value,
     MODEL_OUTPUTS,
 };
-use ledgerlens_store::Store;
+use ledgerlens_store::{IVec, Store};
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -264,11 +266,38 @@ pub struct ModelRun {
     pub diagnostics: Vec<RuleDiagnostic>,
 }
 
-/// One partition's slice of the table, and its ledger's totals by period.
+/// One partition's slice of the table, and its ledger's totals by period: computed, or
+/// as cached (still encoded; decoded column by column into the table, so that no
+/// partition's columns are held decoded beside the table's).
 struct Part {
-    ids: Vec<String>,
-    columns: Vec<Column>,
+    rows: usize,
+    ids: Ids,
+    columns: Vec<Cell>,
     periods: PeriodState,
+}
+
+/// A partition's customer ids.
+enum Ids {
+    Built(Vec<String>),
+    /// A `Vec<&str>`, encoded.
+    Cached(IVec),
+}
+
+impl Ids {
+    /// The ids (none if the encoded form does not decode; it was checked when read).
+    fn list(&self) -> Vec<&str> {
+        match self {
+            Ids::Built(ids) => ids.iter().map(String::as_str).collect(),
+            Ids::Cached(bytes) => postcard::from_bytes(bytes).unwrap_or_default(),
+        }
+    }
+}
+
+/// A partition's column.
+enum Cell {
+    Built(Column),
+    /// A [`Stored`] column, encoded.
+    Cached(IVec),
 }
 
 /// The cache of a partition's slice of the customer table (cache tree key `table.v1`).
@@ -276,45 +305,47 @@ const TABLE_CACHE: &str = "table.v1";
 
 /// The version of how the cached columns are computed, part of the cache key: a change
 /// to how a built-in column is read (e.g. money with its cents) must bump it.
-const TABLE_FORMAT: u32 = 2;
+const TABLE_FORMAT: u32 = 4;
 
 /// A partition's slice of the table and its totals by period, as cached: valid for its
 /// `key`, a stable hash of what it was computed from (the input columns, declared
 /// features and period shapes, the activity counts they read, the as-of date, the
-/// partition's ledger stamp and its encoded customer master).
+/// partition's ledger stamp and its encoded customer master). The ids (a `Vec<&str>`)
+/// and each column (a [`Stored`]) are encoded on their own, so that a reader can
+/// decode one column of every partition at a time.
 #[derive(Serialize, Deserialize)]
-struct CachedPart {
+struct CachedPart<'a> {
     key: u64,
-    ids: Vec<String>,
-    columns: Vec<Stored>,
+    #[serde(borrow)]
+    ids: &'a [u8],
+    #[serde(borrow)]
+    columns: Vec<&'a [u8]>,
     periods: PeriodState,
 }
-
-/// A decimal, compactly (mantissa and scale).
-#[derive(Serialize, Deserialize)]
-struct Dec(#[serde(with = "ledgerlens_model::compact::opt_decimal")] Option<Decimal>);
 
 /// A date, compactly.
 #[derive(Serialize, Deserialize)]
 struct Day(#[serde(with = "ledgerlens_model::compact::opt_date")] Option<NaiveDate>);
 
-/// A column as cached.
+/// A column as cached. Decimals, the most of a table, are packed by hand
+/// ([`pack_decimals`]): decoding them through serde value by value took a tenth of a
+/// cached run's time.
 #[derive(Serialize, Deserialize)]
-enum Stored {
+enum Stored<'a> {
     Bool(Vec<Option<bool>>),
     Int(Vec<Option<i64>>),
-    Decimal(Vec<Dec>),
+    Decimal(#[serde(borrow)] Cow<'a, [u8]>),
     Date(Vec<Day>),
     Text(Vec<u32>, Vec<String>),
     List(Vec<Vec<String>>),
 }
 
-impl Stored {
-    fn of(c: &Column) -> Stored {
+impl Stored<'_> {
+    fn of(c: &Column) -> Stored<'static> {
         match c {
             Column::Bool(v) => Stored::Bool(v.clone()),
             Column::Int(v) => Stored::Int(v.clone()),
-            Column::Decimal(v) => Stored::Decimal(v.iter().map(|d| Dec(*d)).collect()),
+            Column::Decimal(v) => Stored::Decimal(Cow::Owned(pack_decimals(v))),
             Column::Date(v) => Stored::Date(v.iter().map(|d| Day(*d)).collect()),
             Column::Text(codes, dict) => {
                 Stored::Text(codes.clone(), dict.iter().map(|s| s.to_string()).collect())
@@ -327,12 +358,12 @@ impl Stored {
         }
     }
 
-    /// The column, if the cached form is sound.
-    fn column(self) -> Option<Column> {
-        Some(match self {
+    /// The column of `rows` rows, if the cached form is sound.
+    fn column(self, rows: usize) -> Option<Column> {
+        let column = match self {
             Stored::Bool(v) => Column::Bool(v),
             Stored::Int(v) => Column::Int(v),
-            Stored::Decimal(v) => Column::Decimal(v.into_iter().map(|d| d.0).collect()),
+            Stored::Decimal(bytes) => Column::Decimal(unpack_decimals(&bytes, rows)?),
             Stored::Date(v) => Column::Date(v.into_iter().map(|d| d.0).collect()),
             Stored::Text(codes, dict) => {
                 if codes
@@ -348,8 +379,65 @@ impl Stored {
                     .map(|l| l.iter().map(|s| s.as_str().into()).collect())
                     .collect(),
             ),
-        })
+        };
+        (column.len() == rows).then_some(column)
     }
+}
+
+/// The scale byte of a null in [`pack_decimals`] (a decimal's scale is at most 28).
+const NULL_DECIMAL: u8 = 0xff;
+
+/// Decimals packed: per value its scale (one byte; [`NULL_DECIMAL`] for a null) and,
+/// unless null, its mantissa as a zigzag LEB128 varint (cents of everyday amounts take
+/// one to four bytes).
+fn pack_decimals(values: &[Option<Decimal>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() * 4);
+    for v in values {
+        let Some(d) = v else {
+            out.push(NULL_DECIMAL);
+            continue;
+        };
+        out.push(d.scale() as u8);
+        let m = d.mantissa();
+        let mut z = ((m << 1) ^ (m >> 127)) as u128;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+    out
+}
+
+/// The decimals of [`pack_decimals`], if the bytes are sound.
+fn unpack_decimals(mut bytes: &[u8], rows: usize) -> Option<Vec<Option<Decimal>>> {
+    let mut out = Vec::with_capacity(rows);
+    while let Some((&scale, rest)) = bytes.split_first() {
+        bytes = rest;
+        if scale == NULL_DECIMAL {
+            out.push(None);
+            continue;
+        }
+        let mut z = 0u128;
+        let mut shift = 0;
+        loop {
+            let (&b, rest) = bytes.split_first()?;
+            bytes = rest;
+            if shift > 126 {
+                return None;
+            }
+            z |= u128::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        let m = (z >> 1) as i128 ^ -((z & 1) as i128);
+        out.push(Some(
+            Decimal::try_from_i128_with_scale(m, u32::from(scale)).ok()?,
+        ));
+    }
+    Some(out)
 }
 
 /// A stable 64-bit hash (FNV-1a), for cache keys kept on disk.
@@ -362,7 +450,8 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
 /// The customer table for a program (the inputs it reads and its declared features), and
 /// the ledger's totals by period its KPIs by period read. Each partition's share is
 /// cached, so that a run over unchanged data reads neither the ledger nor the aggregates
-/// nor the master records.
+/// nor the master records. `progress(done, total)` is called as each partition's share
+/// is read or computed.
 ///
 /// When the pack has a `model:` rule whose predictions a rule reads, each partition also
 /// summarizes its customers' purchases (cached with it), and one fit over all of them
@@ -373,21 +462,43 @@ pub fn customer_table(
     as_of: NaiveDate,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(Table, PeriodTotals, FeatureRun, Option<ModelRun>), Error> {
+    match build_table(store, program, as_of, true, progress)? {
+        Some(built) => Ok(built),
+        None => {
+            tracing::warn!("a cached table column did not decode: recomputing the table");
+            build_table(store, program, as_of, false, progress)?
+                .ok_or_else(|| Error::Invariant("a computed table column is unsound".into()))
+        }
+    }
+}
+
+/// What [`customer_table`] gives.
+type Built = (Table, PeriodTotals, FeatureRun, Option<ModelRun>);
+
+/// [`customer_table`], reading the cache when `use_cache`; `None` when a cached column
+/// turns out unsound (the caller builds again without the cache).
+fn build_table(
+    store: &Store,
+    program: &Program,
+    as_of: NaiveDate,
+    use_cache: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Option<Built>, Error> {
     let shapes = program.period_shapes();
     let model = program
         .model()
         .filter(|_| MODEL_OUTPUTS.iter().any(|n| program.inputs.contains(*n)));
     let model_end = model.map(|(_, def)| crate::model::calibration_end(def, as_of));
-    let overlay = Overlay::load(store)?;
-    let builtins: Vec<&Builtin> = BUILTINS
-        .iter()
-        .filter(|b| program.inputs.contains(b.name))
-        .collect();
     let summaries = if model.is_some() {
         crate::model::SUMMARY_COLUMNS
     } else {
         0
     };
+    let overlay = Overlay::load(store)?;
+    let builtins: Vec<&Builtin> = BUILTINS
+        .iter()
+        .filter(|b| program.inputs.contains(b.name))
+        .collect();
     let declared: Vec<(&str, &ledgerlens_rules::Declared)> = program.declared().collect();
     // Activity counts by customer, for the features that read them.
     let activities = if declared.iter().any(|(_, d)| d.activity.is_some()) {
@@ -417,22 +528,6 @@ pub fn customer_table(
         let key = fnv(what, &stamp.map_or(u64::MAX, |s| s).to_le_bytes());
         Ok(fnv(key, master.as_deref().unwrap_or_default()))
     };
-    let cached = |partition: u32, stamp: Option<u64>| -> Result<Option<Part>, Error> {
-        let Some((_, c)) = store.cached::<CachedPart>(TABLE_CACHE, partition)? else {
-            return Ok(None);
-        };
-        if c.key != key(partition, stamp)? || c.columns.len() != width {
-            return Ok(None);
-        }
-        let columns: Option<Vec<Column>> = c.columns.into_iter().map(Stored::column).collect();
-        Ok(columns
-            .filter(|cols| cols.iter().all(|col| col.len() == c.ids.len()))
-            .map(|columns| Part {
-                ids: c.ids,
-                columns,
-                periods: c.periods,
-            }))
-    };
     // Progress: a partition is done when its slice comes from the cache or is computed.
     let done = std::sync::atomic::AtomicUsize::new(0);
     let total = store.partitions() as usize;
@@ -442,12 +537,35 @@ pub fn customer_table(
             total,
         )
     };
+    // A cached partition is checked (key, width, ids) and kept encoded.
     let cached = |partition: u32, stamp: Option<u64>| -> Result<Option<Part>, Error> {
-        let part = cached(partition, stamp)?;
-        if part.is_some() {
-            tick();
+        if !use_cache {
+            return Ok(None);
         }
-        Ok(part)
+        let Some((_, bytes)) = store.cached_bytes(TABLE_CACHE, partition)? else {
+            return Ok(None);
+        };
+        let Ok(c) = postcard::from_bytes::<CachedPart<'_>>(&bytes) else {
+            return Ok(None);
+        };
+        if c.key != key(partition, stamp)? || c.columns.len() != width {
+            return Ok(None);
+        }
+        let Ok(ids) = postcard::from_bytes::<Vec<&str>>(c.ids) else {
+            return Ok(None);
+        };
+        // The pieces as slices of the value read (no copy).
+        let piece = |p: &[u8]| {
+            let at = p.as_ptr() as usize - bytes.as_ptr() as usize;
+            bytes.subslice(at, p.len())
+        };
+        tick();
+        Ok(Some(Part {
+            rows: ids.len(),
+            ids: Ids::Cached(piece(c.ids)),
+            columns: c.columns.iter().map(|p| Cell::Cached(piece(p))).collect(),
+            periods: c.periods,
+        }))
     };
     let (parts, run) = map_partition_rows(store, as_of, cached, |part| -> Result<Part, Error> {
         let mut columns: Vec<Column> = builtins
@@ -466,46 +584,91 @@ pub fn customer_table(
         )?;
         columns.extend(scanned.0);
         let ids: Vec<String> = part.customers.into_iter().map(|c| c.id.0).collect();
+        let encode = |what: &str, bytes: postcard::Result<Vec<u8>>| {
+            bytes.map_err(|e| Error::Invariant(format!("encoding the table cache's {what}: {e}")))
+        };
+        let id_bytes = encode("ids", postcard::to_allocvec(&ids))?;
+        let column_bytes = columns
+            .iter()
+            .map(|c| encode("columns", postcard::to_allocvec(&Stored::of(c))))
+            .collect::<Result<Vec<Vec<u8>>, Error>>()?;
         let cached = CachedPart {
             key: key(part.partition, part.stamp)?,
-            ids,
-            columns: columns.iter().map(Stored::of).collect(),
+            ids: &id_bytes,
+            columns: column_bytes.iter().map(Vec::as_slice).collect(),
             periods: scanned.1,
         };
         store.put_cached(TABLE_CACHE, part.partition, 0, &cached)?;
         tick();
         Ok(Part {
-            ids: cached.ids,
-            columns,
+            rows: ids.len(),
+            ids: Ids::Built(ids),
+            columns: columns.into_iter().map(Cell::Built).collect(),
             periods: cached.periods,
         })
     })?;
+    let rows: usize = parts.iter().map(|p| p.rows).sum();
     let mut periods = PeriodAccumulator::new(&shapes, as_of);
-    let mut ids = Vec::new();
-    let mut per_column: Vec<Vec<Column>> = (0..width).map(|_| Vec::new()).collect();
+    let mut id_parts = Vec::with_capacity(parts.len());
+    let mut per_column: Vec<Vec<(usize, Cell)>> = (0..width).map(|_| Vec::new()).collect();
     for part in parts {
-        ids.extend(part.ids);
         periods.merge_state(part.periods);
         for (i, c) in part.columns.into_iter().enumerate() {
-            per_column[i].push(c);
+            per_column[i].push((part.rows, c));
         }
+        id_parts.push(part.ids);
     }
-    let mut table = Table::new(ids);
-    let summary_parts = per_column.split_off(width - summaries);
-    let names_types = builtins
+    // The model's purchase summaries come last (see crate::model::summarize_partition).
+    let summary_types = [Type::Int, Type::Date, Type::Date, Type::Decimal];
+    let types: Vec<(&str, Type)> = builtins
         .iter()
         .map(|b| (b.name, b.ty()))
-        .chain(declared.iter().map(|(n, d)| (*n, d.ty())));
-    for ((name, ty), parts) in names_types.zip(per_column) {
-        table.insert(name, Column::concat(ty, parts));
+        .chain(declared.iter().map(|(n, d)| (*n, d.ty())))
+        .chain(summary_types.iter().take(summaries).map(|t| ("", *t)))
+        .collect();
+    // Column by column, on both cores: each partition's piece decoded and appended.
+    let (ids, columns) = rayon::join(
+        || {
+            let mut ids = Vec::with_capacity(rows);
+            for part in &id_parts {
+                ids.extend(part.list());
+            }
+            Table::new(ids)
+        },
+        || -> Option<Vec<Column>> {
+            per_column
+                .into_par_iter()
+                .zip(&types)
+                .map(|(cells, &(_, ty))| {
+                    let mut out = Concat::new(ty, rows);
+                    for (rows, cell) in cells {
+                        let column = match cell {
+                            Cell::Built(c) => c,
+                            Cell::Cached(bytes) => postcard::from_bytes::<Stored>(&bytes)
+                                .ok()
+                                .and_then(|s| s.column(rows))
+                                .filter(|c| c.ty() == ty)?,
+                        };
+                        out.push(column);
+                    }
+                    Some(out.finish())
+                })
+                .collect()
+        },
+    );
+    let (mut table, Some(columns)) = (ids, columns) else {
+        return Ok(None);
+    };
+    if table.len() != rows {
+        return Ok(None);
+    }
+    let mut columns = columns;
+    let summary = columns.split_off(width - summaries);
+    for ((name, _), column) in types.iter().zip(columns) {
+        table.insert(name, column);
     }
     let model = match (model, model_end) {
         (Some((rule, def)), Some(end)) => {
-            let summary: Vec<Column> = summary_parts
-                .into_iter()
-                .zip([Type::Int, Type::Date, Type::Date, Type::Decimal])
-                .map(|(parts, ty)| Column::concat(ty, parts))
-                .collect();
             let started = std::time::Instant::now();
             let predicted = crate::model::predict(rule, def, end, &summary);
             tracing::info!(elapsed = ?started.elapsed(), "model fitted and predicted");
@@ -534,7 +697,7 @@ pub fn customer_table(
         }
         _ => None,
     };
-    Ok((table, periods.finish(), run, model))
+    Ok(Some((table, periods.finish(), run, model)))
 }
 
 /// The declared features' columns of a partition and its totals by period, accumulated
@@ -632,4 +795,42 @@ fn scan_ledger(
         ));
     }
     Ok((columns, periods.state()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_decimals_round_trip_with_their_scales() {
+        let values = vec![
+            Some(Decimal::new(30000, 2)),
+            None,
+            Some(Decimal::new(-1, 0)),
+            Some(Decimal::new(12345678, 7)),
+            Some(Decimal::MAX),
+            Some(Decimal::MIN),
+            Some(Decimal::new(0, 3)),
+            None,
+        ];
+        let packed = pack_decimals(&values);
+        let back = unpack_decimals(&packed, values.len()).unwrap_or_default();
+        assert_eq!(back, values);
+        let scales: Vec<Option<u32>> = back.iter().map(|d| d.map(|d| d.scale())).collect();
+        assert_eq!(
+            scales,
+            [
+                Some(2),
+                None,
+                Some(0),
+                Some(7),
+                Some(0),
+                Some(0),
+                Some(3),
+                None
+            ]
+        );
+        // A truncated value is unsound, not a panic.
+        assert_eq!(unpack_decimals(&packed[..packed.len() - 2], 8), None);
+    }
 }

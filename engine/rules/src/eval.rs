@@ -1187,15 +1187,12 @@ impl Run<'_> {
         // Ranked by value, largest first (see `ranked`). The order of equal values does
         // not matter: the cumulative value after any rank is the same whichever of them
         // come first.
-        let ranked: Vec<(i128, usize)> = ranked(values)
+        let ranked: Vec<(Decimal, usize)> = ranked(values)
             .into_iter()
             .rev()
-            .map(|(k, row)| (k, row as usize))
-            .filter(|&(_, row)| keep[row])
-            .collect();
-        let ranked: Vec<(Decimal, usize)> = ranked
-            .into_iter()
-            .map(|(_, row)| (values[row].unwrap_or_default(), row))
+            .map(row_of)
+            .filter(|&row| keep[row])
+            .map(|row| (values[row].unwrap_or_default(), row))
             .collect();
         let n = ranked.len();
         let push = |kpis: &mut Vec<KpiValue>, key: &str, share: String, value: Decimal| {
@@ -1986,26 +1983,46 @@ fn typed_column(chunk: &Chunk<'_>, ty: Type) -> Option<Column> {
     })
 }
 
-/// The non-null values as integer keys that order as the values do (equal values, equal
-/// keys), with their rows, sorted ascending. Decimals are scaled to their largest scale;
-/// when that overflows, the keys are ranks.
-fn ranked(values: &[Option<Decimal>]) -> Vec<(i128, u32)> {
+/// The non-null values ranked ascending, each as one `u64`: an integer key that orders
+/// as the values do (equal values, equal keys) in the high 32 bits ([`key_of`]), its
+/// row in the low 32 ([`row_of`]); equal keys are in row order. Decimals are scaled to
+/// their largest scale; the key is the scaled value less the smallest, or, when that
+/// does not fit in 32 bits (or the scaling overflows), the value's dense rank. Sorting
+/// one `u64` per value is several times faster than sorting `(i128, u32)` pairs.
+fn ranked(values: &[Option<Decimal>]) -> Vec<u64> {
     let scale = values
         .iter()
         .flatten()
         .map(Decimal::scale)
         .max()
         .unwrap_or(0);
-    let scaled: Option<Vec<(i128, u32)>> = values
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.map(|d| (d, i as u32)))
-        .map(|(d, i)| {
-            let factor = 10i128.checked_pow(scale - d.scale())?;
-            Some((d.mantissa().checked_mul(factor)?, i))
-        })
-        .collect();
-    if let Some(mut keys) = scaled {
+    let scaled = |d: &Decimal| -> Option<i128> {
+        d.mantissa()
+            .checked_mul(10i128.checked_pow(scale - d.scale())?)
+    };
+    let mut bounds: Option<(i128, i128)> = None;
+    let mut fits = true;
+    for d in values.iter().flatten() {
+        let Some(k) = scaled(d) else {
+            fits = false;
+            break;
+        };
+        bounds = Some(bounds.map_or((k, k), |(lo, hi)| (lo.min(k), hi.max(k))));
+    }
+    let narrow = |&(lo, hi): &(i128, i128)| {
+        fits && hi
+            .checked_sub(lo)
+            .is_some_and(|d| d <= i128::from(u32::MAX))
+    };
+    if let Some((lo, _)) = bounds.filter(narrow) {
+        let mut keys: Vec<u64> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let k = scaled(v.as_ref()?)?;
+                Some(((k - lo) as u64) << 32 | i as u64)
+            })
+            .collect();
         keys.par_sort_unstable();
         return keys;
     }
@@ -2015,26 +2032,36 @@ fn ranked(values: &[Option<Decimal>]) -> Vec<(i128, u32)> {
         .filter_map(|(i, v)| v.map(|d| (d, i as u32)))
         .collect();
     sorted.par_sort_unstable();
-    let mut rank = 0i128;
+    let mut rank = 0u64;
     let mut out = Vec::with_capacity(sorted.len());
     for (j, &(d, i)) in sorted.iter().enumerate() {
         if j > 0 && d != sorted[j - 1].0 {
             rank += 1;
         }
-        out.push((rank, i));
+        out.push(rank << 32 | u64::from(i));
     }
     out
 }
 
+/// The key of a [`ranked`] entry.
+fn key_of(entry: u64) -> u64 {
+    entry >> 32
+}
+
+/// The row of a [`ranked`] entry.
+fn row_of(entry: u64) -> usize {
+    (entry & 0xffff_ffff) as usize
+}
+
 /// The runs of equal keys of a ranked list, as ranges.
-fn ties(ranked: &[(i128, u32)]) -> impl Iterator<Item = Range<usize>> + '_ {
+fn ties(ranked: &[u64]) -> impl Iterator<Item = Range<usize>> + '_ {
     let mut start = 0;
     std::iter::from_fn(move || {
         if start >= ranked.len() {
             return None;
         }
-        let key = ranked[start].0;
-        let end = start + ranked[start..].partition_point(|r| r.0 == key);
+        let key = key_of(ranked[start]);
+        let end = start + ranked[start..].partition_point(|&r| key_of(r) == key);
         let run = start..end;
         start = end;
         Some(run)
@@ -2060,8 +2087,8 @@ pub(crate) fn quantile_scores(
             run.start as u64
         };
         let score = (worse * u64::from(buckets) / n) as i64 + 1;
-        for &(_, i) in &ranked[run] {
-            out[i as usize] = Some(score);
+        for &entry in &ranked[run] {
+            out[row_of(entry)] = Some(score);
         }
     }
     out
@@ -2103,7 +2130,7 @@ pub(crate) fn pareto_classes(
     let mut above = Decimal::ZERO;
     let runs: Vec<Range<usize>> = ties(&ranked).collect();
     for run in runs.into_iter().rev() {
-        let value = values[ranked[run.start].1 as usize].unwrap_or_default();
+        let value = values[row_of(ranked[run.start])].unwrap_or_default();
         let code = if value <= Decimal::ZERO || total.is_zero() {
             last
         } else {
@@ -2113,9 +2140,9 @@ pub(crate) fn pareto_classes(
                 .position(|(_, upto)| upto.is_none_or(|u| share < u))
                 .map_or(last, |k| code_of[k])
         };
-        for &(_, i) in &ranked[run] {
-            out[i as usize] = code;
-            above += values[i as usize].unwrap_or_default().max(Decimal::ZERO);
+        for &entry in &ranked[run] {
+            out[row_of(entry)] = code;
+            above += values[row_of(entry)].unwrap_or_default().max(Decimal::ZERO);
         }
     }
     Column::Text(out, dict)
@@ -2303,6 +2330,27 @@ mod tests {
         ));
         assert!(!null_operand("Function not found: foo (decimal)"));
         assert!(!null_operand("Division by zero"));
+    }
+
+    #[test]
+    fn wide_values_rank_as_narrow_ones() {
+        // Keys wider than 32 bits take the dense-rank path: the same scores.
+        let narrow = dec(&[10, 20, 20, 30, 40]);
+        let wide = dec(&[-1_000_000_000_000, 20, 20, 30, 4_000_000_000_000]);
+        assert_eq!(
+            quantile_scores(&narrow, 5, false),
+            quantile_scores(&wide, 5, false)
+        );
+        let mixed = vec![
+            Some(Decimal::new(15, 1)),
+            None,
+            Some(Decimal::new(150, 2)),
+            Some(Decimal::new(1, 0)),
+        ];
+        let r = ranked(&mixed);
+        assert_eq!(r.iter().map(|&e| row_of(e)).collect::<Vec<_>>(), [3, 0, 2]);
+        assert_eq!(key_of(r[1]), key_of(r[2]));
+        assert!(key_of(r[0]) < key_of(r[1]));
     }
 
     #[test]

@@ -65,4 +65,4 @@ pub use facts::Facts;
 pub use pack::{Pack, PackSource, Resolver};
 pub use periods::{PeriodAccumulator, PeriodState, PeriodTotals};
 pub use sandbox::FunctionDoc;
-pub use value::{Column, ColumnBuilder, Table, Type, Value};
+pub use value::{Column, ColumnBuilder, Concat, Table, Type, Value};

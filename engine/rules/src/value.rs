@@ -363,47 +363,82 @@ impl Column {
     /// The columns of several parts (partitions) one after the other. All must have the
     /// type `ty`; text dictionaries are merged.
     pub fn concat(ty: Type, parts: Vec<Column>) -> Column {
-        let total: usize = parts.iter().map(Column::len).sum();
-        let mut out = match ty {
-            Type::Bool => Column::Bool(Vec::with_capacity(total)),
-            Type::Int => Column::Int(Vec::with_capacity(total)),
-            Type::Decimal => Column::Decimal(Vec::with_capacity(total)),
-            Type::Date => Column::Date(Vec::with_capacity(total)),
-            Type::Text => Column::Text(Vec::with_capacity(total), Vec::new()),
-            Type::List => Column::List(Vec::with_capacity(total)),
-        };
-        let mut codes: FxHashMap<ImmutableString, u32> = FxHashMap::default();
+        let mut out = Concat::new(ty, parts.iter().map(Column::len).sum());
         for part in parts {
-            match (&mut out, part) {
-                (Column::Bool(a), Column::Bool(b)) => a.extend(b),
-                (Column::Int(a), Column::Int(b)) => a.extend(b),
-                (Column::Decimal(a), Column::Decimal(b)) => a.extend(b),
-                (Column::Date(a), Column::Date(b)) => a.extend(b),
-                (Column::List(a), Column::List(b)) => a.extend(b),
-                (Column::Text(a, dict), Column::Text(b, part_dict)) => {
-                    let map: Vec<u32> = part_dict
-                        .into_iter()
-                        .map(|s| {
-                            let next = dict.len() as u32;
-                            *codes.entry(s.clone()).or_insert_with(|| {
-                                dict.push(s);
-                                next
-                            })
-                        })
-                        .collect();
-                    a.extend(b.into_iter().map(|c| {
-                        if c == NO_TEXT {
-                            NO_TEXT
-                        } else {
-                            map[c as usize]
-                        }
-                    }));
-                }
-                // A part of another type (a caller's bug): its rows are null.
-                (out, part) => out.push_nulls(part.len()),
-            }
+            out.push(part);
         }
-        out
+        out.finish()
+    }
+}
+
+/// Concatenates columns of one type part by part (text dictionaries merged), so that a
+/// caller need not hold every part at once: [`Column::concat`] without the `Vec`.
+///
+/// ```
+/// use ledgerlens_rules::{Column, Concat, Type};
+/// let mut out = Concat::new(Type::Int, 3);
+/// out.push(Column::Int(vec![Some(1), None]));
+/// out.push(Column::Int(vec![Some(3)]));
+/// assert_eq!(out.finish().len(), 3);
+/// ```
+#[derive(Debug)]
+pub struct Concat {
+    out: Column,
+    codes: FxHashMap<ImmutableString, u32>,
+}
+
+impl Concat {
+    /// An empty column of type `ty`, with room for `capacity` rows.
+    pub fn new(ty: Type, capacity: usize) -> Concat {
+        let out = match ty {
+            Type::Bool => Column::Bool(Vec::with_capacity(capacity)),
+            Type::Int => Column::Int(Vec::with_capacity(capacity)),
+            Type::Decimal => Column::Decimal(Vec::with_capacity(capacity)),
+            Type::Date => Column::Date(Vec::with_capacity(capacity)),
+            Type::Text => Column::Text(Vec::with_capacity(capacity), Vec::new()),
+            Type::List => Column::List(Vec::with_capacity(capacity)),
+        };
+        Concat {
+            out,
+            codes: FxHashMap::default(),
+        }
+    }
+
+    /// Appends a part's rows; a part of another type (a caller's bug) appends nulls.
+    pub fn push(&mut self, part: Column) {
+        match (&mut self.out, part) {
+            (Column::Bool(a), Column::Bool(b)) => a.extend(b),
+            (Column::Int(a), Column::Int(b)) => a.extend(b),
+            (Column::Decimal(a), Column::Decimal(b)) => a.extend(b),
+            (Column::Date(a), Column::Date(b)) => a.extend(b),
+            (Column::List(a), Column::List(b)) => a.extend(b),
+            (Column::Text(a, dict), Column::Text(b, part_dict)) => {
+                let codes = &mut self.codes;
+                let map: Vec<u32> = part_dict
+                    .into_iter()
+                    .map(|s| {
+                        let next = dict.len() as u32;
+                        *codes.entry(s.clone()).or_insert_with(|| {
+                            dict.push(s);
+                            next
+                        })
+                    })
+                    .collect();
+                a.extend(b.into_iter().map(|c| {
+                    if c == NO_TEXT {
+                        NO_TEXT
+                    } else {
+                        map[c as usize]
+                    }
+                }));
+            }
+            (out, part) => out.push_nulls(part.len()),
+        }
+    }
+
+    /// The column.
+    pub fn finish(self) -> Column {
+        self.out
     }
 }
 

@@ -40,6 +40,9 @@ pub use records::{
     Action, Decision, Facts, ImportRecord, IndexRow, Merge, Quarantined, Stats, XrefRow,
     IDENTITY_NAME, IDENTITY_PHONE, IDENTITY_USCC,
 };
+/// Bytes as sled holds them (cheap to clone and to slice), as
+/// [`Store::cached_bytes`] and [`Store::customers_bytes`] return them.
+pub use sled::IVec;
 pub use store::{
     partition_of, partition_of_parts, OpenOptions, Store, COMPANY_PARTITION, SCHEMA_VERSION,
 };

@@ -528,6 +528,26 @@ impl Store {
         Ok(postcard::from_bytes(&v[8..]).ok().map(|t| (stamp, t)))
     }
 
+    /// A derived value of a partition as its stamp and its encoded bytes, for a caller
+    /// that decodes it piece by piece (borrowing from the bytes) rather than whole with
+    /// [`Store::cached`].
+    pub fn cached_bytes(
+        &self,
+        name: &str,
+        partition: u32,
+    ) -> Result<Option<(u64, sled::IVec)>, Error> {
+        let mut key = name.as_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(&be32(partition));
+        let Some(v) = self.cache.get(key)? else {
+            return Ok(None);
+        };
+        let Some(stamp) = read_u64(&v) else {
+            return Ok(None);
+        };
+        Ok(Some((stamp, v.subslice(8, v.len() - 8))))
+    }
+
     /// Stores a derived value for a partition with its stamp. Not part of any import:
     /// losing it only costs a recomputation.
     pub fn put_cached<T: Serialize>(
