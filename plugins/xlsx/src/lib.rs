@@ -140,6 +140,25 @@ pub fn rows<'a>(
     }
 }
 
+/// [`rows`] as a row source that fills one reused row of cells
+/// ([`NextRow`](table::NextRow)): delimited text is split straight into it
+/// ([`ledgerlens_csv::text_rows_into`]); the other formats' rows are moved in.
+pub fn rows_into<'a>(
+    input: &'a Input,
+    options: &SourceOptions,
+) -> Result<table::NextRow<'a>, Error> {
+    if detect(&input.bytes) == Format::Text {
+        return ledgerlens_csv::text_rows_into(input, options);
+    }
+    let mut rows = rows(input, options)?.fuse();
+    Ok(Box::new(move |cells: &mut Vec<String>| {
+        Some(rows.next()?.map(|(line, row)| {
+            *cells = row;
+            line
+        }))
+    }))
+}
+
 /// Rows widened with empty cells to the widest row so far (the header, in practice). A
 /// workbook stores no cell for a blank one, so a row whose last cells are blank comes out
 /// short; in a sheet that means "empty", never "missing".
