@@ -1,7 +1,7 @@
 //! The ledgerlens adapter for spreadsheets: any sheet of an `.xlsx` or `.xls` workbook,
 //! read through the same column mapping as the CSV adapter.
 //!
-//! [`XlsxAdapter`] implements [`Adapter`](ledgerlens_adapter::Adapter) under the name
+//! [`XlsxAdapter`] implements [`Adapter`] under the name
 //! `xlsx`. What a file is comes from its first bytes, never its extension ([`detect`]):
 //!
 //! - a zip archive is an Office Open XML workbook (`.xlsx`), read as a stream of cells
