@@ -8,10 +8,10 @@ use std::io::Cursor;
 use ledgerlens_adapter::table::Cells;
 use ledgerlens_adapter::Delimiter;
 
-/// A row read by the `csv` crate: from UTF-8 text, or from GB18030 bytes with its cells
-/// decoded one by one (delimiters, quotes and line breaks are ASCII bytes below `0x40`,
-/// which never occur inside a GB18030 character, so the raw bytes split as the decoded
-/// text would).
+/// A row read by the `csv` crate: from UTF-8 text, or from GB18030 bytes with the row's
+/// cells decoded in one pass (the only bytes below `0x40` inside a GB18030 character are
+/// digits, so delimiters, quotes and line breaks split the raw bytes as they would split
+/// the decoded text).
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     /// The row, from UTF-8 text.
@@ -146,9 +146,9 @@ impl<'a> Rows<'a> {
     }
 
     /// Rows of GB18030 `bytes` (checked: [`ledgerlens_adapter::check`]) from byte `start`
-    /// (the beginning of line `first_line`), split at `delimiter` (a byte below `0x40`:
-    /// comma, tab or semicolon) without decoding the text first; each row's cells are
-    /// decoded as it is read.
+    /// (the beginning of line `first_line`), split at `delimiter` (comma, tab or
+    /// semicolon: never a byte inside a GB18030 character) without decoding the text
+    /// first; each row's cells are decoded as it is read.
     pub(crate) fn gb(bytes: &'a [u8], start: usize, first_line: u64, delimiter: u8) -> Rows<'a> {
         Rows::Delimited(Delimited::new(
             Cow::Borrowed(bytes),
