@@ -28,7 +28,7 @@ mod options;
 mod parse;
 pub mod table;
 
-pub use decode::{decode, Decoded, Encoding};
+pub use decode::{check, decode, push_gb, push_gb_marked, Decoded, Encoding, Text};
 pub use error::Error;
 pub use options::{ColumnRef, Delimiter, Field, Header, SourceOptions};
 pub use parse::{parse_amount, parse_date, parse_date_with, parse_decimal, MAX_YEAR, MIN_YEAR};

@@ -1,12 +1,15 @@
 //! The adapter: decode, find the rows, decide on the header, resolve the mapping, then
 //! read row by row.
 
-use ledgerlens_adapter::{decode, Adapter, Delimiter, Error, Input, Item, SourceOptions};
+use ledgerlens_adapter::{
+    check, decode, push_gb, Adapter, Delimiter, Error, Input, Item, SourceOptions, Text,
+};
 use ledgerlens_model::Diagnostic;
 
-use ledgerlens_adapter::table::{self as plan, Builder, Plan};
+use ledgerlens_adapter::table::{self as plan, Builder, NextRow, Plan};
 
 use crate::rows::{Fields, Next, Rows, Whitespace};
+use crate::sniff::sniff_bytes;
 use crate::sniff_delimiter;
 
 /// The delimited-text adapter (`adapter: csv`): comma, tab, semicolon, pipe or running
@@ -61,9 +64,40 @@ impl Adapter for CsvAdapter {
 }
 
 /// Decodes the file and sets up its rows after `skip_rows`, with the delimiter given or
-/// detected.
+/// detected. GB text split at a comma, tab or semicolon is not decoded whole: its rows
+/// are split as bytes and their cells decoded one by one.
 fn open<'a>(input: &'a Input, options: &SourceOptions) -> Result<Rows<'a>, Error> {
     let file = input.name.as_str();
+    let first_line = u64::try_from(options.skip_rows).map_or(u64::MAX, |n| n.saturating_add(1));
+    if let Text::Gb(bytes) = check(file, &input.bytes, options.encoding)? {
+        if gb_is_blank(bytes) {
+            return Err(Error::Empty {
+                file: file.to_string(),
+            });
+        }
+        // GB18030 spells U+FEFF 84 31 95 33.
+        let bom = if bytes.starts_with(&[0x84, 0x31, 0x95, 0x33]) {
+            4
+        } else {
+            0
+        };
+        let start = skip_lines(bytes, bom, options.skip_rows);
+        let delimiter = match options.delimiter {
+            Delimiter::Auto => sniff_bytes(bytes.get(start..).unwrap_or_default(), true),
+            given => given,
+        };
+        let byte = match delimiter {
+            Delimiter::Comma | Delimiter::Auto => Some(b','),
+            Delimiter::Tab => Some(b'\t'),
+            Delimiter::Semicolon => Some(b';'),
+            // `|` can be the second byte of a GBK character; runs of blanks are split on
+            // decoded text.
+            Delimiter::Pipe | Delimiter::Whitespace => None,
+        };
+        if let Some(byte) = byte {
+            return Ok(Rows::gb(bytes, start, first_line, byte));
+        }
+    }
     let text = decode(file, &input.bytes, options.encoding)?.text;
     if text
         .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
@@ -78,13 +112,29 @@ fn open<'a>(input: &'a Input, options: &SourceOptions) -> Result<Rows<'a>, Error
     } else {
         0
     };
-    let start = skip_lines(&text, bom, options.skip_rows);
+    let start = skip_lines(text.as_bytes(), bom, options.skip_rows);
     let delimiter = match options.delimiter {
         Delimiter::Auto => sniff_delimiter(text.get(start..).unwrap_or_default()),
         given => given,
     };
-    let first_line = u64::try_from(options.skip_rows).map_or(u64::MAX, |n| n.saturating_add(1));
     Ok(Rows::new(text, start, first_line, delimiter))
+}
+
+/// Whether checked GB text holds nothing but whitespace (and byte-order marks), as its
+/// decoded text would say: line by line, decoding only lines with non-ASCII bytes, up to
+/// the first line with content.
+fn gb_is_blank(bytes: &[u8]) -> bool {
+    let mut decoded = String::new();
+    bytes.split(|&b| b == b'\n').all(|line| {
+        if line.is_ascii() {
+            return line.iter().all(u8::is_ascii_whitespace);
+        }
+        decoded.clear();
+        push_gb(line, &mut decoded);
+        decoded
+            .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+            .is_empty()
+    })
 }
 
 /// The rows of a delimited-text file as owned, trimmed cells with their 1-based line
@@ -106,11 +156,39 @@ pub fn text_rows<'a>(
     input: &'a Input,
     options: &SourceOptions,
 ) -> Result<impl Iterator<Item = Result<(u64, Vec<String>), Diagnostic>> + 'a, Error> {
+    let mut next = text_rows_into(input, options)?;
+    Ok(std::iter::from_fn(move || {
+        let mut cells = Vec::new();
+        Some(next(&mut cells)?.map(|line| (line, cells)))
+    }))
+}
+
+/// [`text_rows`] as a row source that writes each row's cells over one reused row
+/// (`Some(Ok(line))`, the cells in `cells`), so reading a row allocates nothing once the
+/// row's strings have grown to fit.
+///
+/// ```
+/// use ledgerlens_adapter::{Input, SourceOptions};
+/// use ledgerlens_model::RecordType;
+///
+/// let input = Input { name: "u8.txt".into(), bytes: "填制凭证,V800\n2025-01-15, 记 ,1\n".into() };
+/// let options = SourceOptions::new("u8", RecordType::VoucherLine);
+/// let mut next = ledgerlens_csv::text_rows_into(&input, &options).unwrap();
+/// let mut cells = Vec::new();
+/// assert_eq!(next(&mut cells).unwrap().unwrap(), 1);
+/// assert_eq!(next(&mut cells).unwrap().unwrap(), 2);
+/// assert_eq!(cells, ["2025-01-15", "记", "1"]);
+/// assert!(next(&mut cells).is_none());
+/// ```
+pub fn text_rows_into<'a>(input: &'a Input, options: &SourceOptions) -> Result<NextRow<'a>, Error> {
     let mut rows = open(input, options)?;
     let file = input.name.clone();
-    Ok(std::iter::from_fn(move || {
+    Ok(Box::new(move |cells: &mut Vec<String>| {
         Some(match rows.advance()? {
-            Next::Row(line) => Ok((line, rows.owned_cells())),
+            Next::Row(line) => {
+                rows.cells_into(cells);
+                Ok(line)
+            }
             Next::Malformed { line, message, .. } => {
                 Err(Diagnostic::error("adapter.malformed", message)
                     .in_file(file.as_str())
@@ -121,10 +199,13 @@ pub fn text_rows<'a>(
 }
 
 /// The byte offset after the first `n` lines of `text`, starting at `from`.
-fn skip_lines(text: &str, from: usize, n: usize) -> usize {
+fn skip_lines(text: &[u8], from: usize, n: usize) -> usize {
     let mut at = from;
     for _ in 0..n {
-        match text.get(at..).and_then(|rest| rest.find('\n')) {
+        match text
+            .get(at..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+        {
             Some(i) => at += i + 1,
             None => return text.len(),
         }
@@ -176,9 +257,19 @@ mod tests {
     #[test]
     fn skip_lines_counts_physical_lines() {
         let text = "title\r\n\r\nh1,h2\n1,2";
-        assert_eq!(skip_lines(text, 0, 0), 0);
-        assert_eq!(skip_lines(text, 0, 2), 9);
-        assert_eq!(&text[skip_lines(text, 0, 2)..], "h1,h2\n1,2");
-        assert_eq!(skip_lines(text, 0, 9), text.len());
+        let bytes = text.as_bytes();
+        assert_eq!(skip_lines(bytes, 0, 0), 0);
+        assert_eq!(skip_lines(bytes, 0, 2), 9);
+        assert_eq!(&text[skip_lines(bytes, 0, 2)..], "h1,h2\n1,2");
+        assert_eq!(skip_lines(bytes, 0, 9), text.len());
+    }
+
+    #[test]
+    fn gb_blank_text_is_told_by_its_characters() {
+        let gb = |s: &str| encoding_rs::GB18030.encode(s).0.into_owned();
+        assert!(gb_is_blank(&gb(" \r\n\t\n")));
+        assert!(gb_is_blank(&gb("\u{3000}\n\u{feff} \n")));
+        assert!(!gb_is_blank(&gb("\u{3000}\n 亅\n")));
+        assert!(!gb_is_blank(&gb("\n\n,")));
     }
 }

@@ -75,5 +75,5 @@ mod adapter;
 mod rows;
 mod sniff;
 
-pub use adapter::{text_rows, CsvAdapter};
+pub use adapter::{text_rows, text_rows_into, CsvAdapter};
 pub use sniff::sniff_delimiter;

@@ -8,19 +8,73 @@ use std::io::Cursor;
 use ledgerlens_adapter::table::Cells;
 use ledgerlens_adapter::Delimiter;
 
-/// A row read by the `csv` crate.
+/// A row read by the `csv` crate: from UTF-8 text, or from GB18030 bytes with the row's
+/// cells decoded in one pass (the only bytes below `0x40` inside a GB18030 character are
+/// digits, so delimiters, quotes and line breaks split the raw bytes as they would split
+/// the decoded text).
 #[derive(Debug, Default)]
-pub(crate) struct Fields(pub(crate) csv::StringRecord);
+pub(crate) struct Fields {
+    /// The row, from UTF-8 text.
+    text: csv::StringRecord,
+    /// The row's raw cells, from GB bytes.
+    raw: csv::ByteRecord,
+    /// The raw cells decoded, back to back, and where each ends.
+    decoded: String,
+    ends: Vec<usize>,
+    /// Whether the row is read from GB bytes.
+    gb: bool,
+}
+
+impl Fields {
+    /// Where the row starts in the source.
+    fn position(&self) -> Option<&csv::Position> {
+        if self.gb {
+            self.raw.position()
+        } else {
+            self.text.position()
+        }
+    }
+
+    /// Decodes the raw cells.
+    fn decode(&mut self) {
+        self.decoded.clear();
+        self.ends.clear();
+        let raw = &self.raw;
+        let mut at = (0..raw.len()).filter_map(|i| raw.range(i).map(|r| r.end));
+        let ends = &mut self.ends;
+        ledgerlens_adapter::push_gb_marked(
+            raw.as_slice(),
+            &mut at,
+            |n| ends.push(n),
+            &mut self.decoded,
+        );
+    }
+}
 
 impl Cells for Fields {
     #[inline]
     fn width(&self) -> usize {
-        self.0.len()
+        if self.gb {
+            self.ends.len()
+        } else {
+            self.text.len()
+        }
     }
 
     #[inline]
     fn cell(&self, i: usize) -> &str {
-        self.0.get(i).unwrap_or("")
+        if self.gb {
+            let Some(&end) = self.ends.get(i) else {
+                return "";
+            };
+            let start = match i.checked_sub(1) {
+                Some(j) => self.ends.get(j).copied().unwrap_or(0),
+                None => 0,
+            };
+            self.decoded.get(start..end).unwrap_or("")
+        } else {
+            self.text.get(i).unwrap_or("")
+        }
     }
 }
 
@@ -52,7 +106,7 @@ pub(crate) enum Next {
     },
 }
 
-/// A row source over the whole decoded text.
+/// A row source over the whole text (decoded, or GB bytes split as they are).
 pub(crate) enum Rows<'a> {
     /// Runs of spaces and tabs.
     Whitespace(Whitespace<'a>),
@@ -84,7 +138,25 @@ impl<'a> Rows<'a> {
                 })
             }
         };
-        Rows::Delimited(Delimited::new(text, start, first_line, byte))
+        let bytes = match text {
+            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+        };
+        Rows::Delimited(Delimited::new(bytes, false, start, first_line, byte))
+    }
+
+    /// Rows of GB18030 `bytes` (checked: [`ledgerlens_adapter::check`]) from byte `start`
+    /// (the beginning of line `first_line`), split at `delimiter` (comma, tab or
+    /// semicolon: never a byte inside a GB18030 character) without decoding the text
+    /// first; each row's cells are decoded as it is read.
+    pub(crate) fn gb(bytes: &'a [u8], start: usize, first_line: u64, delimiter: u8) -> Rows<'a> {
+        Rows::Delimited(Delimited::new(
+            Cow::Borrowed(bytes),
+            true,
+            start,
+            first_line,
+            delimiter,
+        ))
     }
 
     /// Moves to the next row with content.
@@ -97,20 +169,30 @@ impl<'a> Rows<'a> {
 
     /// The current row's cells, trimmed, as owned strings (for the header).
     pub(crate) fn owned_cells(&self) -> Vec<String> {
-        fn collect(cells: &impl Cells) -> Vec<String> {
-            (0..cells.width())
-                .map(|i| {
-                    cells
-                        .cell(i)
-                        .trim_start_matches('\u{feff}')
-                        .trim()
-                        .to_string()
-                })
-                .collect()
+        let mut cells = Vec::new();
+        self.cells_into(&mut cells);
+        cells
+    }
+
+    /// The current row's cells, trimmed, written over `out` (its strings reused).
+    pub(crate) fn cells_into(&self, out: &mut Vec<String>) {
+        fn fill(cells: &impl Cells, out: &mut Vec<String>) {
+            let width = cells.width();
+            out.truncate(width);
+            for i in 0..width {
+                let cell = cells.cell(i).trim_start_matches('\u{feff}').trim();
+                match out.get_mut(i) {
+                    Some(slot) => {
+                        slot.clear();
+                        slot.push_str(cell);
+                    }
+                    None => out.push(cell.to_string()),
+                }
+            }
         }
         match self {
-            Rows::Whitespace(w) => collect(w),
-            Rows::Delimited(d) => collect(&d.record),
+            Rows::Whitespace(w) => fill(w, out),
+            Rows::Delimited(d) => fill(&d.record, out),
         }
     }
 
@@ -209,11 +291,13 @@ pub(crate) struct Delimited<'a> {
 }
 
 impl<'a> Delimited<'a> {
-    fn new(text: Cow<'a, str>, start: usize, first_line: u64, delimiter: u8) -> Delimited<'a> {
-        let bytes = match text {
-            Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
-            Cow::Owned(s) => Cow::Owned(s.into_bytes()),
-        };
+    fn new(
+        bytes: Cow<'a, [u8]>,
+        gb: bool,
+        start: usize,
+        first_line: u64,
+        delimiter: u8,
+    ) -> Delimited<'a> {
         let mut cursor = Cursor::new(bytes);
         cursor.set_position(start as u64);
         let reader = csv::ReaderBuilder::new()
@@ -223,7 +307,10 @@ impl<'a> Delimited<'a> {
             .from_reader(cursor);
         Delimited {
             reader,
-            record: Fields::default(),
+            record: Fields {
+                gb,
+                ..Fields::default()
+            },
             delimiter,
             start,
             first_line: first_line.max(1),
@@ -263,13 +350,23 @@ impl<'a> Delimited<'a> {
         }
         while !self.done {
             let before = self.reader.position().byte();
-            match self.reader.read_record(&mut self.record.0) {
+            let read = if self.record.gb {
+                let read = self.reader.read_byte_record(&mut self.record.raw);
+                if let Ok(true) = read {
+                    self.record.decode();
+                }
+                read
+            } else {
+                self.reader.read_record(&mut self.record.text)
+            };
+            match read {
                 Ok(false) => self.done = true,
                 Ok(true) => {
-                    if self.record.0.iter().all(|c| c.trim().is_empty()) {
+                    let cells = &self.record;
+                    if (0..cells.width()).all(|i| cells.cell(i).trim().is_empty()) {
                         continue;
                     }
-                    let line = self.line_at(self.record.0.position());
+                    let line = self.line_at(self.record.position());
                     self.line = line;
                     if let Some(column) = self.unterminated_quote() {
                         self.done = true;
@@ -307,7 +404,7 @@ impl<'a> Delimited<'a> {
         if !bytes.get(next..)?.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        let start = self.start + usize::try_from(self.record.0.position()?.byte()).ok()?;
+        let start = self.start + usize::try_from(self.record.position()?.byte()).ok()?;
         open_quote(bytes.get(start..)?, self.delimiter)
     }
 }
@@ -438,6 +535,44 @@ mod tests {
             assert!(rows.advance().is_none());
             assert!(rows.advance().is_none());
         }
+    }
+
+    /// Every row of GB bytes split raw, as (line, cells) or a malformed marker.
+    fn all_gb(bytes: &[u8], delimiter: u8) -> Vec<(u64, Vec<String>)> {
+        let mut rows = Rows::gb(bytes, 0, 1, delimiter);
+        let mut out = Vec::new();
+        while let Some(next) = rows.advance() {
+            match next {
+                Next::Row(line) => out.push((line, rows.owned_cells())),
+                Next::Malformed { line, column, .. } => {
+                    out.push((line, vec![format!("malformed at {column:?}")]))
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn gb_bytes_split_raw_as_their_decoded_text() {
+        for (text, delimiter) in [
+            (
+                "凭证日期,摘要,金额\r\n\r\n2025-01-15,\"亅乗, 销售\n第二行\",1\r\n,,\n 客户 ,\"说\"\"好\"\"\",3\n",
+                Delimiter::Comma,
+            ),
+            ("日期\t摘要\n\n2025-01-15\t亅|乗\n", Delimiter::Tab),
+            ("日期;摘要\n2025;\"未闭合\n下一行;2\n", Delimiter::Semicolon),
+            ("€,亅\n", Delimiter::Comma),
+        ] {
+            let gb = encoding_rs::GB18030.encode(text).0.into_owned();
+            let byte = match delimiter {
+                Delimiter::Tab => b'\t',
+                Delimiter::Semicolon => b';',
+                _ => b',',
+            };
+            assert_eq!(all_gb(&gb, byte), all(text, delimiter), "{text:?}");
+        }
+        let rows = all_gb(&encoding_rs::GBK.encode("a,亅乗\n").0, b',');
+        assert_eq!(rows, vec![row(1, &["a", "亅乗"])]);
     }
 
     #[test]

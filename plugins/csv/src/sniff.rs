@@ -18,6 +18,13 @@ const SAMPLE_LINES: usize = 10;
 /// assert_eq!(sniff_delimiter(" 00001 19970101  1   11.77\n"), Delimiter::Whitespace);
 /// ```
 pub fn sniff_delimiter(text: &str) -> Delimiter {
+    sniff_bytes(text.as_bytes(), false)
+}
+
+/// [`sniff_delimiter`] over UTF-8 bytes, or over GB18030 bytes (`gb`), whose multi-byte
+/// characters are stepped over whole (a GBK character's second byte can be `|`), so the
+/// counts are those of the decoded text.
+pub(crate) fn sniff_bytes(bytes: &[u8], gb: bool) -> Delimiter {
     const CANDIDATES: [(u8, Delimiter); 4] = [
         (b',', Delimiter::Comma),
         (b'\t', Delimiter::Tab),
@@ -28,7 +35,22 @@ pub fn sniff_delimiter(text: &str) -> Delimiter {
     let mut lines = 0;
     let mut line_has_content = false;
     let mut in_quotes = false;
-    for &b in text.as_bytes() {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
+        if gb && b >= 0x80 {
+            // 0x80 alone is €; a lead byte starts two bytes, or four when a digit
+            // follows (GB18030).
+            i += if b == 0x80 {
+                0
+            } else if bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                3
+            } else {
+                1
+            };
+            line_has_content = true;
+            continue;
+        }
         match b {
             b'"' => in_quotes = !in_quotes,
             b'\n' if !in_quotes => {
@@ -43,8 +65,8 @@ pub fn sniff_delimiter(text: &str) -> Delimiter {
             }
             _ if in_quotes => {}
             _ => {
-                if let Some(i) = CANDIDATES.iter().position(|&(c, _)| c == b) {
-                    counts[i] += 1;
+                if let Some(k) = CANDIDATES.iter().position(|&(c, _)| c == b) {
+                    counts[k] += 1;
                 }
             }
         }
@@ -95,5 +117,23 @@ mod tests {
         assert_eq!(sniff_delimiter(&text), Delimiter::Whitespace);
         text.insert_str(0, "x,y\n");
         assert_eq!(sniff_delimiter(&text), Delimiter::Comma);
+    }
+
+    #[test]
+    fn gb_bytes_count_as_their_decoded_text() {
+        for text in [
+            "日期|金额\n亅,1|2\n",
+            "亅乗,亅|亅\n",
+            "€\t亅|\t𠀀\n",
+            "\"亅|\n乗|\";b\n",
+            &"亅|亅\n\n".repeat(12),
+        ] {
+            let gb = encoding_rs::GB18030.encode(text).0.into_owned();
+            assert_eq!(sniff_bytes(&gb, true), sniff_delimiter(text), "{text:?}");
+        }
+        // Counted raw, the second byte of 亅 would be a pipe.
+        let gb = encoding_rs::GBK.encode("亅亅亅,a\n").0.into_owned();
+        assert_eq!(sniff_bytes(&gb, false), Delimiter::Pipe);
+        assert_eq!(sniff_bytes(&gb, true), Delimiter::Comma);
     }
 }

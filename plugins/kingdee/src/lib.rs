@@ -46,9 +46,7 @@
 //! ```
 #![deny(missing_docs)]
 
-use std::collections::BTreeMap;
-
-use ledgerlens_adapter::table::{self, RowCells};
+use ledgerlens_adapter::table;
 use ledgerlens_adapter::{Adapter, ColumnRef, Error, Field, Header, Input, Item, SourceOptions};
 use ledgerlens_model::{Diagnostic, RecordType};
 
@@ -160,13 +158,15 @@ impl Adapter for KingdeeAdapter {
                 ),
             });
         }
-        let mut rows = ledgerlens_xlsx::rows(input, options)?;
+        let mut next = ledgerlens_xlsx::rows_into(input, options)?;
+        let mut row = Vec::new();
         let mut before = Vec::new();
         let found = loop {
-            match rows.next() {
+            match next(&mut row) {
                 None => break None,
                 Some(Err(diagnostic)) => before.push(Err(diagnostic)),
-                Some(Ok((line, cells))) => {
+                Some(Ok(line)) => {
+                    let cells = std::mem::take(&mut row);
                     if let Some(layout) = layout_of(&cells) {
                         break Some((layout, line, cells));
                     }
@@ -186,10 +186,10 @@ impl Adapter for KingdeeAdapter {
             });
         };
         // Title rows above the header are not data; a row the source could not read is.
-        let before = before.into_iter().filter(Result::is_err);
+        let mut before = before.into_iter().filter(Result::is_err);
         let captions = match layout {
-            Layout::Cloud => match rows.next() {
-                Some(Ok((_, captions))) => captions,
+            Layout::Cloud => match next(&mut row) {
+                Some(Ok(_)) => std::mem::take(&mut row),
                 Some(Err(diagnostic)) => {
                     return Err(Error::Malformed {
                         file: file.to_string(),
@@ -227,13 +227,24 @@ impl Adapter for KingdeeAdapter {
             } else {
                 None
             },
-            last: BTreeMap::new(),
+            last: Vec::new(),
             file: file.to_string(),
         };
-        let data = before
-            .chain(std::iter::once(Ok((header_line, header.clone()))))
-            .chain(rows.scan(fill, |fill, row| Some(fill.apply(row))));
-        Ok(Box::new(table::read_rows(file, preset, data)?))
+        let mut fill = fill;
+        let mut header_row = Some((header_line, header.clone()));
+        // The rows the mapping reads: diagnostics of rows above the header, the header,
+        // then each data row repaired in place.
+        let data = move |cells: &mut Vec<String>| {
+            if let Some(Err(diagnostic)) = before.next() {
+                return Some(Err(diagnostic));
+            }
+            if let Some((line, header)) = header_row.take() {
+                *cells = header;
+                return Some(Ok(line));
+            }
+            Some(next(cells)?.and_then(|line| fill.apply(line, cells).map(|()| line)))
+        };
+        Ok(Box::new(table::read_rows_into(file, preset, data)?))
     }
 }
 
@@ -315,17 +326,18 @@ struct Fill {
     number: Option<usize>,
     account: Option<usize>,
     customer: Option<usize>,
-    last: BTreeMap<usize, String>,
+    /// The bill-head cells of the last row with a voucher number, by position in `head`
+    /// (`None`: blank); kept between rows so their texts are reused.
+    last: Vec<Option<String>>,
     file: String,
 }
 
 impl Fill {
-    fn apply(&mut self, row: RowCells) -> RowCells {
-        let (line, mut cells) = row?;
+    fn apply(&mut self, line: u64, cells: &mut Vec<String>) -> Result<(), Diagnostic> {
         let blank = |cells: &[String], i: Option<usize>| {
             i.is_none_or(|i| cells.get(i).is_none_or(|c| c.trim().is_empty()))
         };
-        if blank(&cells, self.account) {
+        if blank(cells, self.account) {
             if cells.iter().any(|c| TOTALS.contains(&c.trim())) {
                 return Err(Diagnostic::error(
                     "kingdee.totals_row",
@@ -334,9 +346,9 @@ impl Fill {
                 .in_file(self.file.as_str())
                 .at_row(line));
             }
-        } else if blank(&cells, self.number) {
-            for &i in &self.head {
-                if let Some(value) = self.last.get(&i) {
+        } else if blank(cells, self.number) {
+            for (&i, value) in self.head.iter().zip(&self.last) {
+                if let Some(value) = value {
                     if cells.len() <= i {
                         cells.resize(i + 1, String::new());
                     }
@@ -346,17 +358,19 @@ impl Fill {
                 }
             }
         } else {
-            self.last.clear();
-            for &i in &self.head {
-                if let Some(value) = cells.get(i).filter(|c| !c.trim().is_empty()) {
-                    self.last.insert(i, value.clone());
+            self.last.resize(self.head.len(), None);
+            for (&i, last) in self.head.iter().zip(&mut self.last) {
+                match (cells.get(i).filter(|c| !c.trim().is_empty()), last) {
+                    (Some(value), Some(last)) => value.clone_into(last),
+                    (Some(value), last) => *last = Some(value.clone()),
+                    (None, last) => *last = None,
                 }
             }
         }
         if let Some(cell) = self.customer.and_then(|i| cells.get_mut(i)) {
             *cell = cloud_customer(cell);
         }
-        Ok((line, cells))
+        Ok(())
     }
 }
 
@@ -484,16 +498,16 @@ mod tests {
             number: Some(1),
             account: Some(2),
             customer: None,
-            last: BTreeMap::new(),
+            last: Vec::new(),
             file: "f".into(),
         };
-        let first = fill
-            .apply(Ok((3, cells(&["2025-01-15", "7", "1122"]))))
-            .unwrap();
-        assert_eq!(first.1, cells(&["2025-01-15", "7", "1122"]));
-        let second = fill.apply(Ok((4, cells(&["", "", "6001"])))).unwrap();
-        assert_eq!(second.1, cells(&["2025-01-15", "7", "6001"]));
-        let totals = fill.apply(Ok((5, cells(&["合计", "", ""])))).unwrap_err();
+        let mut row = cells(&["2025-01-15", "7", "1122"]);
+        fill.apply(3, &mut row).unwrap();
+        assert_eq!(row, cells(&["2025-01-15", "7", "1122"]));
+        let mut row = cells(&["", "", "6001"]);
+        fill.apply(4, &mut row).unwrap();
+        assert_eq!(row, cells(&["2025-01-15", "7", "6001"]));
+        let totals = fill.apply(5, &mut cells(&["合计", "", ""])).unwrap_err();
         assert_eq!(
             (totals.code.as_str(), totals.row),
             ("kingdee.totals_row", Some(5))

@@ -1,7 +1,7 @@
 //! The ledgerlens adapter for spreadsheets: any sheet of an `.xlsx` or `.xls` workbook,
 //! read through the same column mapping as the CSV adapter.
 //!
-//! [`XlsxAdapter`] implements [`Adapter`](ledgerlens_adapter::Adapter) under the name
+//! [`XlsxAdapter`] implements [`Adapter`] under the name
 //! `xlsx`. What a file is comes from its first bytes, never its extension ([`detect`]):
 //!
 //! - a zip archive is an Office Open XML workbook (`.xlsx`), read as a stream of cells
@@ -138,6 +138,25 @@ pub fn rows<'a>(
         }
         Format::Text => Ok(Box::new(ledgerlens_csv::text_rows(input, options)?)),
     }
+}
+
+/// [`rows`] as a row source that fills one reused row of cells
+/// ([`NextRow`](table::NextRow)): delimited text is split straight into it
+/// ([`ledgerlens_csv::text_rows_into`]); the other formats' rows are moved in.
+pub fn rows_into<'a>(
+    input: &'a Input,
+    options: &SourceOptions,
+) -> Result<table::NextRow<'a>, Error> {
+    if detect(&input.bytes) == Format::Text {
+        return ledgerlens_csv::text_rows_into(input, options);
+    }
+    let mut rows = rows(input, options)?.fuse();
+    Ok(Box::new(move |cells: &mut Vec<String>| {
+        Some(rows.next()?.map(|(line, row)| {
+            *cells = row;
+            line
+        }))
+    }))
 }
 
 /// Rows widened with empty cells to the widest row so far (the header, in practice). A

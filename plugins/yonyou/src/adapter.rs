@@ -41,8 +41,12 @@ impl Adapter for YonyouAdapter {
                 ),
             });
         }
-        let mut rows = ledgerlens_xlsx::rows(input, options)?;
-        let (layout, line, cells, before) = match find(&mut rows) {
+        let mut next = ledgerlens_xlsx::rows_into(input, options)?;
+        let found = find(&mut std::iter::from_fn(|| {
+            let mut cells = Vec::new();
+            Some(next(&mut cells)?.map(|line| (line, cells)))
+        }));
+        let (layout, line, cells, before) = match found {
             Found::Layout {
                 layout,
                 line,
@@ -59,21 +63,41 @@ impl Adapter for YonyouAdapter {
                     file: file.to_string(),
                     account: account_index(&read_with),
                 };
-                let data = before
-                    .into_iter()
-                    .chain(rows.map(move |row| repair.apply(row)));
-                Ok(Box::new(table::read_rows(file, read_with, data)?))
+                let data = repaired(before, None, next, move |line, cells| {
+                    repair.apply(line, cells)
+                });
+                Ok(Box::new(table::read_rows_into(file, read_with, data)?))
             }
             Layout::GlAccvouch => {
                 let repair = GlAccvouch::new(file, &cells, &read_with);
-                let data = before
-                    .into_iter()
-                    .chain(std::iter::once(Ok((line, cells))))
-                    .chain(rows.map(move |row| repair.apply(row)));
-                Ok(Box::new(table::read_rows(file, read_with, data)?))
+                let data = repaired(before, Some((line, cells)), next, move |line, cells| {
+                    repair.apply(line, cells)
+                });
+                Ok(Box::new(table::read_rows_into(file, read_with, data)?))
             }
         }
     }
+}
+
+/// The rows the mapping reads, as a row source filling one reused row: `before` (rows
+/// above the first, as read), `first` (the header), then each later row of `next`
+/// repaired in place by `repair`.
+fn repaired<'a>(
+    before: Vec<RowCells>,
+    first: Option<(u64, Vec<String>)>,
+    mut next: table::NextRow<'a>,
+    repair: impl Fn(u64, &mut Vec<String>) -> Result<(), Diagnostic> + Send + 'a,
+) -> table::NextRow<'a> {
+    let mut before = before.into_iter().chain(first.map(Ok));
+    Box::new(move |cells: &mut Vec<String>| {
+        if let Some(row) = before.next() {
+            return Some(row.map(|(line, row)| {
+                *cells = row;
+                line
+            }));
+        }
+        Some(next(cells)?.and_then(|line| repair(line, cells).map(|()| line)))
+    })
 }
 
 /// What the first rows of a file say.
@@ -163,8 +187,7 @@ impl U8Text {
     /// Pads a line with the fields it leaves off at the end (a line needs the first eight,
     /// through 贷方); refuses a line with more fields than the layout whose account cell is
     /// not an account code (a comma in the memo shifts every later field).
-    fn apply(&self, row: RowCells) -> RowCells {
-        let (line, mut cells) = row?;
+    fn apply(&self, line: u64, cells: &mut Vec<String>) -> Result<(), Diagnostic> {
         let width = U8_FIELDS.len();
         if cells.len() > width {
             let account = self.account.and_then(|i| cells.get(i));
@@ -183,7 +206,7 @@ impl U8Text {
         } else if cells.len() >= U8_MIN_FIELDS {
             cells.resize(width, String::new());
         }
-        Ok((line, cells))
+        Ok(())
     }
 }
 
@@ -229,9 +252,8 @@ impl GlAccvouch {
 
     /// `NULL` cells become empty; a line of a void (`iflag` 1) or faulty (2) voucher
     /// becomes its diagnostic; a credit line's quantity moves from `nc_s` to `nd_s`.
-    fn apply(&self, row: RowCells) -> RowCells {
-        let (line, mut cells) = row?;
-        for cell in &mut cells {
+    fn apply(&self, line: u64, cells: &mut Vec<String>) -> Result<(), Diagnostic> {
+        for cell in cells.iter_mut() {
             if cell.trim().eq_ignore_ascii_case("NULL") {
                 cell.clear();
             }
@@ -276,7 +298,7 @@ impl GlAccvouch {
                 }
             }
         }
-        Ok((line, cells))
+        Ok(())
     }
 }
 
@@ -288,6 +310,15 @@ mod tests {
         s.iter().map(ToString::to_string).collect()
     }
 
+    /// A repair applied to one row, as (line, cells) or its diagnostic.
+    fn applied(
+        repair: impl Fn(u64, &mut Vec<String>) -> Result<(), Diagnostic>,
+        line: u64,
+        mut cells: Vec<String>,
+    ) -> RowCells {
+        repair(line, &mut cells).map(|()| (line, cells))
+    }
+
     #[test]
     fn gl_rows_are_repaired() {
         let header = cells(&[
@@ -297,7 +328,7 @@ mod tests {
         source.columns.clear();
         let options = layout::options(Layout::GlAccvouch, &header, &source).unwrap();
         let repair = GlAccvouch::new("f.csv", &header, &options);
-        let row = |c: &[&str]| repair.apply(Ok((2, cells(c))));
+        let row = |c: &[&str]| applied(|l, c| repair.apply(l, c), 2, cells(c));
         let ok = row(&["NULL", "记", "3", "6001", "0", "100", "null", "5"]).unwrap();
         assert_eq!(ok.1, cells(&["", "记", "3", "6001", "0", "100", "5", "5"]));
         let kept = row(&["0", "记", "3", "1122", "100", "0", "2", "0"]).unwrap();
@@ -324,12 +355,13 @@ mod tests {
             file: "u8.txt".into(),
             account: Some(5),
         };
-        let short = repair.apply(Ok((
+        let apply = |line, cells| applied(|l, c| repair.apply(l, c), line, cells);
+        let short = apply(
             2,
             cells(&["2025-01-15", "记", "1", "0", "x", "1122", "1", "0"]),
-        )));
+        );
         assert_eq!(short.unwrap().1.len(), 21);
-        let shorter = repair.apply(Ok((3, cells(&["2025-01-15", "记"])))).unwrap();
+        let shorter = apply(3, cells(&["2025-01-15", "记"])).unwrap();
         assert_eq!(
             shorter.1.len(),
             2,
@@ -347,13 +379,13 @@ mod tests {
             "0",
         ]);
         shifted.resize(22, String::new());
-        let err = repair.apply(Ok((4, shifted))).unwrap_err();
+        let err = apply(4, shifted).unwrap_err();
         assert_eq!(
             (err.code.as_str(), err.row),
             ("yonyou.misaligned_line", Some(4))
         );
         let mut longer = cells(&["2025-01-15", "记", "1", "0", "销售", "1122", "100", "0"]);
         longer.resize(25, String::new());
-        assert_eq!(repair.apply(Ok((5, longer))).unwrap().1.len(), 25);
+        assert_eq!(apply(5, longer).unwrap().1.len(), 25);
     }
 }

@@ -93,31 +93,57 @@ where
     I: IntoIterator<Item = RowCells>,
     I::IntoIter: 'a,
 {
+    let mut rows = rows.into_iter().fuse();
+    read_rows_into(file, options, move |cells: &mut Vec<String>| {
+        Some(rows.next()?.map(|(line, row)| {
+            *cells = row;
+            line
+        }))
+    })
+}
+
+/// A row source that fills one reused row of cells (so a row's cells are not allocated
+/// anew): `Some(Ok(line))` with the row's cells in the vector, `Some(Err(diagnostic))`
+/// for a row that could not be split into cells, `None` at the end.
+pub type NextRow<'a> =
+    Box<dyn FnMut(&mut Vec<String>) -> Option<Result<u64, Diagnostic>> + Send + 'a>;
+
+/// [`read_rows`] over a row source that fills one reused row of cells ([`NextRow`]).
+/// The source is not called again after it gave `None`.
+pub fn read_rows_into<'a, S>(
+    file: impl Into<Cow<'a, str>>,
+    options: impl Into<Cow<'a, SourceOptions>>,
+    mut next: S,
+) -> Result<impl Iterator<Item = Item> + 'a, Error>
+where
+    S: FnMut(&mut Vec<String>) -> Option<Result<u64, Diagnostic>> + 'a,
+{
     let (file, options) = (file.into(), options.into());
     check(&options)?;
-    let mut rows = rows.into_iter().filter(|row| match row {
-        Ok((_, cells)) => cells.iter().any(|c| !c.trim().is_empty()),
-        Err(_) => true,
-    });
+    let blank = |cells: &[String]| cells.iter().all(|c| c.trim().is_empty());
+    let mut cells = Vec::new();
     let mut leading = Vec::new();
     let mut first = None;
-    for row in rows.by_ref() {
-        match row {
-            Ok(row) => {
-                first = Some(row);
+    let mut done = false;
+    while first.is_none() {
+        match next(&mut cells) {
+            None => {
+                done = true;
                 break;
             }
-            Err(diagnostic) => leading.push(Err(diagnostic)),
+            Some(Err(diagnostic)) => leading.push(Err(diagnostic)),
+            Some(Ok(line)) if !blank(&cells) => first = Some(line),
+            Some(Ok(_)) => {}
         }
     }
     let mut data = None;
     let header = match first {
-        Some((line, cells)) => {
+        Some(line) => {
             let trimmed: Vec<String> = cells.iter().map(|c| trim(c).to_string()).collect();
             if is_header(&options, &file, line, &trimmed)? {
                 Some((line, trimmed))
             } else {
-                data = Some((line, cells));
+                data = Some(line);
                 None
             }
         }
@@ -126,12 +152,30 @@ where
     let record = options.record;
     let plan = resolve(file, options, header)?;
     let build = builder::<Vec<String>>(record);
-    Ok(leading
-        .into_iter()
-        .chain(data.map(Ok))
-        .chain(rows)
-        .filter_map(move |row| match row {
-            Ok((line, cells)) => plan.build(line, &cells, build),
-            Err(diagnostic) => Some(Err(diagnostic)),
-        }))
+    let mut leading = leading.into_iter();
+    Ok(std::iter::from_fn(move || {
+        if let Some(diagnostic) = leading.next() {
+            return Some(diagnostic);
+        }
+        loop {
+            let line = match data.take() {
+                Some(line) => line,
+                None if done => return None,
+                None => match next(&mut cells) {
+                    None => {
+                        done = true;
+                        return None;
+                    }
+                    Some(Err(diagnostic)) => return Some(Err(diagnostic)),
+                    Some(Ok(line)) => line,
+                },
+            };
+            if blank(&cells) {
+                continue;
+            }
+            if let Some(item) = plan.build(line, &cells, build) {
+                return Some(item);
+            }
+        }
+    }))
 }
