@@ -2235,6 +2235,9 @@ fn identity_decisions_merge_and_unmerge_customers() {
 /// holdout` compares predicted and actual purchases of the 39 weeks after, by frequency.
 #[test]
 fn clv_fits_reproduce_the_published_cdnow_values() {
+    // The published parameters (Fader, Hardie and Lee 2005).
+    const BG_NBD: [(&str, f64); 4] = [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)];
+    const GAMMA_GAMMA: [(&str, f64); 3] = [("p", 6.25), ("q", 3.74), ("gamma", 15.44)];
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     std::fs::create_dir_all(p.join("data")).unwrap();
@@ -2295,7 +2298,7 @@ sources:
     };
     let bg = fit("bgnbd");
     assert_eq!(bg["customers"], 2357.0);
-    for (name, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+    for (name, want) in BG_NBD {
         close(param(&bg, name), want, 3);
     }
     close(bg["log_likelihood"].as_f64().unwrap(), -9582.4, 1);
@@ -2311,7 +2314,7 @@ sources:
     close(pareto["log_likelihood"].as_f64().unwrap(), -9595.0, 1);
     let gg = fit("gammagamma");
     assert_eq!(gg["customers"], 946.0);
-    for (name, want) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+    for (name, want) in GAMMA_GAMMA {
         close(param(&gg, name), want, 2);
     }
 
@@ -2433,11 +2436,11 @@ value: expected_spend
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("not a decimal: {v}"))
     };
-    for (name, want) in [("r", 0.243), ("alpha", 4.414), ("a", 0.793), ("b", 2.426)] {
+    for (name, want) in BG_NBD {
         close(number(&model["parameters"][name]), want, 3);
     }
     close(number(&model["log_likelihood"]), -9582.4, 1);
-    for (name, want) in [("p", 6.25), ("q", 3.74), ("gamma", 15.44)] {
+    for (name, want) in GAMMA_GAMMA {
         close(number(&model["spend_parameters"][name]), want, 2);
     }
     let customers = doc["customers"].as_array().unwrap();
