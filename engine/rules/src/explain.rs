@@ -382,30 +382,50 @@ impl Program {
                     crate::compile::CountModel::BgNbd => "BG/NBD",
                     crate::compile::CountModel::ParetoNbd => "Pareto/NBD",
                 };
-                let spend = match m.spend {
-                    crate::compile::SpendModel::GammaGamma => "Gamma-Gamma spend",
-                    crate::compile::SpendModel::Observed => "observed mean spend",
-                    crate::compile::SpendModel::Auto => {
-                        "Gamma-Gamma spend (observed mean spend where it cannot be fitted)"
-                    }
+                // What the run did (the spend model used, the calibration end), when it
+                // fitted the model.
+                let fitted = outcome.model.as_ref().filter(|f| f.rule == r.name);
+                let spend = match fitted.map(|f| f.spend_model) {
+                    Some("gammagamma") => "Gamma-Gamma spend",
+                    Some("observed") => "each customer's observed mean repeat spend",
+                    _ => "no spend model",
                 };
-                let end = m
-                    .calibration_end
-                    .map_or_else(|| outcome.as_of.to_string(), |d| d.to_string());
-                let inputs = crate::compile::MODEL_OUTPUTS
+                let end = fitted.map_or_else(
+                    || {
+                        m.calibration_end
+                            .map_or(outcome.as_of, |d| d.min(outcome.as_of))
+                    },
+                    |f| f.calibration_end,
+                );
+                let inputs: Vec<(String, Value)> = crate::compile::MODEL_OUTPUTS
                     .iter()
                     .filter_map(|n| table.column(n).map(|c| (n.to_string(), c.get(row))))
                     .collect();
-                vec![Step {
-                    what: format!(
-                        "{fit} purchase counts and {spend}, fitted on every customer's \
-                         purchases (customer-days) up to {end}; the next {} months, \
-                         discounted {} a month",
-                        m.horizon_months, m.monthly_discount
-                    ),
-                    result: "predicted".into(),
-                    inputs,
-                }]
+                let predicted = inputs.iter().any(|(_, v)| *v != Value::Null);
+                let result = if fitted.is_none() {
+                    "not fitted (see the run's diagnostics)".to_string()
+                } else if predicted {
+                    "predicted".to_string()
+                } else {
+                    format!("no prediction: no purchase by {end}")
+                };
+                return Some(Explanation {
+                    rule: r.name.clone(),
+                    kind: r.kind,
+                    at,
+                    value: Value::Text(result.as_str().into()),
+                    action: None,
+                    steps: vec![Step {
+                        what: format!(
+                            "{fit} purchase counts and {spend}, fitted on every customer's \
+                             purchases (customer-days) up to {end}; the next {} months, \
+                             discounted {} a month",
+                            m.horizon_months, m.monthly_discount
+                        ),
+                        result,
+                        inputs,
+                    }],
+                });
             }
             RuleBody::GroupKpi(_)
             | RuleBody::Curve(_)
