@@ -815,6 +815,16 @@ impl Compiler<'_> {
         })
     }
 
+    /// [`Compiler::fail`] at the line of a key of the rule (`horizon`).
+    fn fail_at<T>(&mut self, def: &RuleDef, key: &str, message: String) -> Option<T> {
+        self.problems.push(def.locate(&format!("{key}:")).problem(
+            None,
+            "rules.model",
+            format!("{}: {message}", def.name),
+        ));
+        None
+    }
+
     fn fail<T>(&mut self, def: &RuleDef, code: &'static str, message: String) -> Option<T> {
         self.problems.push(
             def.span
@@ -1061,7 +1071,8 @@ impl Compiler<'_> {
                 ),
             ));
         }
-        if !models.is_empty() {
+        // A model rule that failed to compile has its own problem: its readers are fine.
+        if !models.is_empty() || self.pack.rules.values().any(|d| d.kind == Kind::Model) {
             return;
         }
         for r in rules {
@@ -1084,9 +1095,9 @@ impl Compiler<'_> {
             "bgnbd" => CountModel::BgNbd,
             "paretonbd" => CountModel::ParetoNbd,
             other => {
-                return self.fail(
+                return self.fail_at(
                     def,
-                    "rules.model",
+                    "fit",
                     format!("fit: unknown model {other:?} (bgnbd, paretonbd)"),
                 )
             }
@@ -1096,9 +1107,9 @@ impl Compiler<'_> {
             "observed" => SpendModel::Observed,
             "auto" => SpendModel::Auto,
             other => {
-                return self.fail(
+                return self.fail_at(
                     def,
-                    "rules.model",
+                    "spend",
                     format!("spend: unknown spend model {other:?} (gammagamma, observed, auto)"),
                 )
             }
@@ -1108,9 +1119,9 @@ impl Compiler<'_> {
             "week" => ModelUnit::Week,
             "month" => ModelUnit::Month,
             other => {
-                return self.fail(
+                return self.fail_at(
                     def,
-                    "rules.model",
+                    "time_unit",
                     format!("time_unit: unknown unit {other:?} (day, week, month)"),
                 )
             }
@@ -1120,9 +1131,9 @@ impl Compiler<'_> {
             Some(d) => match d.parse::<NaiveDate>() {
                 Ok(d) => Some(d),
                 Err(_) => {
-                    return self.fail(
+                    return self.fail_at(
                         def,
-                        "rules.model",
+                        "calibration_end",
                         format!("calibration_end: {d:?} is neither a date (2024-06-30) nor as-of"),
                     )
                 }
@@ -1133,9 +1144,9 @@ impl Compiler<'_> {
             Some(h) => match crate::declared::parse_window(h) {
                 Ok(crate::declared::Window::Months(m)) if m <= 1200 => m,
                 _ => {
-                    return self.fail(
+                    return self.fail_at(
                         def,
-                        "rules.model",
+                        "horizon",
                         format!(
                         "horizon: {h:?}: write whole months or years, at most 100 years (12m, 2y)"
                     ),
@@ -1148,10 +1159,7 @@ impl Compiler<'_> {
             Some(v) => self.constant(def, v)?,
         };
         if monthly_discount.is_sign_negative() || monthly_discount >= Decimal::ONE {
-            return self.fail(
-                def,
-                "rules.model",
-                format!("monthly_discount: {monthly_discount} is not a rate from 0 up to (not including) 1"),
+            return self.fail_at(def, "monthly_discount", format!("monthly_discount: {monthly_discount} is not a rate from 0 up to (not including) 1"),
             );
         }
         Some(ModelDef {

@@ -1016,11 +1016,14 @@ fn a_bad_model_setting_names_its_rule_and_line() {
         ("monthly_discount: 1.5\n", "not a rate"),
         ("monthly_discount: -0.01\n", "not a rate"),
     ] {
-        let text = format!("# predictive\nmodel: m\n{body}");
+        let text = format!(
+            "# predictive\nmodel: m\n{body}---\nalert: a\nwhen: p_alive < 0.3\nlevel: review\n"
+        );
         let problems = pack_problems(&[PACK, ("m.yaml", &text)], &model_schema());
+        // One problem, at the key's line (3): not also one for each rule that reads the
+        // model's predictions.
         let p = the_problem(&problems, "rules.model");
-        assert_eq!(p.file, "p/m.yaml", "{p}");
-        assert!(p.line >= 2, "{p}");
+        assert_eq!(at(p), "p/m.yaml:3:1", "{p}");
         assert!(p.message.contains(says), "{body}: {p}");
     }
 }
