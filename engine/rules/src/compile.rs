@@ -1057,19 +1057,25 @@ impl Compiler<'_> {
 
     /// At most one model; a rule that reads a model's prediction needs one.
     fn check_models(&mut self, rules: &[Rule]) {
-        let models: Vec<&Rule> = rules
+        let mut models: Vec<&Rule> = rules
             .iter()
             .filter(|r| matches!(r.body, RuleBody::Model(_)))
             .collect();
-        if let [first, second, ..] = models.as_slice() {
-            self.problems.push(second.span.problem(
-                None,
-                "rules.model",
-                format!(
-                    "{}: a pack has one model, and {} is one already (override it by its name, or list it under `remove:`)",
-                    second.name, first.name
-                ),
-            ));
+        // The base pack's model is the one kept; every other is the problem (a client
+        // pack adding a second model is told so in its own file).
+        let depth = |r: &Rule| self.pack.chain.iter().position(|p| *p == r.pack);
+        models.sort_by_key(|r| (depth(r), r.span.file.clone(), r.span.line));
+        if let [first, others @ ..] = models.as_slice() {
+            for other in others {
+                self.problems.push(other.span.problem(
+                    None,
+                    "rules.model",
+                    format!(
+                        "{}: a pack has one model, and {} ({}) is one already (override it by its name, or list it under `remove:`)",
+                        other.name, first.name, first.span.file
+                    ),
+                ));
+            }
         }
         // A model rule that failed to compile has its own problem: its readers are fine.
         if !models.is_empty() || self.pack.rules.values().any(|d| d.kind == Kind::Model) {

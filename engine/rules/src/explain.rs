@@ -407,7 +407,10 @@ impl Program {
                 } else if predicted {
                     "predicted".to_string()
                 } else {
-                    format!("no prediction: no purchase by {end}")
+                    format!(
+                        "no prediction: no purchase by {end}, or a history the model could not \
+                         predict (see the run's diagnostics)"
+                    )
                 };
                 return Some(Explanation {
                     rule: r.name.clone(),

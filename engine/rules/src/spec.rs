@@ -157,7 +157,7 @@ pub struct RuleSpec {
     pub unit: Option<String>,
 
     // Models.
-    /// The purchase-count model: `bgnbd` (default) or `paretonbd`; spend is Gamma-Gamma.
+    /// The purchase-count model: `bgnbd` (default) or `paretonbd`.
     pub fit: Option<String>,
     /// The spend model: `gammagamma` (refuses data where its mean spend is infinite,
     /// q <= 1), `observed` (each customer's mean repeat spend), or `auto` (default:

@@ -1070,3 +1070,36 @@ fn a_pack_has_one_model() {
     let p = the_problem(&problems, "rules.model");
     assert!(p.message.contains("m2") && p.message.contains("m1"), "{p}");
 }
+
+#[test]
+fn a_client_pack_adding_a_second_model_is_told_in_its_own_file() {
+    let base = source(
+        "base",
+        &[
+            ("pack.yaml", "name: base\n"),
+            ("z.yaml", "model: zz_model\n"),
+        ],
+    );
+    let client = source(
+        "client",
+        &[
+            ("pack.yaml", "name: client\nextends: base\n"),
+            ("a.yaml", "model: a_model\n---\nmodel: b_model\n"),
+        ],
+    );
+    let problems = problems(
+        ledgerlens_rules::Pack::load(client, &Named(vec![base]))
+            .and_then(|pack| Program::compile(&pack, &model_schema())),
+    );
+    let found: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{} {}", at(p), p.message))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .all(|p| p.starts_with("client/a.yaml") && p.contains("zz_model")),
+        "{found:#?}"
+    );
+}
