@@ -200,7 +200,14 @@ pub(crate) fn predict(
             )],
         };
     };
-    let (unit, unit_name) = unit_of(def.unit);
+    // The models are fitted and predict in weeks whatever the rule's unit: both are
+    // equivariant under a change of time unit (α and β scale with it; predictions over the
+    // same span are unchanged), and the fits start from parameters scaled for weeks (in
+    // days BG/NBD may not converge). Parameters and log-likelihood are reported in the
+    // rule's unit.
+    let (asked, unit_name) = unit_of(def.unit);
+    let unit = TimeUnit::Week;
+    let scale = unit.days() / asked.days();
     let per_unit = 1.0 / unit.days();
     // Each customer's history and mean repeat spend, if it bought by the end.
     let histories: Vec<Option<(History, f64)>> = (0..rows)
@@ -222,6 +229,11 @@ pub(crate) fn predict(
         })
         .collect();
     let customers = histories.iter().flatten().count() as u64;
+    let repeats: f64 = histories
+        .iter()
+        .flatten()
+        .map(|(h, _)| f64::from(h.frequency))
+        .sum();
     let mut problems = Vec::new();
     if !histories.iter().flatten().any(|(h, _)| h.frequency > 0) {
         let why = if customers == 0 {
@@ -247,7 +259,12 @@ pub(crate) fn predict(
             CountModel::BgNbd => {
                 let f = BgNbd::fit(&patterns, &options)?;
                 let p = f.params;
-                let params = [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)];
+                let params = [
+                    ("r", p.r),
+                    ("alpha", p.alpha * scale),
+                    ("a", p.a),
+                    ("b", p.b),
+                ];
                 let identified = f.std_errors.is_some();
                 (
                     Counts::BgNbd(p),
@@ -260,7 +277,12 @@ pub(crate) fn predict(
             CountModel::ParetoNbd => {
                 let f = ParetoNbd::fit(&patterns, &options)?;
                 let p = f.params;
-                let params = [("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)];
+                let params = [
+                    ("r", p.r),
+                    ("alpha", p.alpha * scale),
+                    ("s", p.s),
+                    ("beta", p.beta * scale),
+                ];
                 let identified = f.std_errors.is_some();
                 (
                     Counts::ParetoNbd(p),
@@ -445,7 +467,8 @@ pub(crate) fn predict(
         calibration_end: end,
         customers,
         parameters: round(&params),
-        log_likelihood: decimal(log_likelihood, 2).unwrap_or_default(),
+        // The density of a repeat purchase's time scales by 1/scale.
+        log_likelihood: decimal(log_likelihood - scale.ln() * repeats, 2).unwrap_or_default(),
         spend_model: match spend {
             Spend::GammaGamma(_) => "gammagamma",
             Spend::Observed => "observed",
@@ -477,6 +500,65 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_time_unit_changes_the_parameters_not_the_predictions() {
+        // 400 customers with irregular gaps and lifetimes (a small linear congruential
+        // generator, so the data are the same on every run).
+        let mut seed = 12345u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let mut purchases = Vec::new();
+        for c in 0..400u32 {
+            let mut d = day("2023-01-01") + chrono::Duration::days(next(120) as i64);
+            let buys = 1 + next(4) * next(3);
+            for _ in 0..buys {
+                if d > day("2024-06-30") {
+                    break;
+                }
+                purchases.push((c, d, Decimal::from(5 + next(40))));
+                d += chrono::Duration::days(1 + next(150) as i64);
+            }
+        }
+        let end = day("2024-06-30");
+        let summary = summarize_partition(400, purchases, end);
+        let mut results = Vec::new();
+        for unit in [ModelUnit::Day, ModelUnit::Week, ModelUnit::Month] {
+            let def = ModelDef {
+                fit: CountModel::BgNbd,
+                spend: SpendModel::Observed,
+                unit,
+                calibration_end: None,
+                horizon_months: 12,
+                monthly_discount: Decimal::ZERO,
+            };
+            let p = predict("m", &def, end, &summary);
+            let fit = p.fit.clone().unwrap_or_else(|| panic!("{:?}", p.problems));
+            results.push((fit, p.columns));
+        }
+        let text =
+            |c: &Column| -> Vec<String> { (0..c.len()).map(|i| c.get(i).to_string()).collect() };
+        // alpha in days is 7x alpha in weeks; r, a and b do not change.
+        let (days, weeks) = (&results[0].0, &results[1].0);
+        let ratio = days.parameters["alpha"] / weeks.parameters["alpha"];
+        assert!(
+            (ratio - Decimal::from(7)).abs() < Decimal::new(1, 2),
+            "{days:?} {weeks:?}"
+        );
+        assert_eq!(days.parameters["r"], weeks.parameters["r"]);
+        assert_eq!(days.unit, "day");
+        // The same data is less likely per day than per week (finer times).
+        assert!(days.log_likelihood < weeks.log_likelihood);
+        for other in [&results[0], &results[2]] {
+            for (x, y) in other.1.iter().zip(&results[1].1) {
+                assert_eq!(text(x), text(y));
+            }
+        }
     }
 
     #[test]
