@@ -2280,6 +2280,23 @@ sources:
         assert!(o.status.success(), "{}", stderr(&o));
         json(&o)
     };
+    // `clv score` calibrated on the literature's 39 weeks, over `periods` weeks.
+    let score = |periods: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--format",
+            "json",
+            "clv",
+            "score",
+            "--calibration-end",
+            "1997-09-30",
+            "--periods",
+            periods,
+        ];
+        args.extend_from_slice(extra);
+        let o = run(p, &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        json(&o)
+    };
     let param = |fit: &serde_json::Value, name: &str| -> f64 {
         fit["parameters"]
             .as_array()
@@ -2350,21 +2367,7 @@ sources:
     }
     // The published worked example: customer 0001 (x = 2, t_x = 30.43, T = 38.86) is
     // expected to make 1.226 purchases in the next 39 weeks.
-    let o = run(
-        p,
-        &[
-            "--format",
-            "json",
-            "clv",
-            "score",
-            "--calibration-end",
-            "1997-09-30",
-            "--periods",
-            "39",
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let scores = json(&o);
+    let scores = score("39", &[]);
     let scores = scores.as_array().unwrap();
     assert_eq!(scores.len(), 2357);
     assert_eq!(scores[0]["customer"], "cdnow:0001");
@@ -2445,26 +2448,11 @@ value: expected_spend
     }
     let customers = doc["customers"].as_array().unwrap();
     assert_eq!(customers[0]["id"], "cdnow:0001");
-    let o = run(
-        p,
-        &[
-            "--format",
-            "json",
-            "clv",
-            "score",
-            "--calibration-end",
-            "1997-09-30",
-            "--periods",
-            // 12 months of 30.4375 days, in weeks.
-            "52.178571428571",
-            "--months",
-            "12",
-            "--discount-rate",
-            "0.01",
-        ],
+    // 12 months of 30.4375 days, in weeks.
+    let scores = score(
+        "52.178571428571",
+        &["--months", "12", "--discount-rate", "0.01"],
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let scores = json(&o);
     let scores = scores.as_array().unwrap();
     // Both sorted by customer id; every customer's predictions agree (the pack summarizes
     // purchases partition by partition, `clv score` over the whole store).

@@ -43,27 +43,30 @@ pub struct Decoded<'a> {
     pub encoding: &'static str,
 }
 
+/// An encoding error in the text after a 3-byte UTF-8 BOM, with its offset in the file.
+fn after_bom(e: Error) -> Error {
+    match e {
+        Error::Encoding {
+            file,
+            encoding,
+            line,
+            offset,
+        } => Error::Encoding {
+            file,
+            encoding,
+            line,
+            offset: offset + 3,
+        },
+        other => other,
+    }
+}
+
 /// Decodes `bytes` as `encoding`; `Auto` takes UTF-8 when the bytes are valid UTF-8 and
 /// GB18030 otherwise. Invalid bytes are an [`Error::Encoding`] naming the line.
 pub fn decode<'a>(file: &str, bytes: &'a [u8], encoding: Encoding) -> Result<Decoded<'a>, Error> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         // Some tools put a UTF-8 BOM before GBK text: the BOM is dropped either way.
-        let gb_after_bom = |named| {
-            gb(file, rest, named).map_err(|e| match e {
-                Error::Encoding {
-                    file,
-                    encoding,
-                    line,
-                    offset,
-                } => Error::Encoding {
-                    file,
-                    encoding,
-                    line,
-                    offset: offset + 3,
-                },
-                other => other,
-            })
-        };
+        let gb_after_bom = |named| gb(file, rest, named).map_err(after_bom);
         return match encoding {
             Encoding::Utf8 => utf8(file, rest, "utf-8-bom"),
             Encoding::Auto => match std::str::from_utf8(rest) {
@@ -118,22 +121,7 @@ pub enum Text<'a> {
 /// ```
 pub fn check<'a>(file: &str, bytes: &'a [u8], encoding: Encoding) -> Result<Text<'a>, Error> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        let gb_after_bom = |named| {
-            gb_check(file, rest, named).map_err(|e| match e {
-                Error::Encoding {
-                    file,
-                    encoding,
-                    line,
-                    offset,
-                } => Error::Encoding {
-                    file,
-                    encoding,
-                    line,
-                    offset: offset + 3,
-                },
-                other => other,
-            })
-        };
+        let gb_after_bom = |named| gb_check(file, rest, named).map_err(after_bom);
         return match encoding {
             Encoding::Utf8 => utf8(file, rest, "utf-8-bom").map(|d| Text::Utf8(borrowed(d, rest))),
             Encoding::Auto => match std::str::from_utf8(rest) {
