@@ -180,7 +180,7 @@ pub fn fit(
         Model::Bgnbd | Model::Paretonbd => {
             let patterns = group(summaries.iter().map(|s| s.history))?;
             if model == Model::Bgnbd {
-                let f = BgNbd::fit(&patterns, &options)?;
+                let f = BgNbd::fit_in(&patterns, unit.into(), &options)?;
                 let p = f.params;
                 let e = f.std_errors.map(|e| vec![e.r, e.alpha, e.a, e.b]);
                 let meta = (f.customers, f.log_likelihood, f.iterations);
@@ -192,7 +192,7 @@ pub fn fit(
                     e,
                 )
             } else {
-                let f = ParetoNbd::fit(&patterns, &options)?;
+                let f = ParetoNbd::fit_in(&patterns, unit.into(), &options)?;
                 let p = f.params;
                 let e = f.std_errors.map(|e| vec![e.r, e.alpha, e.s, e.beta]);
                 let meta = (f.customers, f.log_likelihood, f.iterations);
@@ -274,8 +274,8 @@ pub fn holdout_check(
     let patterns = group(summaries.iter().map(|s| s.history))?;
     let options = FitOptions::default();
     let fitted: Box<dyn TransactionModel> = match model {
-        Model::Bgnbd => Box::new(BgNbd::fit(&patterns, &options)?.params),
-        Model::Paretonbd => Box::new(ParetoNbd::fit(&patterns, &options)?.params),
+        Model::Bgnbd => Box::new(BgNbd::fit_in(&patterns, unit.into(), &options)?.params),
+        Model::Paretonbd => Box::new(ParetoNbd::fit_in(&patterns, unit.into(), &options)?.params),
         Model::Gammagamma => {
             anyhow::bail!(
                 "the holdout check compares purchase counts: use --model bgnbd or paretonbd"
@@ -397,11 +397,11 @@ pub fn score(
     let spend = spend.as_ref().ok();
     let rows = match model {
         Model::Bgnbd => {
-            let m = BgNbd::fit(&patterns, &options)?.params;
+            let m = BgNbd::fit_in(&patterns, unit.into(), &options)?.params;
             scores(&m, &summaries, &ids, spend, horizon.periods, &discounting)?
         }
         Model::Paretonbd => {
-            let m = ParetoNbd::fit(&patterns, &options)?.params;
+            let m = ParetoNbd::fit_in(&patterns, unit.into(), &options)?.params;
             scores(&m, &summaries, &ids, spend, horizon.periods, &discounting)?
         }
         Model::Gammagamma => {

@@ -2329,6 +2329,30 @@ sources:
         close(param(&pareto, name), want, 3);
     }
     close(pareto["log_likelihood"].as_f64().unwrap(), -9595.0, 1);
+    // In days: the same fit (fitted in weeks), α and β per day; at once, where fitting in
+    // days took minutes.
+    let o = run(
+        p,
+        &[
+            "--format",
+            "json",
+            "clv",
+            "fit",
+            "--model",
+            "paretonbd",
+            "--calibration-end",
+            "1997-09-30",
+            "--unit",
+            "day",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let days = json(&o);
+    assert_eq!(days["unit"], "day");
+    for (name, factor) in [("r", 1.0), ("alpha", 7.0), ("s", 1.0), ("beta", 7.0)] {
+        let (d, w) = (param(&days, name), param(&pareto, name) * factor);
+        assert!((d / w - 1.0).abs() < 1e-6, "{name}: {d} vs {w}");
+    }
     let gg = fit("gammagamma");
     assert_eq!(gg["customers"], 946.0);
     for (name, want) in GAMMA_GAMMA {

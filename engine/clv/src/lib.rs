@@ -94,13 +94,15 @@
 //!   for z up to 1 - 1e-8, c - a - b positive, negative, integer and within 1e-12 of one
 //!   (1e-12 with a, b in the tens to hundreds, 3e-11 with a, b near 1e4).
 //!   Where the transformation would lose more than 3 digits to cancellation (a, b in the
-//!   tens with 1 - z near 0.1) the series is summed instead, up to a million terms (50,000
-//!   while fitting, beyond which the likelihood counts as infinitely bad); where neither
+//!   tens with 1 - z near 0.1) the series is summed instead, up to a million terms (5,000
+//!   while fitting, beyond which the likelihood counts as infinitely bad, so that a fit
+//!   drifting to a boundary fails in seconds); where neither
 //!   works (a, b in the ten thousands with 1 - z near 0.1; |c - a - b| > 1e5; a or b <= 0
 //!   with z within ~1e-5 of 1, which the models do not produce) the result is an error,
 //!   never a wrong number. For the analytic Pareto/NBD
 //!   gradient, ∂ln F/∂z is exact (dF/dz = (ab/c) F(a+1, b+1; c+1; z)); ∂ln F/∂a, ∂b, ∂c
-//!   are the series differentiated term by term below 0.9 and, above, central
+//!   are the series differentiated term by term below 0.9 (and above it where the series
+//!   is short, under 2,000 terms, or the transformation fails) and otherwise central
 //!   differences of ln F extrapolated to zero step (Richardson), accurate to about 1e-11.
 //! - **Gamma-Gamma** (P. S. Fader, B. G. S. Hardie, K. L. Lee, "RFM and CLV: Using
 //!   Iso-Value Curves for Customer Base Analysis", Journal of Marketing Research 42(4),
@@ -129,6 +131,7 @@ mod optimize;
 mod pareto;
 mod special;
 mod summary;
+mod unit;
 
 pub use bgnbd::BgNbd;
 pub use clv::{clv, Discounting, TransactionModel};
@@ -138,3 +141,4 @@ pub use history::{group, History, Pattern};
 pub use optimize::{Fit, FitOptions};
 pub use pareto::ParetoNbd;
 pub use summary::{holdout, summarize, CustomerSummary, Purchase, TimeUnit, DAYS_PER_MONTH};
+pub use unit::Rates;

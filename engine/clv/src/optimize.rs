@@ -44,6 +44,9 @@ fn max_abs<const N: usize>(x: &[f64; N]) -> f64 {
     x.iter().fold(0.0, |m, v| m.max(v.abs()))
 }
 
+/// Steps in a row that leave the objective unchanged before the search ends.
+const MAX_FLAT_STEPS: usize = 5;
+
 /// Maximizes a log-likelihood over log-parameters θ. `nll` returns minus the
 /// log-likelihood and writes its gradient by θ; `weight` (the number of customers) scales
 /// the objective so that the tolerance is per customer.
@@ -80,6 +83,7 @@ pub(crate) fn maximize<const N: usize>(
     };
     identity(&mut h, 1.0);
     let mut stalled = 0;
+    let mut flat = 0;
     for iteration in 0..options.max_iterations {
         if max_abs(&g) < options.tolerance {
             return optimum(model, x, -f / scale, iteration, &g);
@@ -128,6 +132,27 @@ pub(crate) fn maximize<const N: usize>(
             continue;
         };
         stalled = 0;
+        // A step so small that f + 1e-4 step slope rounded to f may leave f unchanged. A
+        // few such steps in a row are no progress: on a ridge to infinity (Pareto/NBD's s
+        // and β growing together) taking them would spend every remaining iteration on
+        // line searches that go nowhere.
+        if fnew < f {
+            flat = 0;
+        } else {
+            flat += 1;
+            if flat >= MAX_FLAT_STEPS {
+                return if max_abs(&gn) < options.tolerance.sqrt() {
+                    optimum(model, xn, -fnew / scale, iteration + 1, &gn)
+                } else {
+                    Err(Error::NotConverged {
+                        model,
+                        iterations: iteration + 1,
+                        gradient: max_abs(&gn),
+                        log_likelihood: -fnew / scale,
+                    })
+                };
+            }
+        }
         // The objective no longer moves at machine precision and the gradient is small:
         // as converged as floating point allows.
         if f - fnew <= 1e-15 * (1.0 + f.abs()) && max_abs(&gn) < options.tolerance.sqrt() {

@@ -202,9 +202,10 @@ pub(crate) fn predict(
     };
     // The models are fitted and predict in weeks whatever the rule's unit: both are
     // equivariant under a change of time unit (α and β scale with it; predictions over the
-    // same span are unchanged), and the fits start from parameters scaled for weeks (in
-    // days BG/NBD may not converge). Parameters and log-likelihood are reported in the
-    // rule's unit.
+    // same span are unchanged), and the optimizer, starting from every parameter at 1,
+    // converges reliably on times of weeks (in days BG/NBD may not converge). Parameters
+    // and log-likelihood are reported in the rule's unit (`Fit::per_shorter_unit`, which
+    // `clv fit --unit` uses too).
     let (asked, unit_name) = unit_of(def.unit);
     let unit = TimeUnit::Week;
     let scale = unit.days() / asked.days();
@@ -258,39 +259,21 @@ pub(crate) fn predict(
         Ok(match def.fit {
             CountModel::BgNbd => {
                 let f = BgNbd::fit(&patterns, &options)?;
+                let counts = Counts::BgNbd(f.params);
+                let f = f.per_shorter_unit(scale, repeats);
                 let p = f.params;
-                let params = [
-                    ("r", p.r),
-                    ("alpha", p.alpha * scale),
-                    ("a", p.a),
-                    ("b", p.b),
-                ];
+                let params = [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)];
                 let identified = f.std_errors.is_some();
-                (
-                    Counts::BgNbd(p),
-                    "bgnbd",
-                    params,
-                    f.log_likelihood,
-                    identified,
-                )
+                (counts, "bgnbd", params, f.log_likelihood, identified)
             }
             CountModel::ParetoNbd => {
                 let f = ParetoNbd::fit(&patterns, &options)?;
+                let counts = Counts::ParetoNbd(f.params);
+                let f = f.per_shorter_unit(scale, repeats);
                 let p = f.params;
-                let params = [
-                    ("r", p.r),
-                    ("alpha", p.alpha * scale),
-                    ("s", p.s),
-                    ("beta", p.beta * scale),
-                ];
+                let params = [("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)];
                 let identified = f.std_errors.is_some();
-                (
-                    Counts::ParetoNbd(p),
-                    "paretonbd",
-                    params,
-                    f.log_likelihood,
-                    identified,
-                )
+                (counts, "paretonbd", params, f.log_likelihood, identified)
             }
         })
     });
@@ -467,8 +450,7 @@ pub(crate) fn predict(
         calibration_end: end,
         customers,
         parameters: round(&params),
-        // The density of a repeat purchase's time scales by 1/scale.
-        log_likelihood: decimal(log_likelihood - scale.ln() * repeats, 2).unwrap_or_default(),
+        log_likelihood: decimal(log_likelihood, 2).unwrap_or_default(),
         spend_model: match spend {
             Spend::GammaGamma(_) => "gammagamma",
             Spend::Observed => "observed",
