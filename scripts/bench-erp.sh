@@ -57,7 +57,7 @@ measure() { # label, lines, project dir
 
 for m in "$n" $((n / 4)); do
     generate "$m"
-    size() { du -h "$1" | cut -f1; }
+    size() { du -hL "$1" | cut -f1; }
     for run in $(seq 1 "$runs"); do
         echo "run $run, $m lines"
         project "$work/k3csv" "$work/data/k3_vouchers_$m.csv" kingdee

@@ -447,6 +447,7 @@ pub fn ingest(
             adapters: &adapters,
             chart: &chart,
             progress: Some(&progress),
+            chunk_bytes: None,
         };
         tracing::info!(file = %name, source = %source.name, "ingest");
         let imported = match &file {

@@ -198,8 +198,8 @@ pub struct Directory<'s> {
     /// The codes and ids of the slots, back to back.
     text: String,
     slots: Vec<SlotInfo>,
-    /// Slots per partition so far.
-    per_partition: Vec<u32>,
+    /// Each partition's slots so far, by local key.
+    per_partition: Vec<Vec<Slot>>,
     /// Code -> slot; each entry is `code_hash << 32 | slot`.
     codes: HashTable<u64>,
     /// The slot resolved last (rows of one customer often come together).
@@ -233,7 +233,7 @@ impl<'s> Directory<'s> {
             system: system.to_string(),
             text: String::new(),
             slots: Vec::new(),
-            per_partition: vec![0; store.partitions() as usize],
+            per_partition: vec![Vec::new(); store.partitions() as usize],
             codes: HashTable::new(),
             last: None,
             xref: FxHashMap::default(),
@@ -278,6 +278,15 @@ impl<'s> Directory<'s> {
         self.slots
             .get(slot as usize)
             .map_or((0, 0), |s| (s.partition, s.local))
+    }
+
+    /// The canonical id of the customer with local key `local` in `partition` (see
+    /// [`place`](Self::place)); `""` when there is none.
+    pub fn id_in(&self, partition: u32, local: u32) -> &str {
+        self.per_partition
+            .get(partition as usize)
+            .and_then(|locals| locals.get(local as usize))
+            .map_or("", |&slot| self.id(slot))
     }
 
     /// Number of codes resolved so far.
@@ -454,12 +463,12 @@ impl<'s> Directory<'s> {
             origin,
         };
         let partition = self.store.partition_of(self.text(info.id));
-        let count = self
+        let locals = self
             .per_partition
             .get_mut(partition as usize)
             .ok_or_else(|| Error::Invariant(format!("partition {partition} out of range")))?;
-        let local = *count;
-        *count += 1;
+        let local = u32::try_from(locals.len()).map_err(|_| too_many())?;
+        locals.push(slot);
         self.slots.push(SlotInfo {
             partition,
             local,
@@ -597,7 +606,7 @@ impl<'s> Directory<'s> {
         let mut ids: Vec<PartitionIds> = parts
             .clone()
             .map(|p| {
-                let count = self.per_partition.get(p).map_or(0, |&c| c as usize);
+                let count = self.per_partition.get(p).map_or(0, Vec::len);
                 PartitionIds {
                     ids: String::with_capacity(count * per_slot),
                     ends: Vec::with_capacity(count),

@@ -65,6 +65,10 @@ const BATCHES_IN_FLIGHT: usize = 8;
 /// Rows handed from the adapter's thread to the reading thread at a time.
 const ITEM_CHUNK: usize = 1024;
 
+/// Ledger entries (encoded bytes) an import buffers before it writes them out as chunk
+/// blocks, by default (see [`Ingest::chunk_bytes`]).
+pub const CHUNK_BYTES: usize = 32 << 20;
+
 /// What one file's import did. `rows_read == rows_stored + rows_quarantined` always.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
@@ -110,6 +114,10 @@ pub struct Ingest<'a> {
     pub chart: &'a ChartOfAccounts,
     /// Called now and then with the rows read so far.
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// When the ledger entries buffered reach this many bytes, each partition's are
+    /// written out as one chunk block of the batch (still invisible until the commit), so
+    /// memory does not grow with the file. `None`: [`CHUNK_BYTES`].
+    pub chunk_bytes: Option<usize>,
 }
 
 /// The key of company-ledger entries in their buffer.
@@ -198,6 +206,13 @@ fn read_party<'t>(text: &'t str, lengths: &[u8]) -> Option<PartyRef<'t>> {
     })
 }
 
+/// Rows from the adapter's thread, a chunk at a time; emptied chunks go back over
+/// `empty` for reuse.
+struct Chunks {
+    chunks: Receiver<Vec<Item>>,
+    empty: SyncSender<Vec<Item>>,
+}
+
 /// The reading thread's share of an import: everything that needs no customer identity
 /// (checks, warnings, facts, vouchers, encoding entries).
 struct Reader<'a> {
@@ -233,6 +248,13 @@ struct Resolver<'a, 's> {
     dir: Directory<'s>,
     /// Entries by partition; the company ledger is the last one.
     parts: Vec<BlockBuffer>,
+    /// Chunk blocks written per partition (same order as `parts`).
+    chunks: Vec<u32>,
+    /// Bytes buffered in `parts`, and the limit that writes them out as chunks.
+    buffered: usize,
+    chunk_bytes: usize,
+    /// The source's default currency (the blocks').
+    currency: &'a str,
     customer_rows: u64,
     activities: Vec<Activity>,
 }
@@ -395,6 +417,10 @@ impl<'a> Ingest<'a> {
             parts: (0..=store.partitions())
                 .map(|_| BlockBuffer::new())
                 .collect(),
+            chunks: vec![0; store.partitions() as usize + 1],
+            buffered: 0,
+            chunk_bytes: self.chunk_bytes.unwrap_or(CHUNK_BYTES).max(1),
+            currency: &source.currency,
             customer_rows: 0,
             activities: Vec::new(),
         };
@@ -409,11 +435,17 @@ impl<'a> Ingest<'a> {
         let (read, resolved) = std::thread::scope(|scope| {
             // The adapter (decoding, splitting, parsing) runs on a thread of its own and
             // hands rows over in chunks, so reading, checking and resolving overlap.
+            // Chunks are sent back empty for reuse: a chunk is a few hundred KB, which
+            // the allocator would otherwise hand back to the system and fault in anew.
             let (items_tx, items_rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(4);
+            let (empty_tx, empty_rx) = std::sync::mpsc::sync_channel::<Vec<Item>>(6);
             scope.spawn(move || {
                 let mut items = items;
                 loop {
-                    let chunk: Vec<Item> = items.by_ref().take(ITEM_CHUNK).collect();
+                    let mut chunk = empty_rx
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(ITEM_CHUNK));
+                    chunk.extend(items.by_ref().take(ITEM_CHUNK));
                     let last = chunk.len() < ITEM_CHUNK;
                     // A closed channel means the reader stopped (an error): stop too.
                     if items_tx.send(chunk).is_err() || last {
@@ -421,13 +453,17 @@ impl<'a> Ingest<'a> {
                     }
                 }
             });
-            let items = items_rx.into_iter().flatten();
+            let items = Chunks {
+                chunks: items_rx,
+                empty: empty_tx,
+            };
             let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
             let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+            let import = &import;
             let worker = scope.spawn(move || -> Result<_, Error> {
                 let mut resolver = resolver;
                 for mut batch in rx {
-                    resolver.batch(&mut batch)?;
+                    resolver.batch(&mut batch, import)?;
                     // A full return channel only means the reader has batches enough.
                     let _ = free_tx.try_send(batch);
                 }
@@ -444,7 +480,7 @@ impl<'a> Ingest<'a> {
         drop(input);
         tracing::info!(rows = read.rows_read, elapsed = ?started.elapsed(), "read");
         let mut run = Run { read, resolved };
-        run.retract()?;
+        run.retract(&import)?;
         if run.read.rows_read == 0 {
             run.read.warnings.push(
                 Diagnostic::warning(
@@ -482,23 +518,27 @@ impl<'a> Reader<'a> {
     /// (without an error of its own) when that thread stopped on an error.
     fn read(
         mut self,
-        items: impl Iterator<Item = Item>,
+        items: Chunks,
         progress: Option<&(dyn Fn(u64) + Sync)>,
         tx: SyncSender<Batch>,
         free: Receiver<Batch>,
     ) -> Result<Reader<'a>, Error> {
         let mut batch = Batch::default();
-        for item in items {
-            self.rows_read += 1;
-            if self.rows_read.is_multiple_of(65_536) {
-                if let Some(progress) = progress {
-                    progress(self.rows_read);
+        for mut chunk in &items.chunks {
+            for item in chunk.drain(..) {
+                self.rows_read += 1;
+                if self.rows_read.is_multiple_of(65_536) {
+                    if let Some(progress) = progress {
+                        progress(self.rows_read);
+                    }
+                }
+                self.item(item, &mut batch)?;
+                if !send_if_full(&mut batch, &tx, &free) {
+                    return Ok(self); // the worker stopped on an error; joining it reports it
                 }
             }
-            self.item(item, &mut batch)?;
-            if !send_if_full(&mut batch, &tx, &free) {
-                return Ok(self); // the worker stopped on an error; joining it reports it
-            }
+            // A full channel only means the adapter's thread has chunks enough.
+            let _ = items.empty.try_send(chunk);
         }
         for outcome in std::mem::take(&mut self.vouchers).finish() {
             match outcome {
@@ -807,8 +847,9 @@ impl Reader<'_> {
 }
 
 impl Resolver<'_, '_> {
-    /// Resolves a batch's customers and files its entries; leaves the batch empty.
-    fn batch(&mut self, batch: &mut Batch) -> Result<(), Error> {
+    /// Resolves a batch's customers and files its entries, writing them out as chunks
+    /// when the buffers are full; leaves the batch empty.
+    fn batch(&mut self, batch: &mut Batch, import: &Import<'_>) -> Result<(), Error> {
         let (mut start, mut text_start) = (0, 0);
         for step in batch.steps.drain(..) {
             match step {
@@ -834,6 +875,10 @@ impl Resolver<'_, '_> {
                     };
                     let (part, key) = self.buffer(slot);
                     self.parts[part].push_encoded(key, entry);
+                    self.buffered += entry.len() + 8;
+                    if self.buffered >= self.chunk_bytes {
+                        self.write_chunks(import)?;
+                    }
                 }
                 Step::Record(row) => self.record(*row)?,
             }
@@ -841,6 +886,49 @@ impl Resolver<'_, '_> {
         batch.bytes.clear();
         batch.text.clear();
         Ok(())
+    }
+
+    /// Writes every partition's buffered entries as a chunk block of the batch, and empties
+    /// the buffers. Each chunk is sorted by customer (id), date and row on its own.
+    fn write_chunks(&mut self, import: &Import<'_>) -> Result<(), Error> {
+        let company = self.parts.len() - 1;
+        for (i, buf) in self.parts.iter_mut().enumerate() {
+            if buf.is_empty() {
+                continue;
+            }
+            let (partition, block) = if i == company {
+                (
+                    COMPANY_PARTITION,
+                    buf.finish_by_id(self.file, self.currency, |_| "")?,
+                )
+            } else {
+                let p = i as u32;
+                let dir = &self.dir;
+                (
+                    p,
+                    buf.finish_by_id(self.file, self.currency, |l| dir.id_in(p, l))?,
+                )
+            };
+            import.put_ledger_chunk(partition, self.chunks[i], &block)?;
+            self.chunks[i] += 1;
+            buf.clear();
+        }
+        tracing::debug!(
+            file = self.file,
+            bytes = self.buffered,
+            "ledger chunks written"
+        );
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// The partition number of buffer `i` (the last one is the company ledger's).
+    fn partition_number(&self, i: usize) -> u32 {
+        if i == self.parts.len() - 1 {
+            COMPANY_PARTITION
+        } else {
+            i as u32
+        }
     }
 
     /// The buffer (partition) of a customer's entries, and its key there.
@@ -903,19 +991,34 @@ fn record_name(record: &Record) -> &'static str {
 impl Run<'_, '_> {
     /// Takes back the entries of voucher parts that went on before their voucher failed
     /// (see [`crate::vouchers`]): they are quarantined with the voucher's reason.
-    fn retract(&mut self) -> Result<(), Error> {
-        for (rows, code, message) in std::mem::take(&mut self.read.retract) {
-            let mut removed = Vec::new();
-            for part in &mut self.resolved.parts {
-                removed.extend(part.remove_rows(|row| rows.contains(&row))?);
+    /// Entries already written out as chunks are taken out of them.
+    fn retract(&mut self, import: &Import<'_>) -> Result<(), Error> {
+        let retract = std::mem::take(&mut self.read.retract);
+        if retract.is_empty() {
+            return Ok(());
+        }
+        let why = |row: u64| retract.iter().find(|(rows, _, _)| rows.contains(&row));
+        let hit = |row: u64| why(row).is_some();
+        let mut removed = Vec::new();
+        for part in &mut self.resolved.parts {
+            removed.extend(part.remove_rows(hit)?);
+        }
+        for (i, &chunks) in self.resolved.chunks.iter().enumerate() {
+            let partition = self.resolved.partition_number(i);
+            for chunk in 0..chunks {
+                removed.extend(import.remove_chunk_rows(partition, chunk, hit)?);
             }
-            for row in removed {
-                self.read.entries -= 1;
-                let d = Diagnostic::error(code, message.clone())
-                    .in_file(self.read.file)
-                    .at_row(row);
-                self.read.quarantined.push(d);
-            }
+        }
+        removed.sort_unstable();
+        for row in removed {
+            let Some((_, code, message)) = why(row) else {
+                continue;
+            };
+            self.read.entries -= 1;
+            let d = Diagnostic::error(code, message.clone())
+                .in_file(self.read.file)
+                .at_row(row);
+            self.read.quarantined.push(d);
         }
         Ok(())
     }
@@ -933,6 +1036,7 @@ impl Run<'_, '_> {
         let Resolver {
             dir,
             parts,
+            chunks,
             customer_rows,
             activities,
             ..
@@ -958,19 +1062,24 @@ impl Run<'_, '_> {
         // the identity writer hands each partition's customers over in id order.
         let currency = read.source.currency.as_str();
         let company = parts.len() - 1;
-        let partitions: Vec<u32> = parts
-            .iter()
-            .enumerate()
-            .filter(|(_, buf)| !buf.is_empty())
-            .map(|(i, _)| {
-                if i == company {
-                    COMPANY_PARTITION
-                } else {
-                    i as u32
-                }
-            })
+        let number = |i: usize| {
+            if i == company {
+                COMPANY_PARTITION
+            } else {
+                i as u32
+            }
+        };
+        // Partitions with entries: in the buffers, or written out as chunks already.
+        let partitions: Vec<u32> = (0..parts.len())
+            .filter(|&i| !parts[i].is_empty() || chunks[i] > 0)
+            .map(number)
             .collect();
-        import.reserve(Reserve::Ledger, partitions.iter().copied())?;
+        import.reserve(
+            Reserve::Ledger,
+            (0..parts.len())
+                .filter(|&i| !parts[i].is_empty())
+                .map(number),
+        )?;
         if !parts[company].is_empty() {
             let block = parts[company].finish(file, currency, |_| 0, |_| "")?;
             import.put_ledger_block(COMPANY_PARTITION, &block)?;

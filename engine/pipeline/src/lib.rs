@@ -22,7 +22,7 @@
 //! let store = Store::open(project.join(&config.database), &OpenOptions::create())?;
 //! let chart = ChartOfAccounts::new(&config.accounts);
 //! let adapters = adapters();
-//! let ingest = Ingest { adapters: &adapters, chart: &chart, progress: None };
+//! let ingest = Ingest { adapters: &adapters, chart: &chart, progress: None, chunk_bytes: None };
 //! let source = config.source("crm")?;
 //! let report = ingest.file(&store, &project.join("data/crm_customers.csv"), "data/crm_customers.csv", source)?;
 //! assert_eq!(report.rows_read, report.rows_stored + report.rows_quarantined);
@@ -50,7 +50,7 @@ pub use features::{
     customer_features, features_of, map_ledger_features, map_partition_rows, map_partitions,
     merge_by_id, Aggregate, FeatureRun, Features, PartitionRows,
 };
-pub use ingest::{Ingest, IngestReport};
+pub use ingest::{Ingest, IngestReport, CHUNK_BYTES};
 pub use model::purchase_value;
 pub use overlay::Overlay;
 pub use run::{input_schema, run_pack, run_pack_with_progress, ModelRun, RunReport};

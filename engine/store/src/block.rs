@@ -352,6 +352,48 @@ impl BlockBuffer {
         self.len
     }
 
+    /// Bytes the buffered entries take.
+    pub fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Empties the buffer, keeping its memory for the entries to come.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.len = 0;
+    }
+
+    /// [`finish`](Self::finish) when the customers' ranks are not at hand: sorts the
+    /// buffered customer keys by their `id`s first.
+    pub fn finish_by_id<'i>(
+        &self,
+        file: &str,
+        currency: &str,
+        id: impl Fn(u32) -> &'i str,
+    ) -> Result<Vec<u8>, Error> {
+        let corrupt = || Error::corrupt("block buffer", "truncated entry");
+        let mut keys = Vec::new();
+        let mut c = Cursor::new(&self.bytes);
+        while !c.at_end() {
+            let key = c.take(4).ok_or_else(corrupt)?;
+            keys.push(u32::from_le_bytes([key[0], key[1], key[2], key[3]]));
+            let len = usize::try_from(c.u64().ok_or_else(corrupt)?).map_err(|_| corrupt())?;
+            c.take(len).ok_or_else(corrupt)?;
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        let mut by_id: Vec<u32> = keys.clone();
+        by_id.sort_by(|&a, &b| id(a).cmp(id(b)));
+        let mut ranks = vec![0u32; keys.len()];
+        for (r, k) in by_id.iter().enumerate() {
+            if let Ok(i) = keys.binary_search(k) {
+                ranks[i] = r as u32;
+            }
+        }
+        let rank = |k: u32| keys.binary_search(&k).map_or(0, |i| ranks[i]);
+        self.finish(file, currency, rank, id)
+    }
+
     /// Whether no entry was added.
     pub fn is_empty(&self) -> bool {
         self.len == 0
@@ -396,6 +438,59 @@ impl BlockBuffer {
         }
         Ok(builder.finish())
     }
+}
+
+/// A block without the entries whose row `remove` picks: the new block, the rows
+/// removed and the number of entries kept. Order is kept.
+pub fn without_rows(
+    bytes: &[u8],
+    remove: impl Fn(u64) -> bool,
+) -> Result<(Vec<u8>, Vec<u64>, u64), Error> {
+    let reader = BlockReader::new(bytes)?;
+    let currency = reader.currency();
+    let mut builder = BlockBuilder::new(reader.file(), currency);
+    let mut removed = Vec::new();
+    // The current customer's kept entries, back to back, and where each ends.
+    let mut customer: Option<&str> = None;
+    let mut group = Vec::new();
+    let mut ends: Vec<usize> = Vec::new();
+    let flush =
+        |builder: &mut BlockBuilder, id: &str, group: &mut Vec<u8>, ends: &mut Vec<usize>| {
+            if !ends.is_empty() {
+                let mut start = 0;
+                let slices: Vec<&[u8]> = ends
+                    .iter()
+                    .map(|&end| {
+                        let s = &group[start..end];
+                        start = end;
+                        s
+                    })
+                    .collect();
+                builder.customer(id, slices.into_iter());
+            }
+            group.clear();
+            ends.clear();
+        };
+    for item in reader {
+        let (id, entry) = item?;
+        if customer != Some(id) {
+            if let Some(previous) = customer {
+                flush(&mut builder, previous, &mut group, &mut ends);
+            }
+            customer = Some(id);
+        }
+        if remove(entry.row) {
+            removed.push(entry.row);
+        } else {
+            encode_entry(&mut group, &entry, currency);
+            ends.push(group.len());
+        }
+    }
+    if let Some(previous) = customer {
+        flush(&mut builder, previous, &mut group, &mut ends);
+    }
+    let kept = builder.len();
+    Ok((builder.finish(), removed, kept))
 }
 
 /// Reads a block: its header, then `(customer, entry)` pairs in stored order.

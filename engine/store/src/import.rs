@@ -4,7 +4,7 @@ use ledgerlens_model::Customer;
 
 use crate::list::{CustomerList, XrefList};
 use crate::records::{Facts, ImportRecord, IndexRow, Merge, Quarantined, XrefRow};
-use crate::store::{be64, encode, part_key, IMPORT_HASH, IMPORT_RECORD};
+use crate::store::{be64, chunk_key, encode, part_key, IMPORT_HASH, IMPORT_RECORD};
 use crate::{Error, Store};
 
 /// An import batch under way. Write its blocks (from several threads if you like: the
@@ -124,6 +124,43 @@ impl<'a> Import<'a> {
             .ledger
             .insert(part_key(partition, self.batch), block)?;
         Ok(())
+    }
+
+    /// Writes one chunk of this batch's entries of a partition, before the rest of the
+    /// import is read, so an import need not hold all its entries until it commits.
+    /// `chunk` numbers the partition's chunks from 0; each chunk is a whole block (see
+    /// [`crate::block`]), sorted by customer, date and row on its own. Chunks are under
+    /// the batch like its other values: invisible until commit, removed if it aborts.
+    pub fn put_ledger_chunk(&self, partition: u32, chunk: u32, block: &[u8]) -> Result<(), Error> {
+        self.store
+            .ledger
+            .insert(chunk_key(partition, self.batch, chunk), block)?;
+        Ok(())
+    }
+
+    /// Takes the entries whose row `remove` picks out of a chunk written by
+    /// [`put_ledger_chunk`](Self::put_ledger_chunk) (a voucher found unbalanced after
+    /// some of its lines were written); returns their rows. A chunk left empty is removed.
+    pub fn remove_chunk_rows(
+        &self,
+        partition: u32,
+        chunk: u32,
+        remove: impl Fn(u64) -> bool,
+    ) -> Result<Vec<u64>, Error> {
+        let key = chunk_key(partition, self.batch, chunk);
+        let Some(bytes) = self.store.ledger.get(key)? else {
+            return Ok(Vec::new());
+        };
+        let (block, removed, kept) = crate::block::without_rows(&bytes, remove)?;
+        if removed.is_empty() {
+            return Ok(removed);
+        }
+        if kept == 0 {
+            self.store.ledger.remove(key)?;
+        } else {
+            self.store.ledger.insert(key, block)?;
+        }
+        Ok(removed)
     }
 
     /// Writes the new version of a partition's customer master (all its customers,

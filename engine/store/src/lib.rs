@@ -4,7 +4,10 @@
 //! key per line is 30x slower and takes 23 GB of memory on 7M lines). Customers are hashed
 //! into a fixed number of partitions; each import batch writes one block per partition it
 //! touches, keyed `partition (u32 BE) ++ batch (u64 BE)`, holding that batch's entries of
-//! the partition sorted by customer and date ([`block`]).
+//! the partition sorted by customer and date ([`block`]). A large import may also write a
+//! partition's entries in chunks as it reads (`++ chunk (u32 BE)`,
+//! [`Import::put_ledger_chunk`]), each a block sorted on its own: readers take every
+//! block under `partition ++ batch`.
 //!
 //! Mutable per-partition state (customer master, identity cross-reference, identity
 //! index) is copy-on-write in the same way: a batch writes a new version of the partitions

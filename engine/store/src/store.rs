@@ -138,6 +138,18 @@ pub(crate) fn part_key(partition: u32, batch: u64) -> [u8; 12] {
     k
 }
 
+/// The key of one chunk of a batch's ledger block for a partition: the block's key
+/// ([`part_key`]) followed by the chunk number (u32 BE). An import that buffers more than
+/// it wants to hold writes a partition's entries as several chunks (see
+/// [`Import::put_ledger_chunk`](crate::Import::put_ledger_chunk)); readers treat every
+/// key under `partition ++ batch` alike.
+pub(crate) fn chunk_key(partition: u32, batch: u64, chunk: u32) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..12].copy_from_slice(&part_key(partition, batch));
+    k[12..].copy_from_slice(&be32(chunk));
+    k
+}
+
 pub(crate) fn read_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
 }
@@ -266,6 +278,10 @@ impl Store {
             for tree in trees {
                 tree.remove(part_key(p, batch))?;
             }
+            // Ledger blocks written in chunks.
+            for k in self.ledger.scan_prefix(part_key(p, batch)).keys() {
+                self.ledger.remove(k?)?;
+            }
         }
         for tree in [&self.merges, &self.quarantine, &self.facts] {
             tree.remove(be64(batch))?;
@@ -363,7 +379,9 @@ impl Store {
     }
 
     /// The committed ledger blocks of a partition, oldest batch first, as raw bytes.
-    /// Read them with [`BlockReader`].
+    /// Read them with [`BlockReader`]. A batch may hold several blocks of a partition
+    /// (a large import writes its entries in chunks as it reads): each is sorted by
+    /// customer, date and row, but a customer's entries may be spread over them.
     pub fn ledger_blocks(&self, partition: u32) -> Result<Vec<(u64, sled::IVec)>, Error> {
         let mut out = Vec::new();
         for kv in self.ledger.scan_prefix(be32(partition)) {

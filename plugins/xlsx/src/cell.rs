@@ -64,6 +64,35 @@ fn date_text(d: &ExcelDateTime) -> String {
     }
 }
 
+/// Appends a streamed `.xlsx` cell as text (the text of [`data_ref_text`]) to `out`,
+/// without allocating for strings and whole numbers.
+pub(crate) fn push_data_ref_text(out: &mut String, value: &DataRef<'_>) {
+    use std::fmt::Write;
+    match value {
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => out.push_str(s),
+        DataRef::SharedString(s) => out.push_str(s),
+        // Writing to a String cannot fail.
+        DataRef::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        DataRef::Float(f) if *f == f.trunc() && f.abs() < 1e15 && *f != 0.0 => {
+            let _ = write!(out, "{}", *f as i64);
+        }
+        DataRef::Empty => {}
+        other => out.push_str(&data_ref_text(other)),
+    }
+}
+
+/// Whether a streamed `.xlsx` cell reads as empty text (no cell is stored for it).
+pub(crate) fn is_blank(value: &DataRef<'_>) -> bool {
+    match value {
+        DataRef::Empty => true,
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.is_empty(),
+        DataRef::SharedString(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
 /// A streamed `.xlsx` cell as text.
 pub(crate) fn data_ref_text(value: &DataRef<'_>) -> String {
     match value {
@@ -96,6 +125,29 @@ pub(crate) fn data_text(value: &Data) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_appended_in_place_read_as_cells_made_anew() {
+        let shared = String::from("客户---K01---甲");
+        let values = [
+            DataRef::Int(-42),
+            DataRef::Float(11300.0),
+            DataRef::Float(-0.0),
+            DataRef::Float(0.1 + 0.2),
+            DataRef::Float(1e16),
+            DataRef::String("记".into()),
+            DataRef::SharedString(&shared),
+            DataRef::Bool(true),
+            DataRef::Empty,
+        ];
+        let mut out = String::from("left over");
+        for v in &values {
+            out.clear();
+            push_data_ref_text(&mut out, v);
+            assert_eq!(out, data_ref_text(v), "{v:?}");
+            assert_eq!(is_blank(v), out.is_empty(), "{v:?}");
+        }
+    }
 
     #[test]
     fn numbers_read_as_excel_shows_them() {

@@ -39,7 +39,7 @@ mod cell;
 mod html;
 
 use std::io::Cursor;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use calamine::{Reader, Xls, XlsOptions, Xlsx};
 use ledgerlens_adapter::table::{self, RowCells};
@@ -122,13 +122,9 @@ pub fn rows<'a>(
     options: &SourceOptions,
 ) -> Result<Box<dyn Iterator<Item = RowCells> + Send + 'a>, Error> {
     let file = input.name.as_str();
-    let skip = u64::try_from(options.skip_rows).unwrap_or(u64::MAX);
-    let keep = move |row: &RowCells| match row {
-        Ok((line, cells)) => *line > skip && cells.iter().any(|c| !c.trim().is_empty()),
-        Err(_) => true,
-    };
+    let keep = keep_row(options);
     match detect(&input.bytes) {
-        Format::Xlsx => Ok(Box::new(padded(xlsx_rows(input, options)?.filter(keep)))),
+        Format::Xlsx => Ok(Box::new(padded(xlsx_rows(input, options)?.0.filter(keep)))),
         Format::Ole => Ok(Box::new(padded(
             xls_rows(input, options)?.into_iter().filter(keep),
         ))),
@@ -147,8 +143,32 @@ pub fn rows_into<'a>(
     input: &'a Input,
     options: &SourceOptions,
 ) -> Result<table::NextRow<'a>, Error> {
-    if detect(&input.bytes) == Format::Text {
-        return ledgerlens_csv::text_rows_into(input, options);
+    match detect(&input.bytes) {
+        Format::Text => return ledgerlens_csv::text_rows_into(input, options),
+        Format::Xlsx => {
+            // The cells taken out of the reused row go back to the reader thread, which
+            // writes the next rows into them: no allocation per cell or row.
+            let (rows, back) = xlsx_rows(input, options)?;
+            let keep = keep_row(options);
+            let mut rows = padded(rows.filter(keep)).fuse();
+            let mut spent: SpentRows = Vec::with_capacity(ROWS_PER_CHUNK);
+            return Ok(Box::new(move |cells: &mut Vec<String>| {
+                Some(rows.next()?.map(|(line, row)| {
+                    let old = std::mem::replace(cells, row);
+                    if old.capacity() > 0 {
+                        spent.push(old);
+                    }
+                    if spent.len() >= ROWS_PER_CHUNK {
+                        let full =
+                            std::mem::replace(&mut spent, Vec::with_capacity(ROWS_PER_CHUNK));
+                        // A full channel: the reader thread has rows enough to reuse.
+                        let _ = back.try_send(full);
+                    }
+                    line
+                }))
+            }));
+        }
+        Format::Ole | Format::Html => {}
     }
     let mut rows = rows(input, options)?.fuse();
     Ok(Box::new(move |cells: &mut Vec<String>| {
@@ -157,6 +177,16 @@ pub fn rows_into<'a>(
             line
         }))
     }))
+}
+
+/// Which rows [`rows`] keeps: after `skip_rows`, with some content (and every
+/// diagnostic).
+fn keep_row(options: &SourceOptions) -> impl Fn(&RowCells) -> bool + Send + Clone {
+    let skip = u64::try_from(options.skip_rows).unwrap_or(u64::MAX);
+    move |row: &RowCells| match row {
+        Ok((line, cells)) => *line > skip && cells.iter().any(|c| !c.trim().is_empty()),
+        Err(_) => true,
+    }
 }
 
 /// Rows widened with empty cells to the widest row so far (the header, in practice). A
@@ -213,12 +243,16 @@ fn truncated_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04") && !tail.windows(EOCD.len()).any(|w| w == EOCD)
 }
 
+/// Rows whose cells the reader thread may overwrite (sent back in batches).
+type SpentRows = Vec<Vec<String>>;
+
 /// An `.xlsx` sheet as a stream: a thread reads the cells and sends whole rows over a
-/// bounded channel.
+/// bounded channel. Rows sent back over the returned sender (in batches) are reused for
+/// the rows to come, their cells overwritten.
 fn xlsx_rows(
     input: &Input,
     options: &SourceOptions,
-) -> Result<impl Iterator<Item = RowCells>, Error> {
+) -> Result<(impl Iterator<Item = RowCells>, SyncSender<SpentRows>), Error> {
     let file = input.name.clone();
     let mut workbook = Xlsx::new(Cursor::new(input.bytes.clone())).map_err(|e| match e {
         calamine::XlsxError::Password => password(&file),
@@ -232,7 +266,26 @@ fn xlsx_rows(
     // Rows travel in chunks: one message per row costs more in thread wake-ups than
     // reading the row does.
     let (tx, rx) = sync_channel::<Vec<RowCells>>(16);
+    let (back, spent) = sync_channel::<SpentRows>(4);
     std::thread::spawn(move || {
+        // Rows to reuse: their cells are cleared, not dropped, so their strings keep
+        // their memory. A reused row may be wider than the sheet's row; `padded` widens
+        // every row to the widest anyway, and the extra cells are empty.
+        let mut pool: SpentRows = Vec::new();
+        let mut fresh_row = |width: usize| -> Vec<String> {
+            if pool.is_empty() {
+                if let Ok(more) = spent.try_recv() {
+                    pool = more;
+                }
+            }
+            match pool.pop() {
+                Some(mut cells) => {
+                    cells.iter_mut().for_each(String::clear);
+                    cells
+                }
+                None => Vec::with_capacity(width),
+            }
+        };
         let mut reader = match workbook.worksheet_cells_reader(&sheet) {
             Ok(reader) => reader,
             Err(e) => {
@@ -263,18 +316,18 @@ fn xlsx_rows(
                             }
                         }
                     }
-                    let (_, cells) =
-                        current.get_or_insert_with(|| (line, Vec::with_capacity(width)));
+                    let (_, cells) = current.get_or_insert_with(|| (line, fresh_row(width)));
                     let col = usize::try_from(col).unwrap_or(usize::MAX);
-                    let text = cell::data_ref_text(cell.get_value());
-                    if text.is_empty() {
+                    let value = cell.get_value();
+                    if cell::is_blank(value) {
                         continue;
                     }
                     if cells.len() <= col {
                         cells.resize(col.saturating_add(1), String::new());
                     }
                     if let Some(slot) = cells.get_mut(col) {
-                        *slot = text;
+                        slot.clear();
+                        cell::push_data_ref_text(slot, value);
                     }
                 }
                 Ok(None) => break,
@@ -291,10 +344,13 @@ fn xlsx_rows(
         }
         let _ = tx.send(chunk);
     });
-    Ok(Received {
-        rx,
-        chunk: Vec::new().into_iter(),
-    })
+    Ok((
+        Received {
+            rx,
+            chunk: Vec::new().into_iter(),
+        },
+        back,
+    ))
 }
 
 /// Rows per message from the reader thread.
