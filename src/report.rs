@@ -377,8 +377,16 @@ fn digest(
         }
         Ok(detail)
     };
-    let top = top.into_iter().map(describe).collect::<Result<_, _>>()?;
-    let bottom = bottom.into_iter().map(describe).collect::<Result<_, _>>()?;
+    // Each reads its partition's master records: side by side.
+    let (top, bottom) = {
+        use rayon::prelude::*;
+        let details = |list: Vec<(usize, Decimal)>| {
+            list.into_par_iter()
+                .map(describe)
+                .collect::<anyhow::Result<Vec<_>>>()
+        };
+        (details(top)?, details(bottom)?)
+    };
     tracing::info!(elapsed = ?started.elapsed(), "report data gathered");
     Ok(report::Digest {
         title: String::new(),
@@ -523,11 +531,12 @@ where
 }
 
 /// A decimal column as integers at its largest scale (nulls as zero), so that sums are
-/// integer additions: `None` unless every value is below 2^100 there (and the table below
-/// 2^26 rows), so no sum overflows an `i128`.
+/// integer additions (in `i128`: no sum of fewer than 2^64 values overflows): `None`
+/// unless every value fits in an `i64` there (money to the cent does, up to ±92
+/// trillion).
 struct Scaled {
     scale: u32,
-    values: Vec<i128>,
+    values: Vec<i64>,
 }
 
 impl Scaled {
@@ -538,26 +547,25 @@ impl Scaled {
                 values: Vec::new(),
             });
         };
-        if col.len() >= 1 << 26 {
-            return None;
-        }
         let scale = col.iter().flatten().map(Decimal::scale).max().unwrap_or(0);
-        let values = col
-            .iter()
-            .map(|d| match d {
-                None => Some(0),
+        let mut values = Vec::with_capacity(col.len());
+        for d in col {
+            let v = match d {
+                None => 0,
+                Some(d) if d.scale() == scale => i64::try_from(d.mantissa()).ok()?,
                 Some(d) => 10i128
                     .checked_pow(scale - d.scale())
                     .and_then(|f| d.mantissa().checked_mul(f))
-                    .filter(|v| v.unsigned_abs() < 1 << 100),
-            })
-            .collect::<Option<Vec<i128>>>()?;
+                    .and_then(|v| i64::try_from(v).ok())?,
+            };
+            values.push(v);
+        }
         Some(Scaled { scale, values })
     }
 
     /// The value of a row (zero: null, or no column).
     fn at(&self, row: usize) -> i128 {
-        self.values.get(row).copied().unwrap_or(0)
+        i128::from(self.values.get(row).copied().unwrap_or(0))
     }
 
     /// A sum as a decimal, if it fits one.
