@@ -148,12 +148,14 @@ pub fn run(
     let ran = ledgerlens_pipeline::run_pack_with_progress(&store, &program, as_of, keep, &progress);
     bar.finish_and_clear();
     let (outcome, _) = ran?;
-    crate::report::save_digest(&store, &program, fingerprint, &outcome);
     if let Some(dir) = opts.out_dir {
         write_dir(dir, &program, &outcome)?;
         write_actions(dir, &store, &program, &outcome)?;
     }
     write(out, format, &program, &outcome)?;
+    // The results are out before the digest is gathered.
+    out.flush()?;
+    crate::report::save_digest(&store, &program, fingerprint, &outcome);
     Ok(opts
         .fail_on
         .is_some_and(|level| outcome.alerts.iter().any(|a| a.level >= level)))
