@@ -442,7 +442,20 @@ pub fn ingest(
         };
         let bytes = size(&file);
         bar.set_message(format!("ingest {name}: reading"));
-        let progress = |rows: u64| bar.set_message(format!("ingest {name}: {rows} rows"));
+        // Within a text file the bar moves by rows read (drawn only on a terminal, so the
+        // sample is read only then).
+        let base = bar.position();
+        let per_row = file
+            .as_deref()
+            .filter(|_| !bar.is_hidden())
+            .and_then(crate::progress::bytes_per_row);
+        let progress = |rows: u64| {
+            bar.set_message(format!("ingest {name}: {rows} rows"));
+            if let Some(per_row) = per_row {
+                let read = (rows as f64 * per_row) as u64;
+                bar.set_position(base + read.min(bytes.saturating_sub(1)));
+            }
+        };
         let ingest = Ingest {
             adapters: &adapters,
             chart: &chart,
@@ -473,7 +486,7 @@ pub fn ingest(
             }
         };
         reports.push(report);
-        bar.inc(bytes);
+        bar.set_position(base + bytes);
     }
     bar.finish_and_clear();
     if reports.is_empty() {

@@ -45,15 +45,31 @@ fn pack_dir(ctx: Option<&Context>, pack: Option<&Path>) -> Option<PathBuf> {
 
 /// Loads and compiles the pack a command uses.
 pub fn load(ctx: Option<&Context>, pack: Option<&Path>) -> anyhow::Result<Program> {
+    Ok(load_fingerprinted(ctx, pack)?.0)
+}
+
+/// A hash of everything a pack says, after its `extends` chain is merged: parameters
+/// (with the values that override the base pack's), rules as written with their files
+/// and positions, and scripts. Two packs with equal fingerprints compute the same
+/// results from the same data (with the same build of ledgerlens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint(pub [u8; 32]);
+
+/// [`load`], with the pack's [`Fingerprint`].
+pub fn load_fingerprinted(
+    ctx: Option<&Context>,
+    pack: Option<&Path>,
+) -> anyhow::Result<(Program, Fingerprint)> {
     let source = match pack_dir(ctx, pack) {
         Some(dir) => PackSource::read_dir(&dir)?,
         None => standard(),
     };
     let pack = Pack::load(source, &Builtin)?;
-    Ok(Program::compile(
-        &pack,
-        &ledgerlens_pipeline::input_schema(),
-    )?)
+    // The merged pack's every field (maps are sorted, YAML mappings keep their order),
+    // including each rule file's text.
+    let fingerprint = Fingerprint(*blake3::hash(format!("{pack:?}").as_bytes()).as_bytes());
+    let program = Program::compile(&pack, &ledgerlens_pipeline::input_schema())?;
+    Ok((program, fingerprint))
 }
 
 /// `check`: loads, validates, compiles and dry-runs every rule.
@@ -119,7 +135,7 @@ pub fn run(
     ctx: &Context,
     opts: &RunOptions<'_>,
 ) -> anyhow::Result<bool> {
-    let program = load(Some(ctx), opts.pack)?;
+    let (program, fingerprint) = load_fingerprinted(Some(ctx), opts.pack)?;
     let store = ledgerlens_store::Store::open(&ctx.db, &ledgerlens_store::OpenOptions::existing())?;
     let as_of = match opts.as_of {
         Some(d) => d,
@@ -127,13 +143,9 @@ pub fn run(
     };
     let (bar, progress) =
         crate::progress::partitions(format!("running pack {}", program.name), store.partitions());
-    let ran = ledgerlens_pipeline::run_pack_with_progress(
-        &store,
-        &program,
-        as_of,
-        ledgerlens_rules::Keep::Outputs,
-        &progress,
-    );
+    // What `report` draws is kept too, so that the report of this run need not run again.
+    let keep = crate::report::keep(&store)?;
+    let ran = ledgerlens_pipeline::run_pack_with_progress(&store, &program, as_of, keep, &progress);
     bar.finish_and_clear();
     let (outcome, _) = ran?;
     if let Some(dir) = opts.out_dir {
@@ -141,6 +153,9 @@ pub fn run(
         write_actions(dir, &store, &program, &outcome)?;
     }
     write(out, format, &program, &outcome)?;
+    // The results are out before the digest is gathered.
+    out.flush()?;
+    crate::report::save_digest(&store, &program, fingerprint, &outcome);
     Ok(opts
         .fail_on
         .is_some_and(|level| outcome.alerts.iter().any(|a| a.level >= level)))

@@ -2622,6 +2622,96 @@ fn report_on_the_demo_company_is_self_contained() {
     assert_eq!(again, html);
 }
 
+/// The number just before `suffix` in a report (`2200` of `2200 customers</p>`).
+fn number_before(html: &str, suffix: &str) -> u64 {
+    let at = html
+        .find(suffix)
+        .unwrap_or_else(|| panic!("no {suffix:?} in the report"));
+    let digits: String = html[..at]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.chars().rev().collect::<String>().parse().unwrap()
+}
+
+#[test]
+fn report_draws_the_kept_digest_until_what_it_was_computed_from_changes() {
+    let (_tmp, p) = demo_project();
+    // The report written to `out`, and whether it was drawn from the digest kept by an
+    // earlier run (`-v` logs it).
+    let report = |args: &[&str], out: &str| -> (String, bool) {
+        let mut all = vec!["-v", "report", "--out", out];
+        all.extend_from_slice(args);
+        let o = at(&p, &all).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let kept = stderr(&o).contains("report drawn from the digest of an earlier run");
+        (std::fs::read_to_string(p.join(out)).unwrap(), kept)
+    };
+    // The demo keeps no digest: the first report runs the pack and keeps one, the next
+    // draws it, byte for byte the same.
+    let (fresh, kept) = report(&[], "fresh.html");
+    assert!(!kept);
+    let (again, kept) = report(&[], "again.html");
+    assert!(kept);
+    assert_eq!(again, fresh);
+    let customers = number_before(&fresh, " customers</p>");
+    let imports = number_before(&fresh, " imports · ");
+    assert!(customers > 2_000, "{customers}");
+
+    // A new import (one more customer): the report runs again and shows it.
+    std::fs::write(
+        p.join("data/more_crm.csv"),
+        "客户编号,客户名称,手机,统一社会信用代码,获客渠道,区域,注册日期,信用额度,标签,获客活动\nCRM09999,新来的测试有限公司,,,展会活动,华东,2025/12/1,,,\n",
+    )
+    .unwrap();
+    let o = at(&p, &["ingest", "data/more_crm.csv", "--source", "crm"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (imported, kept) = report(&[], "imported.html");
+    assert!(!kept);
+    assert_eq!(number_before(&imported, " imports · "), imports + 1);
+    assert_eq!(number_before(&imported, " customers</p>"), customers + 1);
+    // `run` keeps the digest too: the report after it is drawn from it, and is the
+    // report of a fresh run byte for byte.
+    let o = at(&p, &["run"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (after_run, kept) = report(&[], "after-run.html");
+    assert!(kept);
+    assert_eq!(after_run, imported);
+
+    // A manual merge: one customer fewer.
+    let o = at(&p, &["customers", "merge", "crm:CRM00001", "crm:CRM00002"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (merged, kept) = report(&[], "merged.html");
+    assert!(!kept);
+    assert_eq!(number_before(&merged, " customers</p>"), customers);
+
+    // A parameter the client pack overrides: the traces show the new value.
+    assert!(merged.contains("params.churn_days = 180"));
+    let pack = p.join("rules/pack.yaml");
+    let text = std::fs::read_to_string(&pack).unwrap();
+    std::fs::write(
+        &pack,
+        text.replace("params: {}", "params: { churn_days: 30 }"),
+    )
+    .unwrap();
+    let (overridden, kept) = report(&[], "overridden.html");
+    assert!(!kept);
+    assert!(overridden.contains("params.churn_days = 30"));
+    assert!(!overridden.contains("params.churn_days = 180"));
+    let (_, kept) = report(&[], "overridden-again.html");
+    assert!(kept);
+
+    // Another as-of date.
+    let (earlier, kept) = report(&["--as-of", "2025-06-30"], "earlier.html");
+    assert!(!kept);
+    assert!(earlier.contains("data as of <b>2025-06-30</b>"));
+}
+
 // ---------------------------------------------------------------------------------------
 // The HTML report in a real browser.
 

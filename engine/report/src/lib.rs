@@ -3,7 +3,9 @@
 //!
 //! The input is plain data, [`Report`]: the caller (the `ledgerlens` binary) fills it
 //! from a rule run, so this crate depends on neither the rules engine nor the store.
-//! [`render`] draws it; the same report renders the same bytes. Large series are
+//! [`render`] draws it; the same report renders the same bytes. [`Report::digest`]
+//! reduces a report to what it draws, a [`Digest`] of bounded size that can be stored and
+//! drawn again later ([`Digest::render`]) with the same bytes. Large series are
 //! aggregated before they are drawn: the whale curve of millions of customers keeps at
 //! most [`whale::MAX_POINTS`] points, and a bar chart at most [`MAX_BARS`] bars.
 //!
@@ -22,11 +24,13 @@
 #![deny(missing_docs)]
 
 pub mod chart;
+mod digest;
 mod input;
 mod render;
 pub mod text;
 pub mod whale;
 
+pub use digest::{AlertSummary, Digest};
 pub use input::{
     Alert, CustomerDetail, ImportSummary, Kpi, Level, PackInfo, Report, Segment, Trace, TraceStep,
 };

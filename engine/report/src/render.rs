@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use rust_decimal::Decimal;
 
 use crate::chart::{self, Bar, BarOptions, LineOptions, Series};
-use crate::input::{Alert, CustomerDetail, Kpi, Level, Report, Trace};
+use crate::digest::Digest;
+use crate::input::{Alert, CustomerDetail, Kpi, Report, Trace};
 use crate::text::{escape, float, money, percent};
-use crate::whale::{whale_curve, MAX_POINTS};
 
 /// KPIs drawn in the marketing section, in this order, when the pack has them.
 pub const MARKETING_KPIS: [&str; 6] = [
@@ -68,7 +68,15 @@ section.customer{border-top:1px dashed var(--line)}
 /// KPIs named `ageing_*`); other KPIs by group; the alerts above `ok` (most severe first,
 /// then by alert and subject); the top and bottom customers by profit, each linked to
 /// its own section; and a table of every KPI value.
+///
+/// It is [`Report::digest`] then [`Digest::render`]: the report is first reduced to
+/// what it draws.
 pub fn render(report: &Report) -> String {
+    render_digest(&report.digest())
+}
+
+/// [`render`] of a report reduced to what it draws.
+pub(crate) fn render_digest(report: &Digest) -> String {
     let mut html = String::with_capacity(256 * 1024);
     let title = if report.title.is_empty() {
         "ledgerlens report".to_string()
@@ -80,7 +88,7 @@ pub fn render(report: &Report) -> String {
         "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         escape(&title)
     );
-    let alerts = AlertIndex::new(&report.alerts);
+    let alerts = AlertIndex::new(&report.alerts.on_kpis);
     let mut used = BTreeSet::<&str>::new();
     header(&mut html, report, &title);
     tiles(&mut html, report, &alerts, &mut used);
@@ -122,12 +130,12 @@ impl<'a> AlertIndex<'a> {
 }
 
 /// The KPIs of one name, in the order given.
-fn named<'r>(report: &'r Report, name: &str) -> Vec<&'r Kpi> {
+fn named<'r>(report: &'r Digest, name: &str) -> Vec<&'r Kpi> {
     report.kpis.iter().filter(|k| k.name == name).collect()
 }
 
 /// KPI names in first-seen order.
-fn names(report: &Report) -> Vec<&str> {
+fn names(report: &Digest) -> Vec<&str> {
     let mut seen = BTreeSet::new();
     report
         .kpis
@@ -153,7 +161,7 @@ fn kpi_text(k: &Kpi) -> String {
     }
 }
 
-fn header(html: &mut String, r: &Report, title: &str) {
+fn header(html: &mut String, r: &Digest, title: &str) {
     let _ = write!(html, "<header>\n<h1>{}</h1>\n", escape(title));
     let as_of = r
         .as_of
@@ -184,7 +192,7 @@ fn header(html: &mut String, r: &Report, title: &str) {
     html.push_str("<nav><a href=\"#kpis\">KPIs</a><a href=\"#segments\">segments</a><a href=\"#whale\">whale curve</a><a href=\"#marketing\">marketing</a><a href=\"#budget\">budget</a><a href=\"#trends\">trends</a><a href=\"#ageing\">ageing</a><a href=\"#alerts\">alerts</a><a href=\"#customers\">customers</a><a href=\"#all-kpis\">all KPI values</a></nav>\n</header>\n");
 }
 
-fn tiles(html: &mut String, r: &Report, alerts: &AlertIndex<'_>, used: &mut BTreeSet<&str>) {
+fn tiles(html: &mut String, r: &Digest, alerts: &AlertIndex<'_>, used: &mut BTreeSet<&str>) {
     section_open(html, "kpis", "KPIs", false);
     let overall: Vec<&Kpi> = r.kpis.iter().filter(|k| k.group.is_empty()).collect();
     if overall.is_empty() {
@@ -217,7 +225,7 @@ fn tiles(html: &mut String, r: &Report, alerts: &AlertIndex<'_>, used: &mut BTre
     let _ = used;
 }
 
-fn segments(html: &mut String, r: &Report) {
+fn segments(html: &mut String, r: &Digest) {
     section_open(html, "segments", "Segments", true);
     let mut by_segment = BTreeMap::<&str, Vec<&crate::input::Segment>>::new();
     for s in &r.segments {
@@ -288,9 +296,9 @@ fn segments(html: &mut String, r: &Report) {
     html.push_str("</section>\n");
 }
 
-fn whale(html: &mut String, r: &Report) {
+fn whale(html: &mut String, r: &Digest) {
     section_open(html, "whale", "Whale curve", true);
-    let w = whale_curve(&r.profits, MAX_POINTS);
+    let w = &r.whale;
     let n = w.customers.max(1) as f64;
     let share = |rank: u64| rank as f64 / n;
     let points: Vec<(f64, f64)> = w
@@ -401,7 +409,7 @@ fn kpi_bars(
 
 fn marketing<'r>(
     html: &mut String,
-    r: &'r Report,
+    r: &'r Digest,
     alerts: &AlertIndex<'_>,
     used: &mut BTreeSet<&'r str>,
 ) {
@@ -429,7 +437,7 @@ fn marketing<'r>(
 
 fn budget<'r>(
     html: &mut String,
-    r: &'r Report,
+    r: &'r Digest,
     alerts: &AlertIndex<'_>,
     used: &mut BTreeSet<&'r str>,
 ) {
@@ -463,7 +471,7 @@ fn budget<'r>(
     html.push_str("</section>\n");
 }
 
-fn trends<'r>(html: &mut String, r: &'r Report, used: &mut BTreeSet<&'r str>) {
+fn trends<'r>(html: &mut String, r: &'r Digest, used: &mut BTreeSet<&'r str>) {
     section_open(html, "trends", "Trends", true);
     let mut drawn = 0;
     for name in names(r) {
@@ -558,7 +566,7 @@ fn trends<'r>(html: &mut String, r: &'r Report, used: &mut BTreeSet<&'r str>) {
     html.push_str("</section>\n");
 }
 
-fn ageing(html: &mut String, r: &Report) {
+fn ageing(html: &mut String, r: &Digest) {
     section_open(html, "ageing", "Receivables ageing", true);
     let buckets: Vec<Bar> = r
         .kpis
@@ -585,7 +593,7 @@ fn ageing(html: &mut String, r: &Report) {
 
 fn other_kpis<'r>(
     html: &mut String,
-    r: &'r Report,
+    r: &'r Digest,
     alerts: &AlertIndex<'_>,
     used: &mut BTreeSet<&'r str>,
 ) {
@@ -605,28 +613,17 @@ fn other_kpis<'r>(
     html.push_str("</section>\n");
 }
 
-fn alert_table(html: &mut String, r: &Report) {
+fn alert_table(html: &mut String, r: &Digest) {
     section_open(html, "alerts", "Alerts", false);
-    let mut fired: Vec<&Alert> = r.alerts.iter().filter(|a| a.level > Level::Ok).collect();
-    fired.sort_by(|a, b| {
-        b.level
-            .cmp(&a.level)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.subject.cmp(&b.subject))
-    });
-    let mut counts = BTreeMap::<(&str, Level), usize>::new();
-    for a in &fired {
-        *counts.entry((a.name.as_str(), a.level)).or_default() += 1;
-    }
+    let a = &r.alerts;
     let _ = writeln!(
         html,
         "<p>{} alerts above ok, of {} judged.</p>",
-        fired.len(),
-        r.alerts.len()
+        a.fired, a.judged
     );
-    if !counts.is_empty() {
+    if !a.counts.is_empty() {
         html.push_str("<table><tr><th>alert</th><th>level</th><th class=\"num\">count</th></tr>");
-        for ((name, level), n) in &counts {
+        for (name, level, n) in &a.counts {
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td class=\"lvl {l}\">{l}</td><td class=\"num\">{n}</td></tr>",
@@ -636,7 +633,7 @@ fn alert_table(html: &mut String, r: &Report) {
         }
         html.push_str("</table>\n");
         html.push_str("<table><tr><th>level</th><th>alert</th><th>subject</th><th class=\"num\">value</th><th>threshold</th></tr>");
-        for a in fired.iter().take(MAX_ALERT_ROWS) {
+        for a in &a.listed {
             let _ = write!(
                 html,
                 "<tr><td class=\"lvl {l}\">{l}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -648,18 +645,19 @@ fn alert_table(html: &mut String, r: &Report) {
             );
         }
         html.push_str("</table>\n");
-        if fired.len() > MAX_ALERT_ROWS {
+        let more = a.fired.saturating_sub(a.listed.len() as u64);
+        if more > 0 {
             let _ = writeln!(
                 html,
                 "<p class=\"note\">{} more not listed (all of them: <code>ledgerlens run --out DIR</code>, alerts.csv)</p>",
-                fired.len() - MAX_ALERT_ROWS
+                more
             );
         }
     }
     html.push_str("</section>\n");
 }
 
-fn customers(html: &mut String, r: &Report) {
+fn customers(html: &mut String, r: &Digest) {
     section_open(html, "customers", "Customers by profit", false);
     // One section per customer, in the order top then bottom; an id in both lists
     // (few customers) gets one section.
@@ -786,7 +784,7 @@ fn trace(html: &mut String, traces: &[Trace]) {
     html.push_str("</details>\n");
 }
 
-fn kpi_table(html: &mut String, r: &Report) {
+fn kpi_table(html: &mut String, r: &Digest) {
     section_open(html, "all-kpis", "All KPI values", false);
     let _ = write!(
         html,
@@ -814,7 +812,7 @@ fn kpi_table(html: &mut String, r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{CustomerDetail, PackInfo, Segment};
+    use crate::input::{CustomerDetail, Level, PackInfo, Segment};
 
     fn kpi(name: &str, group: &[(&str, &str)], value: i64, scale: u32, unit: &str) -> Kpi {
         let v = Decimal::new(value, scale);

@@ -4,12 +4,13 @@
 use std::cmp::Ordering;
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 /// The most points a whale curve keeps, whatever the number of customers.
 pub const MAX_POINTS: usize = 500;
 
 /// A whale curve: cumulative profit after the `rank` most profitable customers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Whale {
     /// Customers on the curve.
     pub customers: u64,
@@ -26,20 +27,92 @@ pub struct Whale {
 /// Builds the whale curve of `profits` (one per customer, any order): sorted most
 /// profitable first, summed exactly, and sampled at about `max_points` evenly spaced
 /// ranks plus the peak. The last point is the exact total.
+///
+/// Profits that all fit in an `i64` at their largest scale (money to the cent does, up to
+/// ±92 trillion) are sorted as integers (a radix sort) and summed as integers; others as
+/// decimals. Both give the same numbers.
 pub fn whale_curve(profits: &[Decimal], max_points: usize) -> Whale {
+    if let Some(w) = integer_curve(profits, max_points) {
+        return w;
+    }
     let mut sorted = profits.to_vec();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
+    curve(sorted.into_iter(), max_points, Some).unwrap_or_default()
+}
+
+/// [`whale_curve`] over integers, if every profit fits in an `i64` at the largest scale
+/// (and every sum then fits a decimal).
+fn integer_curve(profits: &[Decimal], max_points: usize) -> Option<Whale> {
+    let scale = profits.iter().map(Decimal::scale).max().unwrap_or(0);
+    let mut keys = profits
+        .iter()
+        .map(|d| {
+            let v = 10i128
+                .checked_pow(scale - d.scale())
+                .and_then(|f| d.mantissa().checked_mul(f))?;
+            // Flipped sign bit: unsigned order is signed order.
+            i64::try_from(v).ok().map(|v| (v as u64) ^ (1 << 63))
+        })
+        .collect::<Option<Vec<u64>>>()?;
+    radix_sort(&mut keys);
+    // i128 sums of fewer than 2^63 values below 2^63 in size cannot overflow.
+    let values = keys
+        .into_iter()
+        .rev()
+        .map(|k| i128::from((k ^ (1 << 63)) as i64));
+    curve(values, max_points, |v| {
+        Decimal::try_from_i128_with_scale(v, scale).ok()
+    })
+}
+
+/// Sorts keys ascending: least significant byte first, skipping the bytes every key
+/// shares (money to the cent of one business differs in its low four or five).
+fn radix_sort(keys: &mut Vec<u64>) {
+    let mut buf = vec![0u64; keys.len()];
+    for shift in (0..64).step_by(8) {
+        let mut counts = [0usize; 256];
+        for k in keys.iter() {
+            counts[((k >> shift) & 0xFF) as usize] += 1;
+        }
+        if counts.contains(&keys.len()) {
+            continue;
+        }
+        let mut at = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for &k in keys.iter() {
+            let b = ((k >> shift) & 0xFF) as usize;
+            buf[counts[b]] = k;
+            counts[b] += 1;
+        }
+        std::mem::swap(keys, &mut buf);
+    }
+}
+
+/// The curve of profits given most profitable first, each converted to a decimal by
+/// `decimal` where a point is kept (`None`: a sum does not fit one).
+fn curve<T>(
+    sorted: impl ExactSizeIterator<Item = T>,
+    max_points: usize,
+    decimal: impl Fn(T) -> Option<Decimal>,
+) -> Option<Whale>
+where
+    T: Copy + Default + PartialOrd + std::ops::AddAssign,
+{
     let n = sorted.len();
     let steps = max_points.max(1).min(n.max(1));
     let mut points = Vec::with_capacity(steps + 2);
-    points.push((0, Decimal::ZERO));
-    let mut peak = (0u64, Decimal::ZERO);
-    let mut sum = Decimal::ZERO;
+    points.push((0, T::default()));
+    let mut peak = (0u64, T::default());
+    let mut sum = T::default();
     // The next sampled rank: ranks ceil(i * n / steps) for i = 1..=steps.
     let mut i = 1usize;
     let mut peak_pending = false;
-    for (k, p) in sorted.iter().enumerate() {
-        sum += *p;
+    for (k, p) in sorted.enumerate() {
+        sum += p;
         let rank = k as u64 + 1;
         if sum > peak.1 {
             peak = (rank, sum);
@@ -55,12 +128,15 @@ pub fn whale_curve(profits: &[Decimal], max_points: usize) -> Whale {
             i += 1;
         }
     }
-    Whale {
+    Some(Whale {
         customers: n as u64,
-        points,
-        peak,
-        total: sum,
-    }
+        points: points
+            .into_iter()
+            .map(|(rank, v)| Some((rank, decimal(v)?)))
+            .collect::<Option<_>>()?,
+        peak: (peak.0, decimal(peak.1)?),
+        total: decimal(sum)?,
+    })
 }
 
 /// Orders two customers by profit, most profitable first; ties by id.
@@ -126,6 +202,48 @@ mod tests {
         assert!(w.points.contains(&w.peak));
         assert!(w.points.iter().all(|p| p.1 <= w.peak.1));
         assert!(w.points.windows(2).all(|p| p[0].0 < p[1].0));
+    }
+
+    #[test]
+    fn curve_sorts_mixed_scales_and_huge_values_exactly() {
+        let profits = [
+            Decimal::new(15, 1),
+            Decimal::new(-3, 0),
+            Decimal::new(149, 2),
+            Decimal::new(1_500, 3),
+        ];
+        let w = whale_curve(&profits, 10);
+        assert_eq!(
+            w.points,
+            vec![
+                (0, d(0)),
+                (1, d(150)),
+                (2, d(300)),
+                (3, d(449)),
+                (4, d(149))
+            ]
+        );
+        // The integer and the decimal paths agree.
+        let mut seed = 11u64;
+        let profits: Vec<Decimal> = (0..5_000)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                Decimal::new((seed >> 40) as i64 - (1 << 23), (seed % 3) as u32)
+            })
+            .collect();
+        let mut sorted = profits.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let by_decimals = curve(sorted.into_iter(), 100, Some).unwrap();
+        assert_eq!(integer_curve(&profits, 100), Some(by_decimals.clone()));
+        assert_eq!(whale_curve(&profits, 100), by_decimals);
+        assert!(by_decimals.points.len() > 100);
+        // Too large to scale to 28 places: sorted as decimals.
+        let profits = [Decimal::MAX, Decimal::new(1, 28), Decimal::ZERO];
+        let w = whale_curve(&profits, 10);
+        assert_eq!(w.points[1], (1, Decimal::MAX));
+        assert_eq!(w.total, Decimal::MAX);
     }
 
     #[test]

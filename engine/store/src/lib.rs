@@ -47,5 +47,6 @@ pub use records::{
 /// [`Store::cached_bytes`] and [`Store::customers_bytes`] return them.
 pub use sled::IVec;
 pub use store::{
-    partition_of, partition_of_parts, OpenOptions, Store, COMPANY_PARTITION, SCHEMA_VERSION,
+    partition_of, partition_of_parts, DataState, OpenOptions, Store, COMPANY_PARTITION,
+    SCHEMA_VERSION,
 };

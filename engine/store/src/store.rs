@@ -109,6 +109,7 @@ pub struct Store {
     pub(crate) facts: sled::Tree,
     pub(crate) cache: sled::Tree,
     pub(crate) decisions: sled::Tree,
+    pub(crate) results: sled::Tree,
     pub(crate) partitions: u32,
     pub(crate) committed: RwLock<BTreeSet<u64>>,
     pub(crate) importing: AtomicBool,
@@ -232,6 +233,7 @@ impl Store {
             facts: tree("facts")?,
             cache: tree("cache")?,
             decisions: tree("decisions")?,
+            results: tree("results")?,
             db,
             path,
             partitions,
@@ -642,11 +644,78 @@ impl Store {
         Ok(out)
     }
 
+    /// What the store's readers see, as a value that changes whenever any of it does:
+    /// the committed import batches (each import commits under a new batch number, and
+    /// with it come its ledger blocks, master and cross-reference versions, facts,
+    /// merges and quarantine) and the last identity decision. A value derived from the
+    /// store and keyed by its state is current exactly while the state is equal.
+    pub fn data_state(&self) -> Result<DataState, Error> {
+        let batches = self
+            .committed
+            .read()
+            .map_err(|_| Error::corrupt("store", "poisoned lock"))?
+            .iter()
+            .copied()
+            .collect();
+        let decisions = match self.decisions.last()? {
+            Some((k, _)) => read_u64(&k).unwrap_or(0),
+            None => 0,
+        };
+        Ok(DataState {
+            partitions: self.partitions,
+            batches,
+            decisions,
+        })
+    }
+
+    /// The result stored under `name` ([`Store::put_result`]), if it was stored under
+    /// `key`: a result stored under another key (computed from other inputs), or one that
+    /// no longer decodes (an older layout), is `None`.
+    pub fn result<T: DeserializeOwned>(&self, name: &str, key: &[u8]) -> Result<Option<T>, Error> {
+        let Some(v) = self.results.get(name.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(len) = read_u32(&v) else {
+            return Ok(None);
+        };
+        let Some(stored) = v.get(4..4 + len as usize) else {
+            return Ok(None);
+        };
+        if stored != key {
+            return Ok(None);
+        }
+        Ok(postcard::from_bytes(&v[4 + len as usize..]).ok())
+    }
+
+    /// Stores a result of a run under `name` (one per name: it replaces the previous
+    /// one), with the `key` of what it was computed from (the caller's choice: for
+    /// example a hash of the inputs and [`Store::data_state`]). Not part of any import:
+    /// losing it only costs a recomputation.
+    pub fn put_result<T: Serialize>(&self, name: &str, key: &[u8], value: &T) -> Result<(), Error> {
+        let len = u32::try_from(key.len()).map_err(|_| Error::corrupt("result", "key too long"))?;
+        let mut v = be32(len).to_vec();
+        v.extend_from_slice(key);
+        v.extend(encode("result", value)?);
+        self.results.insert(name.as_bytes(), v)?;
+        Ok(())
+    }
+
     /// Flushes everything to disk.
     pub fn flush(&self) -> Result<(), Error> {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// What a store's readers see ([`Store::data_state`]): equal states, equal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DataState {
+    /// The number of customer partitions.
+    pub partitions: u32,
+    /// The committed import batches, ascending.
+    pub batches: Vec<u64>,
+    /// The sequence number of the last identity decision (0: none).
+    pub decisions: u64,
 }
 
 fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {

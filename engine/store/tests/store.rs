@@ -1526,3 +1526,81 @@ fn decisions_are_numbered_durable_and_outside_imports() {
         .unwrap();
     assert_eq!(d.seq, 3, "numbers continue after a reopen");
 }
+
+// ---------------------------------------------------------------------------------------
+// Run results
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn data_state_changes_with_commits_and_decisions_only() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path, &options(4));
+    let empty = store.data_state().unwrap();
+    assert_eq!(empty.batches, Vec::<u64>::new());
+    assert_eq!((empty.partitions, empty.decisions), (4, 0));
+    // An import that never commits changes nothing readers see.
+    drop(store.begin_import().unwrap());
+    assert_eq!(store.data_state().unwrap(), empty);
+    store
+        .begin_import()
+        .unwrap()
+        .commit(record("a.csv", "h1"))
+        .unwrap();
+    let imported = store.data_state().unwrap();
+    assert_ne!(imported, empty);
+    assert_eq!(imported.batches.len(), 1);
+    store
+        .record_decision(
+            ledgerlens_store::Action::Unmerge {
+                absorbed: "crm:B".into(),
+            },
+            String::new(),
+            None,
+            None,
+        )
+        .unwrap();
+    let decided = store.data_state().unwrap();
+    assert_ne!(decided, imported);
+    assert_eq!(decided.decisions, 1);
+    // Caches and results are not data.
+    store.put_cached("features", 1, 1, &1u8).unwrap();
+    store.put_result("report", b"k", &1u8).unwrap();
+    assert_eq!(store.data_state().unwrap(), decided);
+    drop(store);
+    let store = open(&path, &OpenOptions::existing());
+    assert_eq!(
+        store.data_state().unwrap(),
+        decided,
+        "the same after a reopen"
+    );
+}
+
+#[test]
+fn a_result_is_read_back_only_under_its_key() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("db");
+    let store = open(&path, &options(4));
+    assert_eq!(store.result::<Vec<u64>>("report", b"k1").unwrap(), None);
+    store.put_result("report", b"k1", &vec![1u64, 2]).unwrap();
+    assert_eq!(
+        store.result::<Vec<u64>>("report", b"k1").unwrap(),
+        Some(vec![1, 2])
+    );
+    // Another key (other inputs) or another name: nothing.
+    assert_eq!(store.result::<Vec<u64>>("report", b"k2").unwrap(), None);
+    assert_eq!(store.result::<Vec<u64>>("report", b"k").unwrap(), None);
+    assert_eq!(store.result::<Vec<u64>>("other", b"k1").unwrap(), None);
+    // One result per name: the newest replaces the older.
+    store.put_result("report", b"k2", &vec![3u64]).unwrap();
+    assert_eq!(store.result::<Vec<u64>>("report", b"k1").unwrap(), None);
+    // A value that no longer decodes as what is asked for is absent, not an error.
+    store.put_result("names", b"", &vec![0xFFu8, 0xFE]).unwrap();
+    assert_eq!(store.result::<String>("names", b"").unwrap(), None);
+    drop(store);
+    let store = open(&path, &OpenOptions::existing());
+    assert_eq!(
+        store.result::<Vec<u64>>("report", b"k2").unwrap(),
+        Some(vec![3])
+    );
+}
