@@ -141,4 +141,4 @@ pub use history::{group, History, Pattern};
 pub use optimize::{Fit, FitOptions};
 pub use pareto::ParetoNbd;
 pub use summary::{holdout, summarize, CustomerSummary, Purchase, TimeUnit, DAYS_PER_MONTH};
-pub use unit::Rates;
+pub use unit::TimeScaled;

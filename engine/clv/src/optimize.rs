@@ -132,6 +132,11 @@ pub(crate) fn maximize<const N: usize>(
             continue;
         };
         stalled = 0;
+        // The objective no longer moves at machine precision and the gradient is small:
+        // as converged as floating point allows.
+        if f - fnew <= 1e-15 * (1.0 + f.abs()) && max_abs(&gn) < options.tolerance.sqrt() {
+            return optimum(model, xn, -fnew / scale, iteration + 1, &gn);
+        }
         // A step so small that f + 1e-4 step slope rounded to f may leave f unchanged. A
         // few such steps in a row are no progress: on a ridge to infinity (Pareto/NBD's s
         // and β growing together) taking them would spend every remaining iteration on
@@ -141,22 +146,13 @@ pub(crate) fn maximize<const N: usize>(
         } else {
             flat += 1;
             if flat >= MAX_FLAT_STEPS {
-                return if max_abs(&gn) < options.tolerance.sqrt() {
-                    optimum(model, xn, -fnew / scale, iteration + 1, &gn)
-                } else {
-                    Err(Error::NotConverged {
-                        model,
-                        iterations: iteration + 1,
-                        gradient: max_abs(&gn),
-                        log_likelihood: -fnew / scale,
-                    })
-                };
+                return Err(Error::NotConverged {
+                    model,
+                    iterations: iteration + 1,
+                    gradient: max_abs(&gn),
+                    log_likelihood: -fnew / scale,
+                });
             }
-        }
-        // The objective no longer moves at machine precision and the gradient is small:
-        // as converged as floating point allows.
-        if f - fnew <= 1e-15 * (1.0 + f.abs()) && max_abs(&gn) < options.tolerance.sqrt() {
-            return optimum(model, xn, -fnew / scale, iteration + 1, &gn);
         }
         let mut s = [0.0; N];
         let mut y = [0.0; N];
@@ -238,8 +234,11 @@ pub(crate) fn standard_errors<const N: usize>(
         up[j] += eps;
         down[j] -= eps;
         let (mut gu, mut gd) = ([0.0; N], [0.0; N]);
-        nll(&up, &mut gu);
-        nll(&down, &mut gd);
+        // A likelihood that cannot be evaluated there (+inf, its gradient left unset)
+        // gives no curvature: no standard errors rather than wrong ones.
+        if !(nll(&up, &mut gu).is_finite() && nll(&down, &mut gd).is_finite()) {
+            return None;
+        }
         for i in 0..N {
             hess[i][j] = (gu[i] - gd[i]) / (2.0 * eps);
         }

@@ -494,11 +494,13 @@ impl Hyp2f1 {
         if z < SERIES_BELOW || series_terms(a, b, c, w) <= SHORT_SERIES {
             return series_with_derivatives(a, b, c, z, max_terms).map_err(fail);
         }
-        if let Err(reason) = near_one(a, b, c, w, max_terms) {
-            return series_with_derivatives(a, b, c, z, max_terms).map_err(|_| fail(reason));
-        }
+        let f = match near_one(a, b, c, w, max_terms) {
+            Ok(v) => v.ln,
+            Err(reason) => {
+                return series_with_derivatives(a, b, c, z, max_terms).map_err(|_| fail(reason))
+            }
+        };
         let ln_f = |a: f64, b: f64, c: f64| hyp2f1(a, b, c, z, w, max_terms).map(|v| v.ln);
-        let f = ln_f(a, b, c)?;
         let up = ln_f(a + 1.0, b + 1.0, c + 1.0)?;
         let dz = (a * b / c).ln() + up - f;
         // Richardson: D = (4 D(h/2) - D(h)) / 3 with D(h) the central difference.

@@ -8,16 +8,18 @@ use crate::optimize::{Fit, FitOptions};
 use crate::summary::TimeUnit;
 use crate::{BgNbd, Error, ParetoNbd};
 
-/// A purchase-count model whose rate parameters are per unit of time: in another unit
-/// they scale, and its shape parameters do not.
-pub trait Rates: Sized {
-    /// The model in a unit `factor` times shorter (from weeks to days, `factor` = 7): the
-    /// rate parameters multiplied by `factor`.
-    fn per_shorter_unit(&self, factor: f64) -> Self;
+/// A purchase-count model with time-scale parameters (α, and β for Pareto/NBD: rates of
+/// gamma distributions of rates per unit of time): measured in another unit they scale,
+/// and its shape parameters do not.
+pub trait TimeScaled: Sized {
+    /// The model with times measured in a unit `factor` times smaller than its own (from
+    /// weeks to days `factor` = 7, to months 7 / 30.4375): the time-scale parameters
+    /// multiplied by `factor` (> 0).
+    fn in_unit_of(&self, factor: f64) -> Self;
 }
 
-impl Rates for BgNbd {
-    fn per_shorter_unit(&self, factor: f64) -> Self {
+impl TimeScaled for BgNbd {
+    fn in_unit_of(&self, factor: f64) -> Self {
         Self {
             alpha: self.alpha * factor,
             ..*self
@@ -25,8 +27,8 @@ impl Rates for BgNbd {
     }
 }
 
-impl Rates for ParetoNbd {
-    fn per_shorter_unit(&self, factor: f64) -> Self {
+impl TimeScaled for ParetoNbd {
+    fn in_unit_of(&self, factor: f64) -> Self {
         Self {
             alpha: self.alpha * factor,
             beta: self.beta * factor,
@@ -35,15 +37,15 @@ impl Rates for ParetoNbd {
     }
 }
 
-impl<P: Rates> Fit<P> {
-    /// The fit in a unit `factor` times shorter (see [`Rates`]), given `repeats`, the
-    /// repeat purchases of the fitted customers (Σ x): the standard errors scale with
-    /// their parameters, and each repeat purchase's density in time is divided by
-    /// `factor`, so the log-likelihood falls by Σ x ln `factor`.
-    pub fn per_shorter_unit(self, factor: f64, repeats: f64) -> Fit<P> {
+impl<P: TimeScaled> Fit<P> {
+    /// The fit with times measured in a unit `factor` times smaller (see [`TimeScaled`]),
+    /// given `repeats`, the repeat purchases of the fitted customers (Σ x): the standard
+    /// errors scale with their parameters, and each repeat purchase's density in time is
+    /// divided by `factor`, so the log-likelihood falls by Σ x ln `factor`.
+    pub fn in_unit_of(self, factor: f64, repeats: f64) -> Fit<P> {
         Fit {
-            params: self.params.per_shorter_unit(factor),
-            std_errors: self.std_errors.map(|e| e.per_shorter_unit(factor)),
+            params: self.params.in_unit_of(factor),
+            std_errors: self.std_errors.map(|e| e.in_unit_of(factor)),
             log_likelihood: self.log_likelihood - factor.ln() * repeats,
             ..self
         }
@@ -52,7 +54,7 @@ impl<P: Rates> Fit<P> {
 
 /// Fits `fit` on the patterns, whose times are in `unit`, converted to weeks, and gives
 /// the fit in `unit`.
-fn in_weeks<P: Rates>(
+fn in_weeks<P: TimeScaled>(
     patterns: &[Pattern],
     unit: TimeUnit,
     fit: impl FnOnce(&[Pattern]) -> Result<Fit<P>, Error>,
@@ -75,7 +77,7 @@ fn in_weeks<P: Rates>(
         .sum();
     let shift = factor.ln() * repeats;
     match fit(&weekly) {
-        Ok(f) => Ok(f.per_shorter_unit(factor, repeats)),
+        Ok(f) => Ok(f.in_unit_of(factor, repeats)),
         // The likelihood reached, in the unit too.
         Err(Error::NotConverged {
             model,

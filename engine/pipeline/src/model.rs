@@ -204,7 +204,7 @@ pub(crate) fn predict(
     // equivariant under a change of time unit (α and β scale with it; predictions over the
     // same span are unchanged), and the optimizer, starting from every parameter at 1,
     // converges reliably on times of weeks (in days BG/NBD may not converge). Parameters
-    // and log-likelihood are reported in the rule's unit (`Fit::per_shorter_unit`, which
+    // and log-likelihood are reported in the rule's unit (`Fit::in_unit_of`, which
     // `clv fit --unit` uses too).
     let (asked, unit_name) = unit_of(def.unit);
     let unit = TimeUnit::Week;
@@ -260,7 +260,7 @@ pub(crate) fn predict(
             CountModel::BgNbd => {
                 let f = BgNbd::fit(&patterns, &options)?;
                 let counts = Counts::BgNbd(f.params);
-                let f = f.per_shorter_unit(scale, repeats);
+                let f = f.in_unit_of(scale, repeats);
                 let p = f.params;
                 let params = [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)];
                 let identified = f.std_errors.is_some();
@@ -269,7 +269,7 @@ pub(crate) fn predict(
             CountModel::ParetoNbd => {
                 let f = ParetoNbd::fit(&patterns, &options)?;
                 let counts = Counts::ParetoNbd(f.params);
-                let f = f.per_shorter_unit(scale, repeats);
+                let f = f.in_unit_of(scale, repeats);
                 let p = f.params;
                 let params = [("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)];
                 let identified = f.std_errors.is_some();

@@ -932,3 +932,38 @@ fn an_import_written_in_chunks_reads_back_as_one_written_whole() {
         .unwrap();
     assert_eq!(ledger_dump(&store).0, e1);
 }
+
+#[test]
+fn a_chunked_import_reads_same_day_entries_in_file_order() {
+    // One customer, many sales on one day: the whole import reads them by row.
+    let mut text = String::from("凭证日期,凭证字,凭证号,科目代码,借方,贷方,摘要,核算项目\n");
+    for v in 1..=63 {
+        text.push_str(&format!(
+            "2024-04-01,记,{v},1122,{v},,销售,客户---K1---客户1\n\
+             2024-04-01,记,{v},6001,,{v},销售,客户---K1---客户1\n"
+        ));
+    }
+    let bytes = gbk(&text);
+    let order = |store: &Store| {
+        let mut rows = Vec::new();
+        for p in 0..store.partitions() {
+            store
+                .for_each_entry(p, |c, e, _| {
+                    if !c.is_empty() {
+                        rows.push(e.row)
+                    }
+                })
+                .unwrap();
+        }
+        rows
+    };
+    let p = Project::new(CONFIG);
+    let whole = p.store();
+    p.ingest(&whole, "v.csv", &bytes, "k3").unwrap();
+    let q = Project::new(CONFIG);
+    let chunked = q.store();
+    q.ingest_in_chunks(&chunked, "v.csv", &bytes, "k3", Some(450))
+        .unwrap();
+    let (a, b) = (order(&whole), order(&chunked));
+    assert_eq!(a, b, "same entries, same read order");
+}

@@ -399,18 +399,30 @@ impl Store {
     }
 
     /// Calls `f` with every committed ledger entry of a partition: customer id (`""` on the
-    /// company ledger), the entry, and the file it came from.
+    /// company ledger), the entry, and the file it came from. Batches come oldest first;
+    /// within a batch, entries by customer (id order), date and row, whether the import
+    /// wrote one block or several chunks (so that `first` and `last` aggregates of entries
+    /// on one day do not depend on where a large file's chunks ended).
     pub fn for_each_entry(
         &self,
         partition: u32,
         mut f: impl FnMut(&str, &crate::EntryRef<'_>, &str),
     ) -> Result<(), Error> {
-        for (_, bytes) in self.ledger_blocks(partition)? {
-            let reader = BlockReader::new(&bytes)?;
-            let file = reader.file();
-            for item in reader {
-                let (customer, entry) = item?;
-                f(customer, &entry, file);
+        let blocks = self.ledger_blocks(partition)?;
+        let mut rest = blocks.as_slice();
+        while let Some(((batch, _), _)) = rest.split_first() {
+            let n = rest.iter().take_while(|(b, _)| b == batch).count();
+            let (same, later) = rest.split_at(n);
+            rest = later;
+            if let [(_, bytes)] = same {
+                let reader = BlockReader::new(bytes)?;
+                let file = reader.file();
+                for item in reader {
+                    let (customer, entry) = item?;
+                    f(customer, &entry, file);
+                }
+            } else {
+                merge_chunks(same, &mut f)?;
             }
         }
         Ok(())
@@ -723,5 +735,44 @@ fn min_opt<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, None) => a,
         (None, b) => b,
+    }
+}
+
+/// The entries of one batch's blocks of a partition (its chunks) in the order of a single
+/// block: by customer (in id order), date and row. Each block is sorted so, and a
+/// customer's entries may be spread over several; a tie (one row's entries) stays in
+/// block order.
+fn merge_chunks(
+    blocks: &[(u64, sled::IVec)],
+    f: &mut impl FnMut(&str, &crate::EntryRef<'_>, &str),
+) -> Result<(), Error> {
+    type Head<'a> = Option<(&'a str, crate::EntryRef<'a>)>;
+    let mut readers = Vec::with_capacity(blocks.len());
+    for (_, bytes) in blocks {
+        readers.push(BlockReader::new(bytes)?);
+    }
+    let files: Vec<&str> = readers.iter().map(|r| r.file()).collect();
+    let mut heads: Vec<Head<'_>> = Vec::with_capacity(readers.len());
+    for r in &mut readers {
+        heads.push(r.next().transpose()?);
+    }
+    loop {
+        let mut best: Option<usize> = None;
+        for (i, head) in heads.iter().enumerate() {
+            let Some((c, e)) = head else { continue };
+            let earlier = best.is_none_or(|b| {
+                heads[b]
+                    .as_ref()
+                    .is_some_and(|(bc, be)| (*c, e.date, e.row) < (*bc, be.date, be.row))
+            });
+            if earlier {
+                best = Some(i);
+            }
+        }
+        let Some(i) = best else { return Ok(()) };
+        if let Some((c, e)) = heads[i].take() {
+            f(c, &e, files[i]);
+        }
+        heads[i] = readers[i].next().transpose()?;
     }
 }
