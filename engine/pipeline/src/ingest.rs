@@ -248,8 +248,10 @@ struct Resolver<'a, 's> {
     dir: Directory<'s>,
     /// Entries by partition; the company ledger is the last one.
     parts: Vec<BlockBuffer>,
-    /// Chunk blocks written per partition (same order as `parts`).
+    /// Chunk blocks written per partition (same order as `parts`), and how many of them a
+    /// failed voucher's retraction left empty (removed).
     chunks: Vec<u32>,
+    emptied: Vec<u32>,
     /// Bytes buffered in `parts`, and the limit that writes them out as chunks.
     buffered: usize,
     chunk_bytes: usize,
@@ -418,6 +420,7 @@ impl<'a> Ingest<'a> {
                 .map(|_| BlockBuffer::new())
                 .collect(),
             chunks: vec![0; store.partitions() as usize + 1],
+            emptied: vec![0; store.partitions() as usize + 1],
             buffered: 0,
             chunk_bytes: self.chunk_bytes.unwrap_or(CHUNK_BYTES).max(1),
             currency: &source.currency,
@@ -1006,7 +1009,11 @@ impl Run<'_, '_> {
         for (i, &chunks) in self.resolved.chunks.iter().enumerate() {
             let partition = self.resolved.partition_number(i);
             for chunk in 0..chunks {
-                removed.extend(import.remove_chunk_rows(partition, chunk, hit)?);
+                let (rows, left) = import.remove_chunk_rows(partition, chunk, hit)?;
+                if !left && !rows.is_empty() {
+                    self.resolved.emptied[i] += 1;
+                }
+                removed.extend(rows);
             }
         }
         removed.sort_unstable();
@@ -1037,6 +1044,7 @@ impl Run<'_, '_> {
             dir,
             parts,
             chunks,
+            emptied,
             customer_rows,
             activities,
             ..
@@ -1071,7 +1079,7 @@ impl Run<'_, '_> {
         };
         // Partitions with entries: in the buffers, or written out as chunks already.
         let partitions: Vec<u32> = (0..parts.len())
-            .filter(|&i| !parts[i].is_empty() || chunks[i] > 0)
+            .filter(|&i| !parts[i].is_empty() || chunks[i] > emptied[i])
             .map(number)
             .collect();
         import.reserve(

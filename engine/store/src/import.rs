@@ -140,27 +140,28 @@ impl<'a> Import<'a> {
 
     /// Takes the entries whose row `remove` picks out of a chunk written by
     /// [`put_ledger_chunk`](Self::put_ledger_chunk) (a voucher found unbalanced after
-    /// some of its lines were written); returns their rows. A chunk left empty is removed.
+    /// some of its lines were written); returns their rows, and whether the chunk still
+    /// holds entries (a chunk left empty is removed).
     pub fn remove_chunk_rows(
         &self,
         partition: u32,
         chunk: u32,
         remove: impl Fn(u64) -> bool,
-    ) -> Result<Vec<u64>, Error> {
+    ) -> Result<(Vec<u64>, bool), Error> {
         let key = chunk_key(partition, self.batch, chunk);
         let Some(bytes) = self.store.ledger.get(key)? else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         };
         let (block, removed, kept) = crate::block::without_rows(&bytes, remove)?;
         if removed.is_empty() {
-            return Ok(removed);
+            return Ok((removed, true));
         }
         if kept == 0 {
             self.store.ledger.remove(key)?;
         } else {
             self.store.ledger.insert(key, block)?;
         }
-        Ok(removed)
+        Ok((removed, kept > 0))
     }
 
     /// Writes the new version of a partition's customer master (all its customers,
