@@ -2263,23 +2263,23 @@ sources:
     )
     .unwrap();
     assert!(run(p, &["ingest"]).status.success());
-    let fit = |model: &str| {
-        let o = run(
-            p,
-            &[
-                "--format",
-                "json",
-                "clv",
-                "fit",
-                "--model",
-                model,
-                "--calibration-end",
-                "1997-09-30",
-            ],
-        );
+    let fit_with = |model: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--format",
+            "json",
+            "clv",
+            "fit",
+            "--model",
+            model,
+            "--calibration-end",
+            "1997-09-30",
+        ];
+        args.extend_from_slice(extra);
+        let o = run(p, &args);
         assert!(o.status.success(), "{}", stderr(&o));
         json(&o)
     };
+    let fit = |model: &str| fit_with(model, &[]);
     // `clv score` calibrated on the literature's 39 weeks, over `periods` weeks.
     let score = |periods: &str, extra: &[&str]| {
         let mut args = vec![
@@ -2331,23 +2331,7 @@ sources:
     close(pareto["log_likelihood"].as_f64().unwrap(), -9595.0, 1);
     // In days: the same fit (fitted in weeks), α and β per day; at once, where fitting in
     // days took minutes.
-    let o = run(
-        p,
-        &[
-            "--format",
-            "json",
-            "clv",
-            "fit",
-            "--model",
-            "paretonbd",
-            "--calibration-end",
-            "1997-09-30",
-            "--unit",
-            "day",
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let days = json(&o);
+    let days = fit_with("paretonbd", &["--unit", "day"]);
     assert_eq!(days["unit"], "day");
     for (name, factor) in [("r", 1.0), ("alpha", 7.0), ("s", 1.0), ("beta", 7.0)] {
         let (d, w) = (param(&days, name), param(&pareto, name) * factor);
