@@ -967,3 +967,31 @@ fn a_chunked_import_reads_same_day_entries_in_file_order() {
     let (a, b) = (order(&whole), order(&chunked));
     assert_eq!(a, b, "same entries, same read order");
 }
+
+#[test]
+fn a_customer_only_in_a_retracted_chunk_leaves_its_partition_unlisted() {
+    // The first part of voucher 9999 balances alone and is written out as a chunk (chunks
+    // of a byte); its last line, at the end of the file, unbalances it: the chunk is
+    // emptied and removed, and its partition has nothing of this import.
+    let text = "凭证日期,凭证字,凭证号,科目代码,借方,贷方,摘要,核算项目\n\
+                2024-05-01,记,9999,1122,100,,销售,客户---K9---散\n\
+                2024-05-01,记,9999,6001,,100,销售,客户---K9---散\n\
+                2024-05-02,记,1,1002,5,,收款,\n\
+                2024-05-02,记,1,6601,,5,费用,\n\
+                2024-05-01,记,9999,6001,,1,销售,客户---K9---散\n";
+    let bytes = gbk(text);
+    let p = Project::new(CONFIG);
+    let whole = p.store();
+    p.ingest(&whole, "v.csv", &bytes, "k3").unwrap();
+    let q = Project::new(CONFIG);
+    let chunked = q.store();
+    let r = q
+        .ingest_in_chunks(&chunked, "v.csv", &bytes, "k3", Some(1))
+        .unwrap();
+    assert_eq!((r.rows_read, r.rows_quarantined), (5, 3));
+    assert_eq!(ledger_dump(&whole).0, ledger_dump(&chunked).0);
+    assert_eq!(
+        whole.imports().unwrap()[0].partitions,
+        chunked.imports().unwrap()[0].partitions
+    );
+}
