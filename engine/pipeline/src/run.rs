@@ -455,7 +455,7 @@ fn fnv(hash: u64, bytes: &[u8]) -> u64 {
 ///
 /// When the pack has a `model:` rule whose predictions a rule reads, each partition also
 /// summarizes its customers' purchases (cached with it), and one fit over all of them
-/// gives the prediction columns ([`crate::model`]).
+/// gives the prediction columns (the crate's `model` module).
 pub fn customer_table(
     store: &Store,
     program: &Program,
