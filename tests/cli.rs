@@ -7,6 +7,16 @@ use std::process::{Command, Output};
 use insta_cmd::{assert_cmd_snapshot, get_cargo_bin};
 use rust_decimal::Decimal;
 
+/// The charts every report of the demo company draws (section ids).
+const REPORT_CHARTS: [&str; 6] = [
+    "segments",
+    "whale",
+    "marketing",
+    "budget",
+    "trends",
+    "ageing",
+];
+
 fn bin() -> Command {
     let mut cmd = Command::new(get_cargo_bin("ledgerlens"));
     cmd.env_remove("LEDGERLENS_CRASH_AT");
@@ -2550,14 +2560,7 @@ fn report_on_the_demo_company_is_self_contained() {
             charts.push(id);
         }
     }
-    for id in [
-        "segments",
-        "whale",
-        "marketing",
-        "budget",
-        "trends",
-        "ageing",
-    ] {
+    for id in REPORT_CHARTS {
         assert!(charts.contains(&id), "{id} not among {charts:?}");
     }
     // The header, and worked examples of the demo company: the channel ROI of the year-end
@@ -2823,14 +2826,7 @@ fn report_renders_in_headless_chromium() {
         }
         charts.push(id);
     }
-    for id in [
-        "segments",
-        "whale",
-        "marketing",
-        "budget",
-        "trends",
-        "ageing",
-    ] {
+    for id in REPORT_CHARTS {
         assert!(charts.contains(&id), "chart {id} not among {charts:?}");
     }
 

@@ -547,17 +547,10 @@ impl Store {
         name: &str,
         partition: u32,
     ) -> Result<Option<(u64, T)>, Error> {
-        let mut key = name.as_bytes().to_vec();
-        key.push(0);
-        key.extend_from_slice(&be32(partition));
-        let Some(v) = self.cache.get(key)? else {
-            return Ok(None);
-        };
-        let Some(stamp) = read_u64(&v) else {
-            return Ok(None);
-        };
         // A cache that no longer decodes (an older layout) is simply stale.
-        Ok(postcard::from_bytes(&v[8..]).ok().map(|t| (stamp, t)))
+        Ok(self
+            .cached_bytes(name, partition)?
+            .and_then(|(stamp, v)| postcard::from_bytes(&v).ok().map(|t| (stamp, t))))
     }
 
     /// A derived value of a partition as its stamp and its encoded bytes, for a caller

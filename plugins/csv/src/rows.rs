@@ -446,7 +446,11 @@ mod tests {
     use super::*;
 
     fn all(text: &str, delimiter: Delimiter) -> Vec<(u64, Vec<String>)> {
-        let mut rows = Rows::new(Cow::Borrowed(text), 0, 1, delimiter);
+        drain(Rows::new(Cow::Borrowed(text), 0, 1, delimiter))
+    }
+
+    /// Every row left, as (line, cells) or a malformed marker.
+    fn drain(mut rows: Rows<'_>) -> Vec<(u64, Vec<String>)> {
         let mut out = Vec::new();
         while let Some(next) = rows.advance() {
             match next {
@@ -539,17 +543,7 @@ mod tests {
 
     /// Every row of GB bytes split raw, as (line, cells) or a malformed marker.
     fn all_gb(bytes: &[u8], delimiter: u8) -> Vec<(u64, Vec<String>)> {
-        let mut rows = Rows::gb(bytes, 0, 1, delimiter);
-        let mut out = Vec::new();
-        while let Some(next) = rows.advance() {
-            match next {
-                Next::Row(line) => out.push((line, rows.owned_cells())),
-                Next::Malformed { line, column, .. } => {
-                    out.push((line, vec![format!("malformed at {column:?}")]))
-                }
-            }
-        }
-        out
+        drain(Rows::gb(bytes, 0, 1, delimiter))
     }
 
     #[test]
